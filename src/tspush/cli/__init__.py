@@ -1,0 +1,1 @@
+"""The ``tspush`` command line (CPython only)."""

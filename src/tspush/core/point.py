@@ -1,0 +1,220 @@
+"""A data point and the rules a point must follow before it may be sent.
+
+Two rule sets:
+
+* ``STRICT``: real OpenTSDB 2.x. Metric, tag keys and values use
+  ``a-z A-Z 0-9 - _ . /`` and Unicode letters; 1 to 8 tags; an integer
+  timestamp (seconds, or milliseconds with 13 digits: anything above
+  4294967295 is milliseconds); the value an int or a finite float.
+* ``LENIENT``: what OVH Metrics and VictoriaMetrics accept: no tags is fine
+  and a missing timestamp means "stamp it on arrival", as the original board did.
+
+Timestamps are kept as ints exactly as given (seconds or milliseconds), never
+as floats: an ESP8266 float has about 7 significant digits.
+"""
+
+from tspush.core.errors import PointError
+
+STRICT = "strict"
+LENIENT = "lenient"
+
+MAX_SECONDS = 4294967295
+MAX_MS = 9999999999999
+MAX_TAGS_STRICT = 8
+
+_ASCII_OK = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./"
+# MicroPython's str.isalpha() knows ASCII only; there any non-ASCII character
+# that is not a space or control is taken as a letter and the server decides.
+_UNICODE_AWARE = "\u00e9".isalpha()
+
+
+class Point:
+    """One reading: metric, value, optional int timestamp, tags (str -> str)."""
+
+    __slots__ = ("metric", "value", "ts", "tags")
+
+    def __init__(self, metric: str, value, ts=None, tags=None):
+        self.metric = metric
+        self.value = value
+        self.ts = ts
+        self.tags = tags if tags is not None else {}
+
+    def __eq__(self, other) -> bool:
+        return (
+            isinstance(other, Point)
+            and self.metric == other.metric
+            and self.value == other.value
+            and type(self.value) is type(other.value)
+            and self.ts == other.ts
+            and self.tags == other.tags
+        )
+
+    def __repr__(self) -> str:
+        return "Point(%r, %r, ts=%r, tags=%r)" % (self.metric, self.value, self.ts, self.tags)
+
+    def describe(self) -> str:
+        """Short human form used in error messages: ``metric{k=v} = value @ ts``."""
+        tags = ",".join("%s=%s" % (k, self.tags[k]) for k in sorted(self.tags))
+        return "%s{%s} = %r @ %s" % (self.metric, tags, self.value, self.ts)
+
+    def ts_ms(self):
+        """The timestamp in milliseconds, or None when the server is to stamp it."""
+        return ts_to_ms(self.ts)
+
+    def to_dict(self) -> dict:
+        d = {"metric": self.metric, "value": self.value, "tags": self.tags}
+        if self.ts is not None:
+            d["timestamp"] = self.ts
+        return d
+
+
+def ts_to_ms(ts):
+    if ts is None:
+        return None
+    if ts > MAX_SECONDS:
+        return ts
+    return ts * 1000
+
+
+def point_from_dict(d, mode: str = LENIENT, now_s=None) -> Point:
+    """Build a point from an OpenTSDB JSON object, checking types on the way."""
+    if not isinstance(d, dict):
+        raise PointError("a data point must be a JSON object, got %r" % (d,), "object")
+    metric = d.get("metric")
+    value = d.get("value")
+    ts = d.get("timestamp")
+    tags = d.get("tags")
+    if tags is None:
+        tags = {}
+    if isinstance(value, str):
+        value = _number_from_str(value, metric)
+    if isinstance(ts, str):
+        try:
+            ts = int(ts)
+        except ValueError:
+            raise PointError(
+                "%s: timestamp %r is not an integer: send Unix seconds or milliseconds"
+                % (metric, ts),
+                "timestamp",
+            )
+    p = Point(metric, value, ts, tags)
+    validate(p, mode)
+    if p.ts is None and now_s is not None:
+        p.ts = now_s
+    return p
+
+
+def _number_from_str(text: str, metric):
+    try:
+        if "." in text or "e" in text or "E" in text:
+            return float(text)
+        return int(text)
+    except ValueError:
+        raise PointError(
+            "%s: value %r is not a number: send an integer or a decimal" % (metric, text), "value"
+        )
+
+
+def _name_error(what: str, name, point_desc: str):
+    if not isinstance(name, str):
+        return PointError(
+            "%s: %s must be a string, got %r" % (point_desc, what, name), what + "-type"
+        )
+    if not name:
+        return PointError("%s: %s is empty: give it a name" % (point_desc, what), what + "-empty")
+    for c in name:
+        if c in _ASCII_OK:
+            continue
+        o = ord(c)
+        if o > 127 and (c.isalpha() if _UNICODE_AWARE else (o > 159 and not c.isspace())):
+            continue
+        return PointError(
+            "%s: %s %r has the character %r: use only a-z A-Z 0-9 - _ . / and letters"
+            % (point_desc, what, name, c),
+            what + "-chars",
+        )
+    return None
+
+
+def check(p: Point, mode: str = LENIENT):
+    """Return a PointError for the first rule ``p`` breaks, or None."""
+    desc = _safe_desc(p)
+    err = _name_error("metric", p.metric, desc)
+    if err:
+        return err
+    v = p.value
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return PointError(
+            "%s: value %r is not a number: send an int or a float" % (desc, v), "value-type"
+        )
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return PointError(
+            "%s: value %r is not finite: NaN and Infinity cannot be stored" % (desc, v),
+            "value-finite",
+        )
+    ts = p.ts
+    if ts is None:
+        if mode == STRICT:
+            return PointError(
+                "%s: no timestamp: OpenTSDB needs one (Unix seconds or milliseconds)" % desc,
+                "timestamp-missing",
+            )
+    elif isinstance(ts, bool) or not isinstance(ts, int):
+        return PointError(
+            "%s: timestamp %r is not an integer: send Unix seconds or milliseconds" % (desc, ts),
+            "timestamp-type",
+        )
+    elif ts <= 0 or ts > MAX_MS:
+        return PointError(
+            "%s: timestamp %d is out of range: use Unix seconds (10 digits) or milliseconds "
+            "(13 digits)" % (desc, ts),
+            "timestamp-range",
+        )
+    tags = p.tags
+    if not isinstance(tags, dict):
+        return PointError("%s: tags must be a map of names to values" % desc, "tags-type")
+    if mode == STRICT:
+        if not tags:
+            return PointError(
+                "%s: no tags: OpenTSDB needs at least one tag (set a default tag such as host=...)"
+                % desc,
+                "tags-missing",
+            )
+        if len(tags) > MAX_TAGS_STRICT:
+            return PointError(
+                "%s: %d tags: OpenTSDB allows at most %d" % (desc, len(tags), MAX_TAGS_STRICT),
+                "tags-too-many",
+            )
+    for k in tags:
+        err = _name_error("tag key", k, desc)
+        if err:
+            return err
+        err = _name_error("tag value", tags[k], desc + " tag " + str(k))
+        if err:
+            return err
+    return None
+
+
+def validate(p: Point, mode: str = LENIENT) -> Point:
+    """Raise PointError naming the point and the rule it breaks; return ``p`` when fine."""
+    err = check(p, mode)
+    if err is not None:
+        err.point = p
+        raise err
+    return p
+
+
+def _safe_desc(p: Point) -> str:
+    try:
+        return p.describe()
+    except Exception:
+        return repr(p.metric)
+
+
+def with_tags(p: Point, defaults: dict) -> Point:
+    """A copy of ``p`` with default tags added; the point's own tags win."""
+    if not defaults:
+        return p
+    tags = dict(defaults)
+    tags.update(p.tags)
+    return Point(p.metric, p.value, p.ts, tags)

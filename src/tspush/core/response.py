@@ -1,0 +1,117 @@
+"""What a server's answer to ``/api/put`` means, shared by every transport.
+
+2xx: accepted. 400/422: some points refused; the OpenTSDB error object
+``{"error":{"code","message","details"}}`` or the ``?details`` summary
+``{"success","failed","errors":[{"datapoint","error"}]}`` says which.
+401/403: token refused (keep the data). 413: too large (split).
+429/5xx: retry later, honouring ``Retry-After``. Anything else: refused.
+
+Bodies are redacted before they reach a message: vmauth echoes the
+Authorization header back on a bad token.
+"""
+
+from tspush.core.auth import redact
+from tspush.core.errors import AuthError, Rejected, ResponseError, Retryable, TooLarge
+
+MAX_BODY_IN_MESSAGE = 300
+
+
+def retry_after_s(value):
+    """Seconds from a ``Retry-After`` header (delta-seconds form; dates give None)."""
+    if value is None:
+        return None
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        return None
+    return n if n >= 0 else None
+
+
+def _short(body: str) -> str:
+    body = body.strip()
+    if len(body) > MAX_BODY_IN_MESSAGE:
+        return body[:MAX_BODY_IN_MESSAGE] + "..."
+    return body
+
+
+def parse_details(body: str):
+    """``(success, failed_list)`` from an OpenTSDB error/details body, or (None, [])."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except (ValueError, TypeError):
+        return None, []
+    if not isinstance(doc, dict):
+        return None, []
+    if "error" in doc and isinstance(doc["error"], dict):
+        err = doc["error"]
+        details = err.get("details")
+        if isinstance(details, dict):
+            doc = details
+        else:
+            msg = err.get("message") or ""
+            if details:
+                msg = "%s: %s" % (msg, details)
+            return None, [(None, None, str(msg))]
+    failed = []
+    for item in doc.get("errors") or []:
+        if isinstance(item, dict):
+            failed.append((None, item.get("datapoint"), str(item.get("error", ""))))
+    success = doc.get("success")
+    return (success if isinstance(success, int) else None), failed
+
+
+def classify(status: int, body, headers=None, secrets=(), url: str = ""):
+    """Return None for 2xx; otherwise raise the matching ResponseError."""
+    if 200 <= status < 300:
+        return None
+    headers = headers or {}
+    text = redact(body, secrets)
+    where = (" from " + url) if url else ""
+    if status in (400, 422):
+        success, failed = parse_details(text)
+        if failed:
+            reasons = "; ".join(f[2] for f in failed[:3])
+            more = " (and %d more)" % (len(failed) - 3) if len(failed) > 3 else ""
+            msg = "HTTP %d%s: %d point(s) refused: %s%s" % (status, where, len(failed), reasons, more)
+        else:
+            msg = "HTTP %d%s: points refused: %s" % (status, where, _short(text) or "no reason given")
+        raise Rejected(msg, status, text, failed, success)
+    if status in (401, 403):
+        raise AuthError(
+            "HTTP %d%s: the token was rejected; check the write token (data is kept): %s"
+            % (status, where, _short(text)),
+            status,
+            text,
+        )
+    if status == 413:
+        raise TooLarge(
+            "HTTP 413%s: request body too large; lower max_bytes or max_points" % where,
+            status,
+            text,
+        )
+    if status == 429 or status >= 500:
+        ra = retry_after_s(_header(headers, "retry-after"))
+        msg = "HTTP %d%s: server busy or failing, will retry" % (status, where)
+        if ra is not None:
+            msg += " (Retry-After: %ds)" % ra
+        body_s = _short(text)
+        if body_s:
+            msg += ": " + body_s
+        raise Retryable(msg, status, text, ra)
+    raise ResponseError(
+        "HTTP %d%s: unexpected answer: %s; check the URL path (/api/put)"
+        % (status, where, _short(text)),
+        status,
+        text,
+    )
+
+
+def _header(headers, name: str):
+    v = headers.get(name)
+    if v is None:
+        for k in headers:
+            if k.lower() == name:
+                return headers[k]
+    return v

@@ -1,0 +1,58 @@
+"""Retry policy as a small value object, in the spirit of urllib3's ``Retry``.
+
+``delay_s(attempt)`` grows ``backoff_s * factor**(attempt-1)``, capped at
+``cap_s``, with up to ``jitter`` (a fraction) spread so many boards do not
+hammer a server in step. A server's ``Retry-After`` wins when larger.
+The random source is an argument so tests can pin it.
+"""
+
+
+class Retry:
+    __slots__ = ("backoff_s", "factor", "cap_s", "jitter", "auth_backoff_s")
+
+    def __init__(
+        self,
+        backoff_s: float = 1.0,
+        factor: float = 2.0,
+        cap_s: float = 300.0,
+        jitter: float = 0.2,
+        auth_backoff_s: float = 300.0,
+    ):
+        if backoff_s < 0 or factor < 1 or cap_s < 0 or not 0 <= jitter <= 1:
+            raise ValueError(
+                "retry: need backoff_s >= 0, factor >= 1, cap_s >= 0 and 0 <= jitter <= 1"
+            )
+        self.backoff_s = backoff_s
+        self.factor = factor
+        self.cap_s = cap_s
+        self.jitter = jitter
+        self.auth_backoff_s = auth_backoff_s
+
+    def delay_s(self, attempt: int, retry_after_s=None, rand=None) -> float:
+        """Seconds to wait before try number ``attempt + 1`` (attempt >= 1)."""
+        if attempt < 1:
+            return 0.0
+        d = self.backoff_s * (self.factor ** (attempt - 1))
+        if d > self.cap_s:
+            d = self.cap_s
+        if self.jitter:
+            if rand is None:
+                rand = _random
+            d = d * (1 - self.jitter + 2 * self.jitter * rand())
+        if retry_after_s is not None and retry_after_s > d:
+            d = float(retry_after_s)
+        return d
+
+    def __repr__(self) -> str:
+        return "Retry(backoff_s=%r, factor=%r, cap_s=%r, jitter=%r)" % (
+            self.backoff_s,
+            self.factor,
+            self.cap_s,
+            self.jitter,
+        )
+
+
+def _random() -> float:
+    import random
+
+    return random.getrandbits(16) / 65536

@@ -1,0 +1,26 @@
+"""Back-off policy values."""
+
+from mpcompat import raises
+
+from tspush.core.retry import Retry
+
+
+def test_exponential_with_cap_no_jitter():
+    r = Retry(backoff_s=1, factor=2, cap_s=10, jitter=0)
+    assert [r.delay_s(a) for a in range(0, 7)] == [0.0, 1, 2, 4, 8, 10, 10]
+
+
+def test_jitter_bounds_and_retry_after():
+    r = Retry(backoff_s=10, factor=2, cap_s=100, jitter=0.5)
+    assert r.delay_s(1, rand=lambda: 0.0) == 5.0
+    assert r.delay_s(1, rand=lambda: 1.0) == 15.0
+    assert r.delay_s(1, retry_after_s=60, rand=lambda: 0.5) == 60.0
+    assert r.delay_s(1, retry_after_s=1, rand=lambda: 0.5) == 10.0
+    d = r.delay_s(3)
+    assert 20 <= d <= 60
+
+
+def test_bad_policy():
+    raises(ValueError, Retry, -1)
+    raises(ValueError, Retry, 1, 0.5)
+    raises(ValueError, Retry, 1, 2, 10, 2)
