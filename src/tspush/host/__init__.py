@@ -1,0 +1,1 @@
+"""CPython-only parts of the agent: transport, config, sources, outputs."""
