@@ -29,3 +29,10 @@ def test_redact_bytes_and_none():
     assert auth.redact(b"x s3cret y", ["s3cret"]) == "x *** y"
     assert auth.redact(None, ["a"]) == ""
     assert auth.secret_forms("") == []
+
+
+def test_header_pairs_for_every_scheme():
+    assert auth.header_pair(auth.BASIC, "t") == ("Authorization", "Basic REVTQzp0")
+    assert auth.header_pair(auth.TOKEN, "t") == ("Authorization", "Token t")
+    assert auth.header_pair(auth.WARP10, "t") == ("X-Warp10-Token", "t")
+    assert auth.header_pair(auth.NONE, "t") is None

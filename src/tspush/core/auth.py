@@ -9,7 +9,10 @@ import binascii
 
 BASIC = "basic"
 BEARER = "bearer"
+TOKEN = "token"  # InfluxDB 2.x: "Authorization: Token ..."
+WARP10 = "warp10"  # Warp 10: "X-Warp10-Token: ..."
 NONE = "none"
+SCHEMES = (BASIC, BEARER, TOKEN, WARP10, NONE)
 DEFAULT_USER = "DESC"
 MASK = "***"
 
@@ -30,7 +33,21 @@ def header(scheme: str, token, user: str = DEFAULT_USER):
         return basic_value(user, token)
     if scheme == BEARER:
         return "Bearer " + token
-    raise ValueError("auth scheme %r: use basic, bearer or none" % scheme)
+    if scheme == TOKEN:
+        return "Token " + token
+    if scheme == WARP10:
+        return token
+    raise ValueError("auth scheme %r: use one of %s" % (scheme, ", ".join(SCHEMES)))
+
+
+def header_pair(scheme: str, token, user: str = DEFAULT_USER):
+    """``(header_name, value)`` to send, or None for no auth."""
+    value = header(scheme, token, user)
+    if value is None:
+        return None
+    if scheme == WARP10:
+        return ("X-Warp10-Token", value)
+    return ("Authorization", value)
 
 
 def secret_forms(token, user: str = DEFAULT_USER):

@@ -84,3 +84,17 @@ def get(name: str) -> Profile:
 
 
 Encoder = Callable[[Iterable[object]], bytes]
+
+Batcher = Callable[..., Iterable[tuple[bytes, list[object]]]]
+
+
+def batcher(fmt: str) -> Batcher:
+    """``batches(points, max_points=, max_bytes=)`` for a wire format.
+
+    Each yields ``(body, points_in_body)``; see ``tspush.core.opentsdb.batches``.
+    """
+    if fmt == "opentsdb":
+        from tspush.core import opentsdb
+
+        return opentsdb.batches
+    raise ValueError(f"unknown wire format {fmt!r}")
