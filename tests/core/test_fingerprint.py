@@ -3,7 +3,6 @@
 import hashlib
 
 from mpcompat import raises
-
 from tspush.core import fingerprint as fp
 from tspush.core.errors import ConfigError
 

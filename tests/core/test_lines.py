@@ -1,7 +1,6 @@
 """Telnet put lines and 'metric value' lines."""
 
 from mpcompat import raises
-
 from tspush.core.errors import PointError
 from tspush.core.lines import format_put, parse_line
 from tspush.core.point import STRICT, Point

@@ -3,7 +3,6 @@
 import json
 
 from mpcompat import raises
-
 from tspush.core import opentsdb
 from tspush.core.errors import PointError
 from tspush.core.point import Point

@@ -1,7 +1,6 @@
 """Point validation: every rule, in both modes, with its message."""
 
 from mpcompat import raises
-
 from tspush.core.errors import PointError
 from tspush.core.point import LENIENT, STRICT, Point, point_from_dict, validate, with_tags
 

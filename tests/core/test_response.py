@@ -1,7 +1,6 @@
 """Response classes shared by every transport."""
 
 from mpcompat import raises
-
 from tspush.core import response
 from tspush.core.errors import AuthError, Rejected, ResponseError, Retryable, TooLarge
 
@@ -31,7 +30,7 @@ def test_opentsdb_error_object():
 
 
 def test_auth_is_not_drop_and_redacts_echo():
-    body = "cannot authorize request with auth tokens [\"http_auth:Basic REVTQzpzM2NyZXQ=\"]"
+    body = 'cannot authorize request with auth tokens ["http_auth:Basic REVTQzpzM2NyZXQ="]'
     e = raises(AuthError, response.classify, 401, body, None, ["REVTQzpzM2NyZXQ=", "s3cret"])
     assert "REVTQzpzM2NyZXQ=" not in str(e) and "REVTQzpzM2NyZXQ=" not in e.body
     assert "token was rejected" in str(e)

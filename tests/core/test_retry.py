@@ -1,7 +1,6 @@
 """Back-off policy values."""
 
 from mpcompat import raises
-
 from tspush.core.retry import Retry
 
 

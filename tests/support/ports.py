@@ -21,5 +21,5 @@ def wait_port(port: int, timeout_s: float = 15.0, host: str = "127.0.0.1") -> No
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
+                raise TimeoutError(f"nothing on {host}:{port} after {timeout_s}s") from None
             time.sleep(0.05)

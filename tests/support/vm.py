@@ -85,7 +85,9 @@ class VictoriaMetrics:
             text = r.read().decode()
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
-    def samples(self, match: str = '{__name__!=""}') -> list[tuple[str, dict[str, str], int, float]]:
+    def samples(
+        self, match: str = '{__name__!=""}'
+    ) -> list[tuple[str, dict[str, str], int, float]]:
         """Flattened, sorted ``(metric, tags, ts_ms, value)`` rows."""
         out = []
         for row in self.export(match):

@@ -8,6 +8,7 @@ lets one command's heavy imports (the receiver, esptool) stay out of others.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from typing import Any
 

@@ -33,7 +33,7 @@ class Point:
 
     __slots__ = ("metric", "value", "ts", "tags")
 
-    def __init__(self, metric: str, value, ts=None, tags=None):
+    def __init__(self, metric, value, ts=None, tags=None):
         self.metric = metric
         self.value = value
         self.ts = ts

@@ -74,9 +74,19 @@ def classify(status: int, body, headers=None, secrets=(), url: str = ""):
         if failed:
             reasons = "; ".join(f[2] for f in failed[:3])
             more = " (and %d more)" % (len(failed) - 3) if len(failed) > 3 else ""
-            msg = "HTTP %d%s: %d point(s) refused: %s%s" % (status, where, len(failed), reasons, more)
+            msg = "HTTP %d%s: %d point(s) refused: %s%s" % (
+                status,
+                where,
+                len(failed),
+                reasons,
+                more,
+            )
         else:
-            msg = "HTTP %d%s: points refused: %s" % (status, where, _short(text) or "no reason given")
+            msg = "HTTP %d%s: points refused: %s" % (
+                status,
+                where,
+                _short(text) or "no reason given",
+            )
         raise Rejected(msg, status, text, failed, success)
     if status in (401, 403):
         raise AuthError(
