@@ -170,6 +170,10 @@ class RecordingServer:
     def stop(self) -> None:
         self._stopping = True
         try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        try:
             self._listener.close()
         except OSError:
             pass
