@@ -1,0 +1,529 @@
+"""A small HTTP/1.1 client for the board, and its response parser.
+
+Why our own: micropython-lib's ``requests`` speaks HTTP/1.0 with
+``Connection: close`` (one TLS handshake per request), rejects chunked
+answers and writes one small TLS record per header. This one keeps the
+connection alive, sends ``Content-Length`` bodies (never chunked: stock
+OpenTSDB refuses them), reads Content-Length, chunked and close-delimited
+answers, and writes the request from one preallocated buffer so a request
+costs a few large TLS records and no string concatenation.
+
+Three parts, each usable alone:
+
+* ``parse_response(readable)``: the parser. It only calls ``readline()``
+  and ``read(n)``, so a ``BytesIO`` feeds it in tests and fuzzers.
+* ``Reader``: ``readline``/``read`` over a socket with one fixed buffer.
+* ``Connection``: DNS, TCP, TLS (CA verification, certificate pins checked
+  before any HTTP byte is sent, or explicitly insecure), keep-alive, and the
+  mapping of OSError / TLS errors to ``tspush.core.errors`` at this edge.
+"""
+
+from tspush.core.errors import (
+    ConnectError,
+    DNSError,
+    PinMismatch,
+    ProtocolError,
+    Timeout,
+    TLSError,
+)
+
+MAX_LINE_BYTES = 2048
+MAX_HEADERS = 64
+MAX_BODY_BYTES = 16384
+_TIMEOUT_ERRNOS = (11, 110, 116, -116)  # EAGAIN, ETIMEDOUT (unix, lwIP)
+
+
+class Response:
+    """Status, lower-case header names, body bytes, and whether the server closes."""
+
+    __slots__ = ("status", "reason", "headers", "body", "will_close", "truncated")
+
+    def __init__(self, status, reason, headers, body, will_close, truncated=False):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.will_close = will_close
+        self.truncated = truncated
+
+    def __repr__(self):
+        return "Response(%d, %d bytes)" % (self.status, len(self.body))
+
+
+def _line(readable):
+    line = readable.readline()
+    if len(line) > MAX_LINE_BYTES:
+        raise ProtocolError("HTTP line of %d bytes is too long" % len(line))
+    return line
+
+
+def _status_line(readable):
+    line = _line(readable)
+    if not line:
+        raise ProtocolError("the server closed the connection without answering")
+    if not line.endswith(b"\n"):
+        raise ProtocolError("the status line was cut short")
+    parts = bytes(line).strip().split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+        raise ProtocolError("not an HTTP/1.x answer: %r" % bytes(line[:60]))
+    code = parts[1]
+    if len(code) != 3 or not code.isdigit():
+        raise ProtocolError("bad HTTP status %r" % bytes(code[:10]))
+    status = int(code)
+    if status < 100:
+        raise ProtocolError("bad HTTP status %d" % status)
+    reason = parts[2].decode() if len(parts) > 2 else ""
+    return parts[0], status, reason
+
+
+def _headers(readable):
+    headers = {}
+    n = 0
+    while True:
+        line = _line(readable)
+        if not line.endswith(b"\n"):
+            raise ProtocolError("the answer's headers were cut short")
+        line = bytes(line).rstrip(b"\r\n")
+        if not line:
+            return headers
+        n += 1
+        if n > MAX_HEADERS:
+            raise ProtocolError("more than %d header lines" % MAX_HEADERS)
+        if line[0] in b" \t":
+            raise ProtocolError("folded header lines are not allowed")
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise ProtocolError("bad header line %r" % line[:60])
+        try:
+            key = name.decode().lower()
+            val = value.strip().decode()
+        except UnicodeError:
+            raise ProtocolError("header %r is not text" % name[:40])
+        if key in headers:
+            val = headers[key] + ", " + val
+        headers[key] = val
+
+
+def _read_exact(readable, n, keep, out):
+    """Read ``n`` bytes; append up to ``keep`` of them to ``out``; return bytes kept."""
+    kept = 0
+    while n > 0:
+        chunk = readable.read(n if n < 1024 else 1024)
+        if not chunk:
+            raise ProtocolError("the server closed the connection in the middle of the body")
+        n -= len(chunk)
+        if kept < keep:
+            room = keep - kept
+            part = chunk if len(chunk) <= room else chunk[:room]
+            out.extend(part)
+            kept += len(part)
+    return kept
+
+
+def _chunked(readable, max_body_bytes, out):
+    total = 0
+    while True:
+        line = _line(readable)
+        if not line.endswith(b"\n"):
+            raise ProtocolError("a chunk size line was cut short")
+        size_s = bytes(line).split(b";", 1)[0].strip()
+        if not size_s or len(size_s) > 8:
+            raise ProtocolError("bad chunk size %r" % size_s[:20])
+        try:
+            size = int(size_s, 16)
+        except ValueError:
+            raise ProtocolError("bad chunk size %r" % size_s[:20])
+        if size < 0:
+            raise ProtocolError("bad chunk size %r" % size_s[:20])
+        if size == 0:
+            _headers(readable)  # trailers, ignored
+            return total
+        keep = max_body_bytes - len(out)
+        _read_exact(readable, size, keep if keep > 0 else 0, out)
+        total += size
+        if _line(readable).strip():
+            raise ProtocolError("chunk data is longer than its size")
+
+
+def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
+    """Read one HTTP/1.x answer from ``readable`` (``readline()``/``read(n)``).
+
+    Skips 1xx interim answers. Keeps at most ``max_body_bytes`` of the body
+    but reads all of it, so a kept-alive connection stays in step. Raises
+    ProtocolError for anything that is not valid HTTP.
+    """
+    for _ in range(5):
+        version, status, reason = _status_line(readable)
+        headers = _headers(readable)
+        if status >= 200:
+            break
+    else:
+        raise ProtocolError("too many 1xx interim answers")
+    conn = headers.get("connection", "").lower()
+    will_close = "close" in conn or (version == b"HTTP/1.0" and "keep-alive" not in conn)
+    out = bytearray()
+    truncated = False
+    if method == "HEAD" or status in (204, 304):
+        pass
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        total = _chunked(readable, max_body_bytes, out)
+        truncated = total > len(out)
+    elif "content-length" in headers:
+        values = [v.strip() for v in headers["content-length"].split(",")]
+        for v in values:
+            if v != values[0] or not v.isdigit() or len(v) > 12:
+                raise ProtocolError("bad Content-Length %r" % headers["content-length"][:40])
+        n = int(values[0])
+        _read_exact(readable, n, max_body_bytes, out)
+        truncated = n > len(out)
+    else:
+        will_close = True
+        while True:
+            chunk = readable.read(512)
+            if not chunk:
+                break
+            room = max_body_bytes - len(out)
+            if room > 0:
+                out.extend(chunk[:room])
+            if len(chunk) > room:
+                truncated = True
+    return Response(status, reason, headers, bytes(out), will_close, truncated)
+
+
+class Reader:
+    """Buffered ``readline()`` / ``read(n)`` over a socket, one fixed buffer."""
+
+    def __init__(self, sock, buf):
+        self._recv = getattr(sock, "readinto", None) or sock.recv_into
+        self._buf = buf
+        self._mv = memoryview(buf)
+        self._start = 0
+        self._end = 0
+        self.total = 0
+
+    def _fill(self):
+        n = self._recv(self._mv)
+        if n is None:
+            raise OSError(11)
+        self._start = 0
+        self._end = n
+        self.total += n
+        return n
+
+    def readline(self):
+        parts = []
+        size = 0
+        while True:
+            if self._start >= self._end and not self._fill():
+                break
+            i = self._buf.find(b"\n", self._start, self._end)
+            stop = self._end if i < 0 else i + 1
+            parts.append(bytes(self._mv[self._start : stop]))
+            size += stop - self._start
+            self._start = stop
+            if i >= 0 or size > MAX_LINE_BYTES:
+                break
+        return b"".join(parts)
+
+    def read(self, n):
+        if self._start >= self._end and not self._fill():
+            return b""
+        stop = self._start + n
+        if stop > self._end:
+            stop = self._end
+        out = bytes(self._mv[self._start : stop])
+        self._start = stop
+        return out
+
+
+def _errno(e):
+    try:
+        return e.errno if e.errno is not None else e.args[0]
+    except (AttributeError, IndexError):
+        return None
+
+
+def _is_timeout(e):
+    return _errno(e) in _TIMEOUT_ERRNOS or "timed out" in str(e)
+
+
+def _tls_module():
+    try:
+        import tls
+    except ImportError:
+        import ssl as tls
+    return tls
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection to ``host:port``, plain or TLS.
+
+    TLS: ``ca_der`` (a DER certificate or a list of them) verifies the
+    server (CERT_REQUIRED and the host name); ``pins`` is a list of
+    ``(algorithm, digest)`` from ``fingerprint.parse``, checked with
+    ``getpeercert(True)`` before a single HTTP byte (hence the token) is sent;
+    ``insecure=True`` is the explicit no-verification mode. ``min_free_bytes``
+    refuses to start TLS with less heap free (axTLS crashes instead of raising).
+    """
+
+    def __init__(
+        self,
+        host,
+        port,
+        tls=False,
+        ca_der=None,
+        pins=None,
+        insecure=False,
+        timeout_s=10,
+        buf_bytes=1024,
+        min_free_bytes=0,
+        max_body_bytes=MAX_BODY_BYTES,
+    ):
+        if tls and not (ca_der or pins or insecure):
+            raise TLSError(
+                "https://%s: no CA certificate, no fingerprint and not insecure: "
+                "set tls_ca, fingerprint, or tls_verify = none" % host
+            )
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.ca_der = ca_der
+        self.pins = pins or []
+        self.insecure = insecure
+        self.timeout_s = timeout_s
+        self.min_free_bytes = min_free_bytes
+        self.max_body_bytes = max_body_bytes
+        self._out = bytearray(buf_bytes)
+        self._in = bytearray(buf_bytes)
+        self.sock = None
+        self._raw = None
+        self._reader = None
+        self.sent_bytes = 0
+        self.connects = 0
+
+    def where(self):
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
+
+    def close(self):
+        for s in (self.sock, self._raw):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self.sock = None
+        self._raw = None
+        self._reader = None
+
+    def connect(self):
+        import socket
+
+        self.close()
+        try:
+            ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
+        except OSError as e:
+            raise DNSError(
+                "%s: the host name did not resolve: check the URL and the network's DNS"
+                % self.host,
+                e,
+            )
+        raw = socket.socket(ai[0], socket.SOCK_STREAM)
+        self._raw = raw
+        try:
+            raw.settimeout(self.timeout_s)
+            raw.connect(ai[-1])
+        except OSError as e:
+            self.close()
+            if _is_timeout(e):
+                raise Timeout(
+                    "%s: connect timed out after %ss: is the server up?"
+                    % (self.where(), self.timeout_s),
+                    e,
+                )
+            raise ConnectError(
+                "%s: connect failed (%s): is the server up and the port right?"
+                % (self.where(), _errno(e)),
+                e,
+            )
+        sock = raw
+        if self.tls:
+            sock = self._wrap(raw)
+        self.sock = sock
+        self._reader = Reader(sock, self._in)
+        self.connects += 1
+
+    def _wrap(self, raw):
+        import gc
+
+        gc.collect()
+        free = gc.mem_free() if hasattr(gc, "mem_free") else None
+        if free is not None and free < self.min_free_bytes:
+            self.close()
+            e = TLSError(
+                "out of memory: %d bytes free, TLS needs about %d: send fewer points per "
+                "batch or use relay mode" % (free, self.min_free_bytes)
+            )
+            e.reason = "out-of-memory"
+            raise e
+        tls = _tls_module()
+        try:
+            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+            if self.ca_der and not self.insecure:
+                cas = self.ca_der if isinstance(self.ca_der, list) else [self.ca_der]
+                for der in cas:  # one per call: the Pico W takes one DER at a time
+                    ctx.load_verify_locations(cadata=der)
+                ctx.verify_mode = tls.CERT_REQUIRED
+            else:  # pins alone (checked below) or explicitly insecure
+                if hasattr(ctx, "check_hostname"):
+                    ctx.check_hostname = False
+                ctx.verify_mode = tls.CERT_NONE
+            sock = ctx.wrap_socket(raw, server_hostname=self.host)
+        except MemoryError as e:
+            self.close()
+            err = TLSError("out of memory during the TLS handshake: free heap or use relay", e)
+            err.reason = "out-of-memory"
+            raise err
+        except (OSError, ValueError) as e:
+            self.close()
+            if _is_timeout(e):
+                raise Timeout("%s: TLS handshake timed out" % self.where(), e)
+            raise TLSError(
+                "%s: TLS handshake failed (%s): check tls_ca matches the server's CA, the "
+                "host name and the board's clock" % (self.where(), e),
+                e,
+            )
+        if self.pins:
+            self._check_pins(sock)
+        return sock
+
+    def _check_pins(self, sock):
+        from tspush.core.fingerprint import format_colon, matches
+
+        get = getattr(sock, "getpeercert", None)
+        if get is None:
+            self.close()
+            raise TLSError(
+                "%s: this MicroPython cannot read the server certificate, so fingerprint "
+                "pins cannot be checked: use tls_ca instead" % self.where()
+            )
+        der = get(True)
+        if not der:
+            self.close()
+            raise PinMismatch("%s: the server sent no certificate to check" % self.where())
+        for algo, digest in self.pins:
+            if matches(der, algo, digest):
+                return
+        import hashlib
+
+        seen = format_colon(hashlib.sha256(der).digest())
+        try:
+            sock.close()
+        except OSError:
+            pass
+        self.close()
+        raise PinMismatch(
+            "%s: certificate fingerprint mismatch (server has sha256 %s); nothing was sent: "
+            "update the fingerprint if the certificate was renewed" % (self.where(), seen)
+        )
+
+    def _write_all(self, data):
+        write = getattr(self.sock, "write", None) or self.sock.send
+        mv = memoryview(data)
+        while len(mv):
+            n = write(mv)
+            if n is None:
+                raise OSError(11)
+            mv = mv[n:]
+            self.sent_bytes += n
+
+    def _send(self, head, body):
+        """Head then body through ``self._out``; flush whenever it fills."""
+        buf = self._out
+        cap = len(buf)
+        out = memoryview(buf)
+        used = 0
+        for part in (head, body):
+            src = memoryview(part)
+            pos = 0
+            n = len(src)
+            while pos < n:
+                take = cap - used
+                if take > n - pos:
+                    take = n - pos
+                out[used : used + take] = src[pos : pos + take]
+                used += take
+                pos += take
+                if used == cap:
+                    self._write_all(out)
+                    used = 0
+        if used:
+            self._write_all(out[:used])
+
+    def request(self, method, path, body=b"", headers=None):
+        """Send one request and return its Response; reconnects once if a kept socket died."""
+        head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
+            method,
+            path,
+            self.host,
+            len(body),
+        )
+        if headers:
+            for k in headers:
+                head += "%s: %s\r\n" % (k, headers[k])
+        head = (head + "\r\n").encode()
+        for attempt in (0, 1):
+            reused = self.sock is not None
+            if not reused:
+                self.connect()
+            try:
+                self._send(head, body)
+            except OSError as e:
+                self.close()
+                if reused and attempt == 0:
+                    continue
+                raise self._io_error("sending", e)
+            before = self._reader.total
+            try:
+                resp = parse_response(self._reader, method, self.max_body_bytes)
+            except ProtocolError:
+                nothing = self._reader.total == before
+                self.close()
+                if reused and attempt == 0 and nothing:
+                    continue
+                raise
+            except OSError as e:
+                self.close()
+                raise self._io_error("reading the answer", e)
+            if resp.will_close:
+                self.close()
+            return resp
+        raise ConnectError("%s: the connection keeps dropping" % self.where())
+
+    def _io_error(self, doing, e):
+        if _is_timeout(e):
+            return Timeout(
+                "%s: no progress for %ss while %s" % (self.where(), self.timeout_s, doing), e
+            )
+        return ConnectError("%s: connection lost while %s (%s)" % (self.where(), doing, e), e)
+
+
+def split_url(url):
+    """``(tls, host, port, path)`` from ``http(s)://host[:port][/path]``; ValueError otherwise."""
+    if url.startswith("https://"):
+        tls, rest, port = True, url[8:], 443
+    elif url.startswith("http://"):
+        tls, rest, port = False, url[7:], 80
+    else:
+        raise ValueError("URL %r must start with http:// or https://" % url)
+    hostport, sep, path = rest.partition("/")
+    path = "/" + path if sep else "/"
+    host, sep, p = hostport.rpartition(":")
+    if sep and p.isdigit() and "]" not in p:
+        port = int(p)
+    else:
+        host = hostport
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        raise ValueError("URL %r has no host name" % url)
+    return tls, host, port, path
