@@ -2,16 +2,24 @@
 
 A profile fixes the wire format, the path, how the token is sent, which
 validation rules apply and how big a body may be. Every key can still be
-overridden in config. Encoders are looked up by ``format`` in ``encoders()``.
+overridden in config. Bodies are cut by ``batcher(format)`` (or
+``batcher_for(profile, path)``, which also honours a ``precision=`` in the
+URL); ``prepare()`` applies a profile's point rules before encoding.
+
+The table in docs/profiles.md describes each profile for users.
 """
 
 from __future__ import annotations
 
+import socket
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from tspush.core import auth
-from tspush.core.point import LENIENT, STRICT
+from tspush.core.errors import ConfigError, PointError
+from tspush.core.point import LENIENT, STRICT, Point, check, with_tags
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,9 @@ class Profile:
     content_type: str = "application/json"
     supports_details: bool = False  # OpenTSDB's ?details query parameter
     default_tags: tuple[tuple[str, str], ...] = ()
+    host_tag: bool = False  # a point with no tags gets host=<this machine's name>
+    stamp_missing: bool = False  # a point with no timestamp gets "now" before it is sent
+    precision: str = ""  # influx: units of the body's timestamps (s, ms, us, ns)
 
     def with_overrides(self, **kw: object) -> Profile:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})  # type: ignore[arg-type]
@@ -50,6 +61,8 @@ PROFILES: dict[str, Profile] = {
         auth_scheme=auth.NONE,
         mode=STRICT,
         supports_details=True,
+        host_tag=True,
+        stamp_missing=True,
     ),
     "victoriametrics": Profile(
         name="victoriametrics",
@@ -58,6 +71,41 @@ PROFILES: dict[str, Profile] = {
         path="/api/put",
         auth_scheme=auth.BEARER,
         mode=LENIENT,
+    ),
+    "victoriametrics-influx": Profile(
+        name="victoriametrics-influx",
+        engine="VictoriaMetrics Influx line protocol (/write on its main port)",
+        format="influx",
+        path="/write",
+        auth_scheme=auth.BEARER,
+        mode=LENIENT,
+        max_points=5000,
+        max_bytes=1 << 20,
+        content_type="text/plain; charset=utf-8",
+        precision="ns",
+    ),
+    "influx": Profile(
+        name="influx",
+        engine="InfluxDB 2.x/3.x /api/v2/write, or 1.x /write?db=NAME given in the URL",
+        format="influx",
+        path="/api/v2/write",
+        auth_scheme=auth.TOKEN,
+        mode=LENIENT,
+        max_points=5000,
+        max_bytes=1 << 20,
+        content_type="text/plain; charset=utf-8",
+        precision="ns",
+    ),
+    "warp10": Profile(
+        name="warp10",
+        engine="Warp 10 /api/v0/update",
+        format="warp10",
+        path="/api/v0/update",
+        auth_scheme=auth.WARP10,
+        mode=LENIENT,
+        max_points=5000,
+        max_bytes=1 << 20,
+        content_type="text/plain; charset=utf-8",
     ),
     "tspush": Profile(
         name="tspush",
@@ -92,9 +140,103 @@ def batcher(fmt: str) -> Batcher:
     """``batches(points, max_points=, max_bytes=)`` for a wire format.
 
     Each yields ``(body, points_in_body)``; see ``tspush.core.opentsdb.batches``.
+    The influx batcher writes nanoseconds, which every engine assumes when the
+    URL has no ``precision=``; ``batcher_for`` follows the URL when it has one.
     """
     if fmt == "opentsdb":
         from tspush.core import opentsdb
 
         return opentsdb.batches
-    raise ValueError(f"unknown wire format {fmt!r}")
+    if fmt == "influx":
+        from tspush.core import influx
+
+        return influx.batches
+    if fmt == "warp10":
+        from tspush.core import warp10
+
+        return warp10.batches
+    raise ValueError(f"unknown wire format {fmt!r}: use opentsdb, influx or warp10")
+
+
+def url_precision(path: str) -> str | None:
+    """The ``precision=`` query parameter of a path or URL, if any (v1 ``n``/``u`` mapped)."""
+    query = urllib.parse.urlsplit(path).query
+    values = urllib.parse.parse_qs(query).get("precision")
+    if not values:
+        return None
+    p = values[-1]
+    p = {"n": "ns", "u": "us", "µ": "us"}.get(p, p)
+    if p not in ("s", "ms", "us", "ns"):
+        raise ConfigError(
+            f"precision={values[-1]!r} in the URL: use s, ms, us or ns (or leave it out)", "url"
+        )
+    return p
+
+
+def batcher_for(profile: Profile, path: str = "") -> Batcher:
+    """The profile's batcher, bound to the timestamp precision the request will declare.
+
+    ``path`` is the path and query the request goes to (a URL's own path when
+    it has one); a ``precision=`` there wins over the profile's.
+    """
+    fn = batcher(profile.format)
+    if profile.format == "influx":
+        precision = url_precision(path) if path else None
+        return partial(fn, precision=precision or profile.precision or "ns")
+    return fn
+
+
+def request_path(profile: Profile, base_path: str = "") -> str:
+    """Where to POST: the URL's own path if it has one, else the profile's.
+
+    For influx profiles without a ``precision=`` in the path, ``precision``
+    is added so the engine reads timestamps the way ``batcher_for`` wrote them.
+    """
+    path = base_path or profile.path
+    if profile.format == "influx" and url_precision(path) is None and profile.precision:
+        path += ("&" if "?" in path else "?") + "precision=" + profile.precision
+    return path
+
+
+def hostname() -> str:
+    """This machine's short host name, made safe for a tag value."""
+    name = socket.gethostname().split(".")[0] or "localhost"
+    return "".join(c if c.isalnum() or c in "-_./" else "_" for c in name)
+
+
+def prepare(
+    profile: Profile,
+    points: Iterable[Point],
+    *,
+    now_s: int | None = None,
+    default_tags: dict[str, str] | None = None,
+    host: str | None = None,
+) -> tuple[list[Point], list[PointError]]:
+    """Apply the profile's point rules: ``(points ready to send, refused points)``.
+
+    Default tags are added (the point's own win); for profiles with
+    ``host_tag``, a point left without tags gets ``host=<hostname>``; for
+    profiles with ``stamp_missing``, a point without a timestamp gets
+    ``now_s``; then each point is checked against the profile's mode.
+    """
+    tags = dict(profile.default_tags)
+    tags.update(default_tags or {})
+    ok: list[Point] = []
+    refused: list[PointError] = []
+    for p in points:
+        q = with_tags(p, tags)
+        if profile.host_tag and not q.tags:
+            q = with_tags(q, {"host": host or hostname()})
+        if profile.stamp_missing and q.ts is None:
+            if now_s is None:
+                import time
+
+                now_s = int(time.time())
+            q = Point(q.metric, q.value, now_s, q.tags)
+        err = check(q, profile.mode)
+        if err is None:
+            ok.append(q)
+        else:
+            err.point = p
+            refused.append(err)
+    return ok, refused
