@@ -1,0 +1,49 @@
+"""What every source shares: a name, an interval, default tags, and tag hygiene."""
+
+from __future__ import annotations
+
+from tspush.core.point import Point
+
+_TAG_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
+
+
+def clean_tag(value: str) -> str:
+    """A tag value OpenTSDB accepts: other characters become ``_``; never empty."""
+    out = "".join(c if c in _TAG_OK or (ord(c) > 127 and c.isalpha()) else "_" for c in value)
+    return out or "_"
+
+
+class Source:
+    """Base class: subclasses implement ``sample(now_s)``; ``read`` adds the tags."""
+
+    kind = "source"
+
+    def __init__(
+        self, name: str | None = None, interval_s: float = 10.0, tags: dict[str, str] | None = None
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
+        self.name = name or self.kind
+        self.interval_s = float(interval_s)
+        self.tags = dict(tags or {})
+
+    def sample(self, now_s: int) -> list[Point]:
+        raise NotImplementedError
+
+    def read(self, now_s: int) -> list[Point]:
+        """This interval's points, stamped ``now_s`` unless they carry a time, with tags added."""
+        points = self.sample(now_s)
+        for p in points:
+            if p.ts is None:
+                p.ts = now_s
+            if self.tags:
+                merged = dict(self.tags)
+                merged.update(p.tags)
+                p.tags = merged
+        return points
+
+    def close(self) -> None:
+        """Release what the source holds (threads, pipes); default: nothing."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, interval_s={self.interval_s})"
