@@ -69,7 +69,9 @@ def classify(status: int, body, headers=None, secrets=(), url: str = ""):
     headers = headers or {}
     text = redact(body, secrets)
     where = (" from " + url) if url else ""
-    if status in (400, 422):
+    # vmauth before 1.80 refuses an unknown token with a 400, not a 401
+    auth_refused = status in (401, 403) or (status == 400 and _is_auth_refusal(text))
+    if status in (400, 422) and not auth_refused:
         success, failed = parse_details(text)
         if failed:
             reasons = "; ".join(f[2] for f in failed[:3])
@@ -88,7 +90,7 @@ def classify(status: int, body, headers=None, secrets=(), url: str = ""):
                 _short(text) or "no reason given",
             )
         raise Rejected(msg, status, text, failed, success)
-    if status in (401, 403):
+    if auth_refused:
         raise AuthError(
             "HTTP %d%s: the token was rejected; check the write token (data is kept): %s"
             % (status, where, _short(text)),
@@ -116,6 +118,17 @@ def classify(status: int, body, headers=None, secrets=(), url: str = ""):
         status,
         text,
     )
+
+
+# what auth proxies answer with a plain 400 when the token is wrong
+_AUTH_REFUSALS = ("cannot find the provided auth token", "missing `Authorization`")
+
+
+def _is_auth_refusal(text: str) -> bool:
+    for phrase in _AUTH_REFUSALS:
+        if phrase in text:
+            return True
+    return False
 
 
 def _header(headers, name: str):
