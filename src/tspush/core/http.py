@@ -30,6 +30,7 @@ from tspush.core.errors import (
 MAX_LINE_BYTES = 2048
 MAX_HEADERS = 64
 MAX_BODY_BYTES = 16384
+MAX_DRAIN_BYTES = 65536  # past this much body, stop reading and close instead of keeping alive
 _TIMEOUT_ERRNOS = (11, 110, 116, -116)  # EAGAIN, ETIMEDOUT (unix, lwIP)
 
 
@@ -72,7 +73,10 @@ def _status_line(readable):
     status = int(code)
     if status < 100:
         raise ProtocolError("bad HTTP status %d" % status)
-    reason = parts[2].decode() if len(parts) > 2 else ""
+    try:
+        reason = parts[2].decode() if len(parts) > 2 else ""
+    except UnicodeError:  # a reason phrase that is not UTF-8 is not worth failing for
+        reason = ""
     return parts[0], status, reason
 
 
@@ -139,6 +143,10 @@ def _chunked(readable, max_body_bytes, out):
             _headers(readable)  # trailers, ignored
             return total
         keep = max_body_bytes - len(out)
+        if total + size > MAX_DRAIN_BYTES:  # a huge body: keep what fits, drop the connection
+            if keep > 0:
+                _read_exact(readable, size if size < keep else keep, keep, out)
+            return None
         _read_exact(readable, size, keep if keep > 0 else 0, out)
         total += size
         if _line(readable).strip():
@@ -149,7 +157,8 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
     """Read one HTTP/1.x answer from ``readable`` (``readline()``/``read(n)``).
 
     Skips 1xx interim answers. Keeps at most ``max_body_bytes`` of the body
-    but reads all of it, so a kept-alive connection stays in step. Raises
+    but reads all of it, so a kept-alive connection stays in step; a body over
+    ``MAX_DRAIN_BYTES`` is not drained (``will_close`` is set instead). Raises
     ProtocolError for anything that is not valid HTTP.
     """
     for _ in range(5):
@@ -167,21 +176,30 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
         pass
     elif "chunked" in headers.get("transfer-encoding", "").lower():
         total = _chunked(readable, max_body_bytes, out)
-        truncated = total > len(out)
+        if total is None:
+            will_close = truncated = True
+        else:
+            truncated = total > len(out)
     elif "content-length" in headers:
         values = [v.strip() for v in headers["content-length"].split(",")]
         for v in values:
             if v != values[0] or not v.isdigit() or len(v) > 12:
                 raise ProtocolError("bad Content-Length %r" % headers["content-length"][:40])
         n = int(values[0])
-        _read_exact(readable, n, max_body_bytes, out)
+        if n > MAX_DRAIN_BYTES and n > max_body_bytes:
+            will_close = True  # do not read gigabytes just to keep the connection
+            _read_exact(readable, max_body_bytes, max_body_bytes, out)
+        else:
+            _read_exact(readable, n, max_body_bytes, out)
         truncated = n > len(out)
     else:
         will_close = True
-        while True:
+        drained = 0
+        while drained <= MAX_DRAIN_BYTES:
             chunk = readable.read(512)
             if not chunk:
                 break
+            drained += len(chunk)
             room = max_body_bytes - len(out)
             if room > 0:
                 out.extend(chunk[:room])
