@@ -19,6 +19,7 @@ import psutil
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
 from support.badserver import BadServer
 from tspush.core import http
 from tspush.core.errors import ProtocolError, TspushError
@@ -87,9 +88,7 @@ header_values = st.one_of(
     ),
     st.binary(max_size=20),
 )
-headers = st.lists(
-    st.builds(lambda n, v: n + b": " + v, header_names, header_values), max_size=6
-)
+headers = st.lists(st.builds(lambda n, v: n + b": " + v, header_names, header_values), max_size=6)
 bodies = st.one_of(
     st.binary(max_size=400),
     st.sampled_from(
