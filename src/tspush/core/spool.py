@@ -453,11 +453,12 @@ class Spool:
 
     # -- transactions ---------------------------------------------------------
 
-    def take(self, output: str, max_points: int = 500, max_bytes: int = 0):
+    def take(self, output: str, max_points: int = 500, max_bytes: int = 0, per_record_bytes=0):
         """The next unacked points for ``output`` (oldest first), or None when none are pending.
 
-        ``max_bytes`` bounds the total payload bytes (0: no bound); at least
-        one point is always returned when any is pending.
+        ``max_bytes`` bounds the total payload bytes, counting
+        ``per_record_bytes`` more for each record (a separator); 0: no bound.
+        At least one point is returned when any is pending.
         """
         with self.lock:
             c = self._cursor(output)
@@ -474,7 +475,15 @@ class Spool:
                 if offset >= seg.size:
                     continue
                 offset, recno, total, full = self._read(
-                    seg, offset, recno, max_points, max_bytes, total, records, appended
+                    seg,
+                    offset,
+                    recno,
+                    max_points,
+                    max_bytes,
+                    per_record_bytes,
+                    total,
+                    records,
+                    appended,
                 )
                 if full:
                     break
@@ -482,7 +491,7 @@ class Spool:
                 return None
             return Batch(output, records, appended, start, (seq, offset, recno))
 
-    def _read(self, seg, offset, recno, want, max_bytes, total, records, appended):
+    def _read(self, seg, offset, recno, want, max_bytes, extra, total, records, appended):
         """Read records of ``seg`` from ``offset``; return the new position and whether full."""
         if seg is self.segments[-1]:
             self._f.flush()
@@ -507,14 +516,14 @@ class Spool:
                     end = HEADER + length
                     if end > len(buf):
                         break
-                if max_bytes and records and total + length > max_bytes:
+                if max_bytes and records and total + length + extra > max_bytes:
                     return offset, recno, total, True
                 payload = buf[pos + HEADER : end]
                 if _crc(payload, _crc(buf[pos + 8 : pos + HEADER])) != crc:
                     break
                 records.append(payload)
                 appended.append(appended_s)
-                total += length
+                total += length + extra
                 recno += 1
                 offset += HEADER + length
                 pos = end
