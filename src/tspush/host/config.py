@@ -1,0 +1,425 @@
+"""Connection settings from flags, ``TSPUSH_*`` variables and a TOML file.
+
+Precedence: flags > environment > file > the profile's defaults. The file is
+``--config FILE``, else ``./tspush.toml``, else ``tspush.toml`` in the user
+config directory (platformdirs). Connection keys live in ``[output]``,
+default tags in ``[tags]``; other tables (``[spool]``, ``[[sources]]``,
+``[[outputs]]`` ...) belong to the agent and are checked by it. Every error
+names the key and where it came from, with the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tspush.core import auth
+from tspush.core import fingerprint as fp
+from tspush.core.errors import ConfigError
+from tspush.core.point import LENIENT, STRICT
+from tspush.host import profiles
+
+FILE_NAME = "tspush.toml"
+SECTION = "output"
+TAGS_SECTION = "tags"
+ENV_PREFIX = "TSPUSH_"
+
+# key -> expected kind: str, bool, float (> 0), int (> 0), choice lists, tags
+_KINDS: dict[str, str] = {
+    "url": "str",
+    "token": "str",
+    "token_file": "str",
+    "profile": "profile",
+    "auth": "auth",
+    "user": "str",
+    "fingerprint": "fingerprint",
+    "insecure": "bool",
+    "ca_file": "str",
+    "connect_timeout_s": "float",
+    "read_timeout_s": "float",
+    "gzip": "bool",
+    "mode": "mode",
+    "max_points": "int",
+    "max_bytes": "int",
+    "tags": "tags",
+}
+CONNECTION_KEYS = tuple(k for k in _KINDS if k != "tags")
+MIN_BYTES = 64
+
+
+def _error(message: str, key: str, source: str) -> ConfigError:
+    e = ConfigError(message)
+    e.key = key
+    e.source = source
+    return e
+
+
+def suggest(key: str, known: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return ": did you mean '%s'?" % close[0] if close else ": known keys are " + ", ".join(known)
+
+
+# -- reading files -------------------------------------------------------------
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """The parsed file; ConfigError naming the file (and the line, for bad TOML)."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise _error("%s: invalid TOML: %s" % (p, e), "", str(p)) from e
+    except FileNotFoundError as e:
+        raise _error("%s: config file not found" % p, "", str(p)) from e
+    except OSError as e:
+        raise _error("%s: cannot read config file: %s" % (p, e.strerror or e), "", str(p)) from e
+    except UnicodeDecodeError as e:
+        raise _error("%s: invalid TOML: not UTF-8 text (%s)" % (p, e), "", str(p)) from e
+
+
+def user_config_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("tspush")) / FILE_NAME
+
+
+def find_config(explicit: str | None, cwd: Path | None = None) -> Path | None:
+    """``explicit`` (must exist), else ./tspush.toml, else the user config file, else None."""
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise _error(
+                "%s: config file not found (given with --config or TSPUSH_CONFIG)" % p,
+                "config",
+                str(p),
+            )
+        return p
+    local = (cwd or Path.cwd()) / FILE_NAME
+    if local.is_file():
+        return local
+    user = user_config_path()
+    if user.is_file():
+        return user
+    return None
+
+
+# -- checking values -----------------------------------------------------------
+
+
+def _convert(key: str, value: Any, where: str, source: str, from_text: bool) -> Any:
+    """``value`` checked (and, for env text, converted) for ``key``; ConfigError if wrong."""
+    kind = _KINDS[key]
+
+    def bad(expected: str) -> ConfigError:
+        shown = value if from_text else "%r (%s)" % (value, _toml_type(value))
+        return _error("%s: %s: expected %s, got %s" % (where, key, expected, shown), key, source)
+
+    if kind == "bool":
+        if from_text:
+            low = str(value).strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off", ""):
+                return False
+            raise bad("true or false")
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if kind in ("float", "int"):
+        if from_text:
+            try:
+                value = int(value) if kind == "int" else float(value)
+            except ValueError:
+                raise bad("a number" if kind == "float" else "an integer") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number" if kind == "float" else "an integer")
+        if kind == "int" and not isinstance(value, int):
+            raise bad("an integer")
+        if value <= 0:
+            raise _error("%s: %s: must be above 0, got %s" % (where, key, value), key, source)
+        if key == "max_bytes" and value < MIN_BYTES:
+            raise _error(
+                "%s: max_bytes: %d is too small for one point; use at least %d"
+                % (where, value, MIN_BYTES),
+                key,
+                source,
+            )
+        return float(value) if kind == "float" else value
+    if kind == "tags":
+        if from_text:
+            return _tags_from_text(str(value), where, source)
+        if not isinstance(value, dict):
+            raise bad('a table of name = "value"')
+        tags: dict[str, str] = {}
+        for k, v in value.items():
+            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                raise _error(
+                    "%s: tags.%s: expected a string, got %r (%s)" % (where, k, v, _toml_type(v)),
+                    "tags." + k,
+                    source,
+                )
+            tags[str(k)] = str(v)
+        return tags
+    if not isinstance(value, str):
+        raise bad("a string")
+    if kind == "profile" and value not in profiles.PROFILES:
+        raise _error(
+            "%s: profile: unknown profile %r: use one of %s"
+            % (where, value, ", ".join(sorted(profiles.PROFILES))),
+            key,
+            source,
+        )
+    if kind == "auth" and value not in auth.SCHEMES:
+        raise _error(
+            "%s: auth: unknown scheme %r: use one of %s" % (where, value, ", ".join(auth.SCHEMES)),
+            key,
+            source,
+        )
+    if kind == "mode" and value not in (STRICT, LENIENT):
+        raise _error(
+            "%s: mode: %r: use 'strict' (OpenTSDB rules) or 'lenient'" % (where, value),
+            key,
+            source,
+        )
+    if kind == "fingerprint" and value:
+        try:
+            fp.parse(value)
+        except ConfigError as e:
+            raise _error("%s: fingerprint: %s" % (where, e.message), key, source) from None
+    return value
+
+
+def _toml_type(v: Any) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, dict):
+        return "table"
+    if isinstance(v, list):
+        return "array"
+    return type(v).__name__
+
+
+def _tags_from_text(text: str, where: str, source: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for item in text.replace(";", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip():
+            raise _error(
+                "%s: tag %r is not key=value (write k1=v1,k2=v2)" % (where, item), "tags", source
+            )
+        tags[k.strip()] = v.strip()
+    return tags
+
+
+def parse_table(table: Mapping[str, Any], where: str, source: str) -> dict[str, Any]:
+    """Check one connection table (``[output]`` or an ``[[outputs]]`` item); unknown keys fail."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in _KINDS:
+            raise _error(
+                "unknown key '%s' in %s%s" % (key, where, suggest(key, list(_KINDS))),
+                key,
+                source,
+            )
+        out[key] = _convert(key, value, where, source, from_text=False)
+    return out
+
+
+def file_settings(doc: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """Connection keys and tags from a parsed file, checked."""
+    src = str(path)
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if isinstance(value, (dict, list)):
+            continue  # tables: ours below, the rest belong to the agent
+        if key in _KINDS:
+            raise _error(
+                "%s: key '%s' must be inside the [%s] table: add a line [%s] above it"
+                % (src, key, SECTION, SECTION),
+                key,
+                src,
+            )
+        raise _error("%s: unknown top-level key '%s'" % (src, key), key, src)
+    section = doc.get(SECTION)
+    if section is not None:
+        if not isinstance(section, dict):
+            raise _error("%s: [%s] must be a table" % (src, SECTION), SECTION, src)
+        out.update(parse_table(section, "[%s] of %s" % (SECTION, src), src))
+    tags = doc.get(TAGS_SECTION)
+    if tags is not None:
+        merged = dict(out.get("tags") or {})
+        merged.update(_convert("tags", tags, "[%s] of %s" % (TAGS_SECTION, src), src, False))
+        out["tags"] = merged
+    return out
+
+
+def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Connection keys from ``TSPUSH_URL``, ``TSPUSH_TOKEN``, ... (unknown names are ignored)."""
+    out: dict[str, Any] = {}
+    for key in _KINDS:
+        name = ENV_PREFIX + key.upper()
+        if name in environ:
+            out[key] = _convert(key, environ[name], name, name, from_text=True)
+    return out
+
+
+def warn_if_readable(path: Path, warn: Callable[[str], None]) -> None:
+    """Warn when a file holding a token can be read by group or others."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warn(
+            "tspush: warning: %s holds a token and is readable by group/others: "
+            "run chmod 600 %s" % (path, path)
+        )
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# -- the merged result ---------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    """Connection settings after precedence; ``None`` means "the profile decides"."""
+
+    url: str | None = None
+    token: str | None = None
+    profile: str = profiles.DEFAULT_PROFILE
+    auth: str | None = None
+    user: str | None = None
+    fingerprint: str | None = None
+    insecure: bool = False
+    ca_file: str | None = None
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+    gzip: bool = False
+    mode: str | None = None
+    max_points: int | None = None
+    max_bytes: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    config_path: Path | None = None
+    origin: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
+
+    def make_profile(self) -> profiles.Profile:
+        return profiles.get(self.profile).with_overrides(
+            auth_scheme=self.auth,
+            auth_user=self.user,
+            mode=self.mode,
+            max_points=self.max_points,
+            max_bytes=self.max_bytes,
+        )
+
+    def make_transport(self, warn: Callable[[str], None] | None = None) -> Any:
+        from tspush.host.transport import Transport
+
+        if not self.url:
+            raise _error(
+                "no server URL: pass --url, set TSPUSH_URL, or set url in the [%s] table "
+                "of %s" % (SECTION, self.config_path or FILE_NAME),
+                "url",
+                "",
+            )
+        prof = self.make_profile()
+        return Transport(
+            self.url,
+            token=self.token,
+            auth_scheme=prof.auth_scheme,
+            auth_user=prof.auth_user,
+            fingerprint=self.fingerprint,
+            insecure=self.insecure,
+            ca_file=self.ca_file,
+            connect_timeout_s=self.connect_timeout_s,
+            read_timeout_s=self.read_timeout_s,
+            gzip=self.gzip,
+            warn=warn,
+        )
+
+
+def _read_token_file(path: str, origin: str) -> str:
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise _error(
+            "%s: token_file: cannot read %s: %s" % (origin, p, e.strerror or e),
+            "token_file",
+            origin,
+        ) from e
+    if not text:
+        raise _error("%s: token_file: %s is empty" % (origin, p), "token_file", origin)
+    return text.splitlines()[0].strip()
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config: str | None = None,
+    *,
+    cwd: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Settings:
+    """Merge defaults < file < environment < flags (``None`` flags count as not given)."""
+    warn = warn or _stderr
+    environ = os.environ if environ is None else environ
+    explicit = config or environ.get(ENV_PREFIX + "CONFIG") or None
+    path = find_config(explicit, cwd)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if path is not None:
+        file_layer = file_settings(load_toml(path), path)
+        if file_layer.get("token"):
+            warn_if_readable(path, warn)
+        layers.append(("%s [%s]" % (path, SECTION), file_layer))
+    layers.append(("environment", env_settings(environ)))
+    flag_layer: dict[str, Any] = {}
+    for k, v in (flags or {}).items():
+        if v is None or (k == "tags" and not v):
+            continue
+        if k not in _KINDS:
+            raise ValueError("resolve(): unknown flag key %r" % k)
+        flag_layer[k] = v
+    layers.append(("command line", flag_layer))
+
+    s = Settings(config_path=path)
+    names = {f.name for f in fields(Settings)}
+    tags: dict[str, str] = {}
+    for origin, layer in layers:
+        token_here = layer.get("token")
+        if token_here is None and layer.get("token_file"):
+            token_here = _read_token_file(layer["token_file"], origin)
+            warn_if_readable(Path(layer["token_file"]).expanduser(), warn)
+        if token_here is not None:
+            s.token = token_here or None
+            s.origin["token"] = origin
+        for key, value in layer.items():
+            if key in ("token", "token_file"):
+                continue
+            if key == "tags":
+                tags.update(value)
+                continue
+            if key in names:
+                setattr(s, key, value)
+                s.origin[key] = origin
+    s.tags = tags
+    return s
