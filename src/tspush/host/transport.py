@@ -54,6 +54,9 @@ from tspush.core.errors import (
 )
 
 USER_AGENT = "tspush/" + __version__
+# No real /api/put answer is this big; a bigger body is cut and its connection dropped,
+# so a broken server cannot make us allocate or read gigabytes.
+MAX_REPLY_BYTES = 1 << 20
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -202,16 +205,20 @@ class Transport:
                 redirect=False,
                 retries=False,
                 chunked=False,
-                preload_content=True,
+                preload_content=False,
                 assert_same_host=False,
             )
+            body = resp.read(MAX_REPLY_BYTES + 1)
+            if len(body) > MAX_REPLY_BYTES:
+                body = body[:MAX_REPLY_BYTES]
+                resp.close()  # do not read the rest, do not reuse the connection
         except (HTTPError, OSError, http.client.HTTPException, ValueError) as e:
             raise self._map(e, path) from e
         elapsed_s = time.monotonic() - started
         reply = Reply(
             status=resp.status,
             headers={k: v for k, v in resp.headers.items()},
-            body=resp.data or b"",
+            body=body or b"",
             elapsed_s=elapsed_s,
             sent_bytes=len(data),
         )
