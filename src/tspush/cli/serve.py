@@ -1,0 +1,275 @@
+"""``tspush serve``: the OpenTSDB-compatible receiver, with a dashboard.
+
+Somewhere to send data now that OVH Metrics is gone: boards and ``tspush
+push`` write to ``/api/put``; Grafana (OpenTSDB data source) and the
+built-in dashboard read. With ``--forward`` it is also a LAN gateway that
+relays what it stores to a bigger engine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tspush import __version__
+from tspush.core.errors import ConfigError
+
+DEFAULT_PORT = 4242
+TOKENS_FILE = "tokens.json"
+
+
+def default_db_path() -> Path:
+    """Per-user data directory, e.g. ``~/.local/share/tspush/receiver.sqlite``."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tspush")) / "receiver.sqlite"
+
+
+def parse_retention_s(text: str | None) -> float | None:
+    if not text or text in ("0", "forever", "none"):
+        return None
+    from tspush.receiver.errors import ApiError
+    from tspush.receiver.query import parse_duration_ms
+
+    try:
+        return parse_duration_ms(text) / 1000.0
+    except ApiError:
+        raise ConfigError(
+            "%r is not a duration: use e.g. 30d, 12h or 90m" % text, "--retention"
+        ) from None
+
+
+def stored_tokens(directory: Path) -> tuple[str, str, Path]:
+    """Write and read tokens kept in ``directory/tokens.json`` (made on first start, mode 0600)."""
+    path = directory / TOKENS_FILE
+    if path.is_file():
+        try:
+            doc = json.loads(path.read_text())
+            return str(doc["write"]), str(doc["read"]), path
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ConfigError(
+                "cannot read %s (%s): fix or delete it to make new tokens" % (path, e), "tokens"
+            ) from None
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = {"write": secrets.token_urlsafe(24), "read": secrets.token_urlsafe(24)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    return doc["write"], doc["read"], path
+
+
+def setup_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log = logging.getLogger("tspush")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+
+def make_relay(opts: dict[str, Any], db_path: Path) -> Any:
+    """A tspush.host.relay.Relay for ``--forward`` (imported only when asked for)."""
+    try:
+        from tspush.host.relay import Relay
+    except ImportError as e:
+        raise ConfigError(
+            "forwarding is not available in this build (%s); run without --forward" % e,
+            "--forward",
+        ) from None
+    spool_dir = Path(opts["spool_dir"]) if opts["spool_dir"] else db_path.parent / "relay-spool"
+    return Relay(
+        opts["forward"],
+        token=opts["forward_token"],
+        profile=opts["forward_profile"],
+        spool_dir=spool_dir,
+        fingerprint=opts["forward_fingerprint"],
+        ca_file=opts["forward_ca_file"],
+        insecure=opts["forward_insecure"],
+    )
+
+
+def echo(text: str = "") -> None:
+    click.echo(text)
+    sys.stdout.flush()
+
+
+@click.command("serve")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 to accept boards on the LAN.",
+)
+@click.option(
+    "--port", type=int, default=DEFAULT_PORT, show_default=True, help="TCP port (0: any free port)."
+)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite database file [default: per-user data dir/receiver.sqlite].",
+)
+@click.option(
+    "--token",
+    envvar="TSPUSH_SERVE_TOKEN",
+    default=None,
+    help="One token for both writing and reading (env TSPUSH_SERVE_TOKEN).",
+)
+@click.option(
+    "--write-token",
+    envvar="TSPUSH_WRITE_TOKEN",
+    default=None,
+    help="Token for POST /api/put (env TSPUSH_WRITE_TOKEN).",
+)
+@click.option(
+    "--read-token",
+    envvar="TSPUSH_READ_TOKEN",
+    default=None,
+    help="Token for queries and the dashboard (env TSPUSH_READ_TOKEN).",
+)
+@click.option("--no-auth", is_flag=True, help="No tokens at all: only on a closed network.")
+@click.option(
+    "--strict", is_flag=True, help="Apply real OpenTSDB's rules (tags and timestamp required)."
+)
+@click.option("--retention", default=None, help="Delete points older than this (e.g. 30d).")
+@click.option("--max-body-bytes", type=int, default=1_048_576, show_default=True)
+@click.option(
+    "--max-points",
+    type=int,
+    default=10_000,
+    show_default=True,
+    help="Most data points in one request.",
+)
+@click.option(
+    "--max-name-chars",
+    type=int,
+    default=256,
+    show_default=True,
+    help="Longest metric name, tag key or tag value.",
+)
+@click.option("--tls", is_flag=True, help="HTTPS; self-signed certificate unless --cert/--key.")
+@click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--forward", default=None, help="Relay stored points to this URL as well.")
+@click.option(
+    "--forward-token",
+    envvar="TSPUSH_FORWARD_TOKEN",
+    default=None,
+    help="Token for --forward (env TSPUSH_FORWARD_TOKEN).",
+)
+@click.option(
+    "--forward-profile",
+    "--profile",
+    "forward_profile",
+    default="ovh",
+    show_default=True,
+    help="Engine profile of --forward.",
+)
+@click.option("--forward-fingerprint", default=None, help="Pin --forward's certificate.")
+@click.option("--forward-ca-file", default=None, help="CA file for --forward.")
+@click.option("--forward-insecure", is_flag=True, help="Do not check --forward's certificate.")
+@click.option("--spool-dir", default=None, help="Relay spool [default: next to the database].")
+@click.option("--quiet", is_flag=True, help="No line per request.")
+def command(**opts: Any) -> None:
+    """Receive OpenTSDB /api/put, store in SQLite, answer /api/query, serve a dashboard."""
+    run_serve(opts)
+
+
+def run_serve(opts: dict[str, Any]) -> None:
+    from tspush.receiver import tls as tlsmod
+    from tspush.receiver.app import create_app
+    from tspush.receiver.server import Server, bind, url_of
+
+    setup_logging(opts["quiet"])
+    db_path: Path = opts["db"] or default_db_path()
+    retention_s = parse_retention_s(opts["retention"])
+    write_token = opts["write_token"] or opts["token"]
+    read_token = opts["read_token"] or opts["token"]
+    token_note = "from the command line or environment"
+    if opts["no_auth"]:
+        write_token = read_token = None
+    elif not write_token and not read_token:
+        write_token, read_token, tpath = stored_tokens(db_path.parent)
+        token_note = "kept in %s" % tpath
+    elif not write_token or not read_token:
+        missing = "--write-token" if not write_token else "--read-token"
+        raise ConfigError(
+            "give both --write-token and --read-token (or --token for both, or --no-auth)",
+            missing,
+        )
+    if (opts["cert"] is None) != (opts["key"] is None):
+        raise ConfigError("give both --cert and --key, or neither", "--cert")
+    cert = None
+    if opts["tls"] or opts["cert"]:
+        if opts["cert"]:
+            cert = tlsmod.load(opts["cert"], opts["key"])
+        else:
+            cert = tlsmod.self_signed(db_path.parent / "tls", [opts["host"]])
+
+    relay = make_relay(opts, db_path) if opts["forward"] else None
+    app = create_app(
+        db_path=db_path,
+        write_token=write_token,
+        read_token=read_token,
+        no_auth=opts["no_auth"],
+        strict=opts["strict"],
+        retention_s=retention_s,
+        max_body_bytes=opts["max_body_bytes"],
+        max_points=opts["max_points"],
+        max_name_chars=opts["max_name_chars"],
+        on_accepted=relay.accept if relay is not None else None,
+    )
+    sock = bind(opts["host"], opts["port"])
+    url = url_of(sock, cert is not None)
+    echo("tspush serve %s: OpenTSDB HTTP API, database %s" % (__version__, db_path))
+    if opts["no_auth"]:
+        echo("  auth: OFF (--no-auth): anyone who can reach this port can write and read")
+    else:
+        echo("  auth: write token for /api/put, read token for queries and the dashboard")
+        echo("        (Basic password or Bearer; tokens %s)" % token_note)
+    echo(
+        "  rules: %s"
+        % (
+            "strict (real OpenTSDB: tags and timestamp required)"
+            if opts["strict"]
+            else "lenient (as OVH: no tags is fine, no timestamp = now)"
+        )
+    )
+    echo("  retention: %s" % (opts["retention"] if retention_s else "keep everything"))
+    if cert is not None:
+        how = "generated now, kept for next time" if cert.generated else "kept"
+        echo("  TLS certificate %s (%s)" % (cert.cert_path, how))
+        echo("    SHA-1   %s" % cert.sha1_original)
+        echo("    SHA-256 %s" % cert.sha256_colon)
+    if relay is not None:
+        from tspush.core.auth import redact, secret_forms
+
+        fwd = redact(opts["forward"], secret_forms(opts["forward_token"]))
+        echo("  forwarding to %s (profile %s)" % (fwd, opts["forward_profile"]))
+    echo("  dashboard: %s/%s" % (url, "" if opts["no_auth"] else "?token=READ_TOKEN"))
+    echo("listening on %s" % url)
+    server = Server(
+        app,
+        sock,
+        cert_path=str(cert.cert_path) if cert else None,
+        key_path=str(cert.key_path) if cert else None,
+    )
+    if relay is not None:
+        relay.start()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn has shut down gracefully and re-raised Ctrl-C: a normal stop
+    finally:
+        if relay is not None:
+            relay.stop()
+        echo("tspush serve: stopped")

@@ -1,0 +1,398 @@
+"""The receiver's routes: OpenTSDB's HTTP API on a Starlette app, plus the dashboard.
+
+Every failure is answered with OpenTSDB's error object and the right status;
+nothing a client sends can stop the server (unexpected exceptions become a
+500 with the same shape and a log line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from tspush import __version__
+from tspush.core.point import LENIENT, STRICT, Point
+from tspush.receiver import query as q
+from tspush.receiver.auth import Tokens
+from tspush.receiver.errors import ApiError
+from tspush.receiver.filters import FILTER_DOCS
+from tspush.receiver.ingest import Limits, check_all, parse_items, read_body, rows
+from tspush.receiver.store import Store
+
+log = logging.getLogger("tspush.receiver")
+
+OPENTSDB_VERSION = "2.4.0"
+SUGGEST_TYPES = ("metrics", "tagk", "tagv")
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error_response(e: ApiError) -> Response:
+    headers = {}
+    if e.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="tspush"'
+    return JSON(e.body(), status_code=e.status, headers=headers)
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    return urllib.parse.parse_qs(request.url.query, keep_blank_values=True)
+
+
+def _flag(params: dict[str, list[str]], name: str) -> bool:
+    v = params.get(name)
+    return v is not None and (v[-1] == "" or v[-1].lower() in ("true", "1", "yes"))
+
+
+class Receiver:
+    """State shared by the routes: store, tokens, rules, limits, relay hook."""
+
+    def __init__(
+        self,
+        store: Store,
+        tokens: Tokens,
+        mode: str,
+        limits: Limits,
+        on_accepted: Callable[[list[Point]], None] | None,
+        retention_s: float | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.mode = mode
+        self.limits = limits
+        self.on_accepted = on_accepted
+        self.retention_s = retention_s
+        self.clock = clock
+        self.stored_total = 0
+        self.failed_total = 0
+
+    # -- auth ------------------------------------------------------------
+
+    def need_write(self, request: Request) -> None:
+        if not self.tokens.can_write(request):
+            raise _auth_error(request, "write")
+
+    def need_read(self, request: Request) -> None:
+        if not self.tokens.can_read(request):
+            raise _auth_error(request, "read")
+
+    # -- /api/put --------------------------------------------------------
+
+    async def put(self, request: Request) -> Response:
+        self.need_write(request)
+        body = await read_body(request, self.limits)
+        items = parse_items(body, self.limits)
+        now_s = int(self.clock())
+        good, errors = check_all(items, self.mode, now_s, self.limits)
+        if good:
+            self.store.insert(rows(good))
+            if self.on_accepted is not None:
+                try:
+                    await run_in_threadpool(self.on_accepted, good)
+                except Exception as e:
+                    log.error(
+                        "stored %d point(s) here but could not queue them for forwarding: %s",
+                        len(good),
+                        e,
+                    )
+                    raise ApiError(
+                        503,
+                        "Points stored here but not queued for forwarding",
+                        "the relay spool failed (%s); retry later" % type(e).__name__,
+                    ) from None
+        self.stored_total += len(good)
+        self.failed_total += len(errors)
+        params = _params(request)
+        details = _flag(params, "details")
+        summary = details or _flag(params, "summary")
+        client = request.client.host if request.client else "?"
+        log.info("POST /api/put from %s: %d stored, %d failed", client, len(good), len(errors))
+        if errors:
+            for err in errors[:3]:
+                log.info("  refused: %s", err["error"])
+            if details:
+                return JSON({"errors": errors, "failed": len(errors), "success": len(good)}, 400)
+            if summary:
+                return JSON({"failed": len(errors), "success": len(good)}, 400)
+            reasons = "; ".join(e["error"] for e in errors[:3])
+            more = " (and %d more)" % (len(errors) - 3) if len(errors) > 3 else ""
+            raise ApiError(
+                400,
+                "One or more data points had errors",
+                "%d of %d refused: %s%s. Append ?details to the request for every error"
+                % (len(errors), len(items), reasons, more),
+            )
+        if details:
+            return JSON({"errors": [], "failed": 0, "success": len(good)}, 200)
+        if summary:
+            return JSON({"failed": 0, "success": len(good)}, 200)
+        return Response(status_code=204)
+
+    # -- /api/query ------------------------------------------------------
+
+    async def query(self, request: Request) -> Response:
+        self.need_read(request)
+        params = _params(request)
+        if request.method == "POST":
+            body = await read_body(request, self.limits)
+            try:
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError as e:
+                raise ApiError(400, "Unable to parse the given JSON", str(e)) from None
+            if isinstance(doc, dict):
+                for flag in ("arrays", "msResolution", "ms", "showQuery"):
+                    if flag in params and flag not in doc:
+                        doc[flag] = params[flag][-1]
+        else:
+            doc = q.query_from_params(params)
+        query = q.Query(doc, int(self.clock() * 1000))
+        results = await run_in_threadpool(q.run, self.store, query)
+        return JSON(results)
+
+    # -- lookups Grafana makes -------------------------------------------
+
+    async def suggest(self, request: Request) -> Response:
+        self.need_read(request)
+        params = _params(request)
+        kind = (params.get("type") or [""])[-1]
+        if kind not in SUGGEST_TYPES:
+            raise ApiError(400, "Invalid 'type' %r" % kind, "use type=metrics, tagk or tagv")
+        prefix = (params.get("q") or [""])[-1]
+        max_s = (params.get("max") or ["25"])[-1]
+        try:
+            limit = int(max_s)
+        except ValueError:
+            raise ApiError(400, "Invalid 'max' %r" % max_s, "give a whole number") from None
+        names: set[str] = set()
+        for s in self.store.all_series():
+            if kind == "metrics":
+                names.add(s.metric)
+            elif kind == "tagk":
+                names.update(s.tags)
+            else:
+                names.update(s.tags.values())
+        found = sorted(n for n in names if n.startswith(prefix))
+        return JSON(found[: max(limit, 0)])
+
+    async def lookup(self, request: Request) -> Response:
+        self.need_read(request)
+        params = _params(request)
+        limit = 25
+        if request.method == "POST":
+            body = await read_body(request, self.limits)
+            try:
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError as e:
+                raise ApiError(400, "Unable to parse the given JSON", str(e)) from None
+            if not isinstance(doc, dict):
+                raise ApiError(400, "The lookup must be a JSON object")
+            metric = doc.get("metric") or "*"
+            pairs = [
+                (t.get("key") or "*", t.get("value") or "*")
+                for t in (doc.get("tags") or [])
+                if isinstance(t, dict)
+            ]
+            limit = doc.get("limit", limit) if isinstance(doc.get("limit"), int) else limit
+        else:
+            m = (params.get("m") or [""])[-1]
+            if not m:
+                raise ApiError(400, "Missing 'm' parameter", "use m=metric{tagk=*}")
+            metric, groups = q._brace_groups(m)
+            pairs = q._tag_pairs(groups[0]) if groups else []
+            if "limit" in params:
+                try:
+                    limit = int(params["limit"][-1])
+                except ValueError:
+                    raise ApiError(400, "Invalid 'limit'", "give a whole number") from None
+        t0 = time.monotonic()
+        results = []
+        for s in sorted(self.store.all_series(), key=lambda s: (s.metric, sorted(s.tags.items()))):
+            if metric not in ("", "*") and s.metric != metric:
+                continue
+            if all(_lookup_match(s.tags, k, v) for k, v in pairs):
+                results.append({"metric": s.metric, "tags": s.tags, "tsuid": "%06X" % s.id})
+        total = len(results)
+        return JSON(
+            {
+                "type": "LOOKUP",
+                "metric": metric,
+                "tags": [{"key": k, "value": v} for k, v in pairs],
+                "limit": limit,
+                "time": int((time.monotonic() - t0) * 1000),
+                "results": results[:limit],
+                "startIndex": 0,
+                "totalResults": total,
+            }
+        )
+
+    async def aggregators(self, request: Request) -> Response:
+        return JSON(sorted(q.AGGREGATORS))
+
+    async def config_filters(self, request: Request) -> Response:
+        return JSON(FILTER_DOCS)
+
+    async def version(self, request: Request) -> Response:
+        return JSON(
+            {
+                "version": OPENTSDB_VERSION,
+                "short_revision": "tspush",
+                "full_revision": "tspush-" + __version__,
+                "repo": "tspush",
+                "repo_status": "MODIFIED",
+                "timestamp": "0",
+                "host": "",
+                "user": "",
+                "tspush": __version__,
+            }
+        )
+
+    async def stats(self, request: Request) -> Response:
+        self.need_read(request)
+        return JSON(
+            {
+                "series": len(self.store.all_series()),
+                "stored_total": self.stored_total,
+                "failed_total": self.failed_total,
+                "mode": self.mode,
+            }
+        )
+
+    # -- retention ---------------------------------------------------------
+
+    async def retention_loop(self) -> None:
+        assert self.retention_s is not None
+        period_s = min(max(self.retention_s / 10.0, 0.5), 60.0)
+        while True:
+            try:
+                cutoff_ms = int((self.clock() - self.retention_s) * 1000)
+                n = await run_in_threadpool(self.store.delete_before, cutoff_ms)
+                if n:
+                    log.info("retention: deleted %d point(s) older than %ds", n, self.retention_s)
+            except Exception as e:  # keep the loop alive: the next round tries again
+                log.error("retention: could not delete old points: %s", e)
+            await asyncio.sleep(period_s)
+
+
+def _lookup_match(tags: dict[str, str], k: str, v: str) -> bool:
+    if k == "*":
+        return v == "*" or v in tags.values()
+    if k not in tags:
+        return False
+    return v == "*" or tags[k] == v
+
+
+def _auth_error(request: Request, what: str) -> ApiError:
+    given = "authorization" in request.headers
+    need = "the write token" if what == "write" else "the read token"
+    if given:
+        return ApiError(
+            401, "Invalid token", "this request needs %s (Basic password or Bearer)" % need
+        )
+    return ApiError(
+        401,
+        "Missing token",
+        "send %s as the Basic auth password or as 'Authorization: Bearer TOKEN'" % need,
+    )
+
+
+def create_app(
+    *,
+    db_path: str | Path,
+    write_token: str | None = None,
+    read_token: str | None = None,
+    no_auth: bool = False,
+    strict: bool = False,
+    retention_s: float | None = None,
+    max_body_bytes: int = 1_048_576,
+    max_points: int = 10_000,
+    max_name_chars: int = 256,
+    max_tags: int = 32,
+    on_accepted: Callable[[list[Point]], None] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The receiver as an ASGI app. ``app.state.receiver`` holds its state (tests)."""
+    from tspush.receiver.dashboard import Dashboard
+
+    if not no_auth and not write_token and not read_token:
+        raise ValueError("give write_token and/or read_token, or no_auth=True")
+    store = Store(db_path)
+    rx = Receiver(
+        store,
+        Tokens(write_token, read_token, no_auth),
+        STRICT if strict else LENIENT,
+        Limits(max_body_bytes, max_points, max_name_chars, max_tags),
+        on_accepted,
+        retention_s,
+        clock,
+    )
+    dash = Dashboard(rx)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(rx.retention_loop()) if retention_s else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            store.close()
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        msg = {404: "Endpoint not found", 405: "Method not allowed"}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return error_response(ApiError(exc.status_code, msg, "path %s" % request.url.path))
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(ApiError(500, "Internal error", type(exc).__name__))
+
+    routes = [
+        Route("/api/put", rx.put, methods=["POST"]),
+        Route("/api/query", rx.query, methods=["GET", "POST"]),
+        Route("/api/suggest", rx.suggest, methods=["GET"]),
+        Route("/api/search/lookup", rx.lookup, methods=["GET", "POST"]),
+        Route("/api/aggregators", rx.aggregators, methods=["GET"]),
+        Route("/api/config/filters", rx.config_filters, methods=["GET"]),
+        Route("/api/version", rx.version, methods=["GET", "POST"]),
+        Route("/api/stats", rx.stats, methods=["GET"]),
+        Route("/", dash.page, methods=["GET"]),
+        Mount("/static", app=dash.static()),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: on_api_error,
+            HTTPException: on_http_error,
+            Exception: on_crash,
+        },
+    )
+    app.state.receiver = rx
+    return app

@@ -1,0 +1,81 @@
+"""Who may write and who may read: tokens checked in constant time.
+
+The original board sends ``basic base64("DESC:" + TOKEN)`` (lower-case
+scheme, any user name): the password is the token. ``Bearer TOKEN`` works
+too. The dashboard, opened once as ``/?token=READ_TOKEN``, gets an HttpOnly
+cookie holding an HMAC of the read token (never the token itself).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+
+from starlette.requests import Request
+
+COOKIE = "tspush_read"
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def presented_token(request: Request) -> str | None:
+    """The token in the Authorization header (Basic password or Bearer), if any."""
+    value = request.headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, rest = value.strip().partition(" ")
+    scheme = scheme.lower()
+    rest = rest.strip()
+    if scheme == "bearer" or scheme == "token":
+        return rest
+    if scheme == "basic":
+        try:
+            decoded = binascii.a2b_base64(rest.encode("ascii")).decode("utf-8")
+        except (ValueError, UnicodeError, binascii.Error):
+            return None
+        user, colon, password = decoded.partition(":")
+        return password if colon else user
+    return None
+
+
+class Tokens:
+    """The write token (for /api/put) and the read token (queries, dashboard)."""
+
+    def __init__(
+        self, write_token: str | None, read_token: str | None, no_auth: bool = False
+    ) -> None:
+        self.no_auth = no_auth
+        self._write = _digest(write_token) if write_token else None
+        self._read = _digest(read_token) if read_token else None
+        self._cookie = (
+            hmac.new(_digest(read_token), b"tspush-dashboard-cookie", "sha256").hexdigest()
+            if read_token
+            else None
+        )
+
+    def _ok(self, want: bytes | None, given: str | None) -> bool:
+        if self.no_auth:
+            return True
+        if want is None or given is None:
+            return False
+        return hmac.compare_digest(want, _digest(given))
+
+    def can_write(self, request: Request) -> bool:
+        return self._ok(self._write, presented_token(request))
+
+    def can_read(self, request: Request) -> bool:
+        if self.no_auth:
+            return True
+        if self._ok(self._read, presented_token(request)):
+            return True
+        cookie = request.cookies.get(COOKIE)
+        return bool(cookie and self._cookie and hmac.compare_digest(cookie, self._cookie))
+
+    def read_token_ok(self, token: str | None) -> bool:
+        return self._ok(self._read, token)
+
+    def cookie_value(self) -> str | None:
+        return self._cookie

@@ -1,0 +1,166 @@
+"""``POST /api/put``: read the body within limits, parse it, check every point.
+
+Bad points do not spoil good ones: each is checked on its own with the
+core's rules (lenient by default, real OpenTSDB's with ``strict``), the good
+ones are stored, the bad ones are reported as OpenTSDB does.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from tspush.core.errors import PointError
+from tspush.core.point import LENIENT, Point, point_from_dict, ts_to_ms
+from tspush.receiver.errors import ApiError
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+GZIP_EXPANSION = 16  # a gzip body may expand to this many times max_body_bytes
+
+
+class Limits:
+    """What one request may carry; the defaults suit a LAN gateway."""
+
+    def __init__(
+        self,
+        max_body_bytes: int = 1_048_576,
+        max_points: int = 10_000,
+        max_name_chars: int = 256,
+        max_tags: int = 32,
+    ) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.max_points = max_points
+        self.max_name_chars = max_name_chars
+        self.max_tags = max_tags
+
+
+def too_large(message: str, details: str) -> ApiError:
+    return ApiError(413, message, details)
+
+
+async def read_body(request: Request, limits: Limits) -> bytes:
+    """The request body, gunzipped if sent with ``Content-Encoding: gzip``; 413 when too big."""
+    cap = limits.max_body_bytes
+    cl = request.headers.get("content-length")
+    if cl is not None:
+        try:
+            n = int(cl)
+        except ValueError:
+            raise ApiError(400, "Invalid Content-Length %r" % cl) from None
+        if n > cap:
+            raise too_large(
+                "Request body too large: %d bytes, at most %d" % (n, cap),
+                "send fewer points per request (or raise --max-body-bytes)",
+            )
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > cap:
+            raise too_large(
+                "Request body too large: over %d bytes" % cap,
+                "send fewer points per request (or raise --max-body-bytes)",
+            )
+        parts.append(chunk)
+    body = b"".join(parts)
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        body = _inflate(body, encoding, cap * GZIP_EXPANSION)
+    elif encoding not in ("", "identity"):
+        raise ApiError(415, "Unsupported Content-Encoding %r" % encoding, "send plain JSON or gzip")
+    return body
+
+
+def _inflate(body: bytes, encoding: str, cap: int) -> bytes:
+    wbits = 47 if encoding != "deflate" else 15  # 47: gzip or zlib header, auto-detected
+    d = zlib.decompressobj(wbits)
+    try:
+        out = d.decompress(body, cap + 1)
+    except zlib.error as e:
+        raise ApiError(
+            400, "Unable to decompress the gzip body: %s" % e, "check the gzip encoding"
+        ) from None
+    if len(out) > cap:
+        raise too_large(
+            "Decompressed body too large: over %d bytes" % cap,
+            "send fewer points per request",
+        )
+    if not d.eof:
+        raise ApiError(
+            400, "Unable to decompress the gzip body: it is truncated", "send the whole gzip stream"
+        )
+    return out
+
+
+def parse_items(body: bytes, limits: Limits) -> list[Any]:
+    """The JSON array (or single object) of data points."""
+    if not body.strip():
+        raise ApiError(400, "Missing request content", "send a JSON data point or an array of them")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ApiError(400, "Unable to parse the given JSON", str(e)) from None
+    if isinstance(doc, dict):
+        return [doc]
+    if not isinstance(doc, list):
+        raise ApiError(
+            400,
+            "Unable to parse the given JSON",
+            "expected a data point object or an array of them",
+        )
+    if not doc:
+        raise ApiError(400, "No data points in the request", "send at least one data point")
+    if len(doc) > limits.max_points:
+        raise too_large(
+            "Too many data points: %d, at most %d per request" % (len(doc), limits.max_points),
+            "split the batch (or raise --max-points)",
+        )
+    return doc
+
+
+def check_item(item: Any, mode: str, now_s: int, limits: Limits) -> Point:
+    """One stored-ready point (timestamp filled in); PointError naming the rule otherwise."""
+    p = point_from_dict(item, mode, now_s)
+    if isinstance(p.value, int) and not INT64_MIN <= p.value <= INT64_MAX:
+        raise PointError("%s: value is out of the 64-bit integer range" % p.metric, "value-range")
+    if len(p.metric) > limits.max_name_chars:
+        raise PointError(
+            "metric name is %d characters long, at most %d"
+            % (len(p.metric), limits.max_name_chars),
+            "metric-length",
+        )
+    if len(p.tags) > limits.max_tags:
+        raise PointError(
+            "%s: %d tags, at most %d" % (p.metric, len(p.tags), limits.max_tags), "tags-too-many"
+        )
+    for k, v in p.tags.items():
+        if len(k) > limits.max_name_chars or len(v) > limits.max_name_chars:
+            raise PointError(
+                "%s: tag %.40s... is longer than %d characters"
+                % (p.metric, k, limits.max_name_chars),
+                "tag-length",
+            )
+    return p
+
+
+def check_all(
+    items: list[Any], mode: str = LENIENT, now_s: int = 0, limits: Limits | None = None
+) -> tuple[list[Point], list[dict[str, Any]]]:
+    """``(good_points, errors)``; errors in OpenTSDB's ``{"datapoint","error"}`` form."""
+    limits = limits or Limits()
+    good: list[Point] = []
+    errors: list[dict[str, Any]] = []
+    for item in items:
+        try:
+            good.append(check_item(item, mode, now_s, limits))
+        except PointError as e:
+            errors.append({"datapoint": item, "error": str(e)})
+    return good, errors
+
+
+def rows(points: list[Point]) -> list[tuple[str, dict[str, str], int, int | float]]:
+    return [(p.metric, p.tags, int(ts_to_ms(p.ts)), p.value) for p in points]

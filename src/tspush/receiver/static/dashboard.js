@@ -1,0 +1,284 @@
+// tspush dashboard: lists metrics, draws the selected one as SVG lines.
+// Talks only to this server's OpenTSDB API; no library, no network access.
+"use strict";
+
+(function () {
+  var SVG = "http://www.w3.org/2000/svg";
+  var W = 900, H = 320, PAD_L = 64, PAD_R = 16, PAD_T = 12, PAD_B = 28;
+  var COLOURS = ["#2f6fdf", "#d9480f", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285",
+                 "#c2255c", "#5c940d", "#364fc7", "#862e9c"];
+  var RANGES_S = { "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400,
+                   "7d": 604800, "30d": 2592000 };
+  var state = { metric: null, series: "", range: "15m", refresh: 5, timer: null };
+
+  function $(id) { return document.getElementById(id); }
+
+  function setStatus(text, bad) {
+    var s = $("status");
+    s.textContent = text;
+    s.className = bad ? "bad" : "";
+  }
+
+  function api(path, body) {
+    var opts = { credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (body !== undefined) {
+      opts.method = "POST";
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(path, opts).then(function (r) {
+      return r.json().then(function (doc) {
+        if (!r.ok) {
+          var e = doc && doc.error ? doc.error.message : "HTTP " + r.status;
+          throw new Error(e);
+        }
+        return doc;
+      });
+    });
+  }
+
+  function readHash() {
+    var h = window.location.hash.replace(/^#/, "");
+    h.split("&").forEach(function (kv) {
+      var i = kv.indexOf("=");
+      if (i < 0) { return; }
+      var k = kv.slice(0, i), v = decodeURIComponent(kv.slice(i + 1));
+      if (k === "m") { state.metric = v; }
+      if (k === "s") { state.series = v; }
+      if (k === "r" && RANGES_S[v]) { state.range = v; }
+    });
+  }
+
+  function writeHash() {
+    var parts = [];
+    if (state.metric) { parts.push("m=" + encodeURIComponent(state.metric)); }
+    if (state.series) { parts.push("s=" + encodeURIComponent(state.series)); }
+    parts.push("r=" + state.range);
+    history.replaceState(null, "", "#" + parts.join("&"));
+  }
+
+  function tagText(tags) {
+    var keys = Object.keys(tags || {}).sort();
+    return keys.map(function (k) { return k + "=" + tags[k]; }).join(",");
+  }
+
+  function loadMetrics() {
+    return api("/api/suggest?type=metrics&q=&max=1000").then(function (names) {
+      var ul = $("metrics");
+      ul.textContent = "";
+      names.forEach(function (name) {
+        var li = document.createElement("li");
+        var b = document.createElement("button");
+        b.type = "button";
+        b.textContent = name;
+        b.setAttribute("data-metric", name);
+        if (name === state.metric) { b.className = "on"; }
+        b.addEventListener("click", function () { pick(name, ""); });
+        li.appendChild(b);
+        ul.appendChild(li);
+      });
+      if (!names.length) {
+        setStatus("no data yet: push a point to /api/put", false);
+      } else if (!state.metric || names.indexOf(state.metric) < 0) {
+        state.metric = names[0];
+      }
+      return names;
+    });
+  }
+
+  function loadSeries() {
+    if (!state.metric) { return Promise.resolve(); }
+    return api("/api/search/lookup?m=" + encodeURIComponent(state.metric) + "&limit=1000")
+      .then(function (doc) {
+        var sel = $("series");
+        sel.textContent = "";
+        var all = document.createElement("option");
+        all.value = "";
+        all.textContent = "all tag sets (" + doc.results.length + ")";
+        sel.appendChild(all);
+        doc.results.forEach(function (r) {
+          var o = document.createElement("option");
+          o.value = tagText(r.tags);
+          o.textContent = o.value || "(no tags)";
+          sel.appendChild(o);
+        });
+        sel.value = state.series;
+        if (sel.value !== state.series) { state.series = ""; sel.value = ""; }
+      });
+  }
+
+  function downsampleFor(rangeS) {
+    if (rangeS <= 3600) { return null; }
+    if (rangeS <= 21600) { return "1m-avg"; }
+    if (rangeS <= 86400) { return "5m-avg"; }
+    if (rangeS <= 604800) { return "30m-avg"; }
+    return "2h-avg";
+  }
+
+  function buildQuery() {
+    var rangeS = RANGES_S[state.range];
+    var sub = { metric: state.metric, aggregator: "none" };
+    var ds = downsampleFor(rangeS);
+    if (ds) { sub.downsample = ds; }
+    if (state.series) {
+      sub.filters = state.series.split(",").map(function (kv) {
+        var i = kv.indexOf("=");
+        return { type: "literal_or", tagk: kv.slice(0, i), filter: kv.slice(i + 1), groupBy: false };
+      });
+      sub.explicitTags = true;
+    }
+    return { start: state.range + "-ago", msResolution: true, queries: [sub] };
+  }
+
+  function refresh() {
+    if (!state.metric) { return Promise.resolve(); }
+    var metric = state.metric;
+    return api("/api/query", buildQuery()).then(function (results) {
+      if (metric !== state.metric) { return; }
+      draw(results);
+      setStatus("updated " + new Date().toLocaleTimeString(), false);
+    }).catch(function (e) { setStatus(String(e.message || e), true); });
+  }
+
+  function niceStep(span, count) {
+    var raw = span / count, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var n = raw / mag;
+    return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
+  }
+
+  function el(name, attrs, text) {
+    var e = document.createElementNS(SVG, name);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { e.textContent = text; }
+    return e;
+  }
+
+  function fmt(v) {
+    if (v === null || v === undefined) { return "-"; }
+    if (Math.abs(v) >= 1e6 || (Math.abs(v) < 1e-3 && v !== 0)) { return v.toExponential(3); }
+    return String(Math.round(v * 1000) / 1000);
+  }
+
+  function draw(results) {
+    var now = Date.now(), t0 = now - RANGES_S[state.range] * 1000, t1 = now;
+    var lines = results.map(function (r, i) {
+      var pts = Object.keys(r.dps).map(function (k) { return [Number(k), r.dps[k]]; })
+        .filter(function (p) { return p[1] !== null; })
+        .sort(function (a, b) { return a[0] - b[0]; });
+      return { label: r.metric + "{" + tagText(r.tags) + "}", pts: pts,
+               colour: COLOURS[i % COLOURS.length] };
+    });
+    var lo = Infinity, hi = -Infinity;
+    lines.forEach(function (l) {
+      l.pts.forEach(function (p) { if (p[1] < lo) { lo = p[1]; } if (p[1] > hi) { hi = p[1]; } });
+    });
+    if (lo === Infinity) { lo = 0; hi = 1; }
+    if (lo === hi) { lo -= 1; hi += 1; }
+    var pad = (hi - lo) * 0.05; lo -= pad; hi += pad;
+    function x(t) { return PAD_L + (t - t0) / (t1 - t0) * (W - PAD_L - PAD_R); }
+    function y(v) { return PAD_T + (hi - v) / (hi - lo) * (H - PAD_T - PAD_B); }
+
+    var svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img",
+                          "aria-label": "chart of " + state.metric });
+    var ystep = niceStep(hi - lo, 5);
+    for (var v = Math.ceil(lo / ystep) * ystep; v <= hi; v += ystep) {
+      svg.appendChild(el("line", { x1: PAD_L, x2: W - PAD_R, y1: y(v), y2: y(v), "class": "grid" }));
+      svg.appendChild(el("text", { x: PAD_L - 6, y: y(v) + 4, "class": "ylabel" }, fmt(v)));
+    }
+    var tstep = niceStep((t1 - t0) / 60000, 6) * 60000;
+    for (var t = Math.ceil(t0 / tstep) * tstep; t <= t1; t += tstep) {
+      var d = new Date(t);
+      var label = (t1 - t0) > 2 * 86400000 ? d.toLocaleDateString() :
+        d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      svg.appendChild(el("line", { x1: x(t), x2: x(t), y1: PAD_T, y2: H - PAD_B, "class": "grid" }));
+      svg.appendChild(el("text", { x: x(t), y: H - 8, "class": "xlabel" }, label));
+    }
+    svg.appendChild(el("rect", { x: PAD_L, y: PAD_T, width: W - PAD_L - PAD_R,
+                                 height: H - PAD_T - PAD_B, "class": "frame" }));
+    lines.forEach(function (l) {
+      if (!l.pts.length) { return; }
+      var dpath = l.pts.map(function (p, i) {
+        return (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1);
+      }).join(" ");
+      var path = el("path", { d: dpath, stroke: l.colour, "class": "series",
+                              "data-series": l.label, "data-points": l.pts.length,
+                              "data-last": l.pts[l.pts.length - 1][1] });
+      path.appendChild(el("title", {}, l.label));
+      svg.appendChild(path);
+      if (l.pts.length === 1) {
+        svg.appendChild(el("circle", { cx: x(l.pts[0][0]), cy: y(l.pts[0][1]), r: 3,
+                                       fill: l.colour }));
+      }
+    });
+    if (!lines.length) {
+      svg.appendChild(el("text", { x: W / 2, y: H / 2, "class": "empty" },
+                         "no points in this range"));
+    }
+    var chart = $("chart");
+    chart.textContent = "";
+    chart.appendChild(svg);
+
+    var tbody = $("legend").tBodies[0];
+    tbody.textContent = "";
+    lines.forEach(function (l) {
+      var vals = l.pts.map(function (p) { return p[1]; });
+      var tr = document.createElement("tr");
+      var cells = ["", l.label, vals.length ? fmt(vals[vals.length - 1]) : "-",
+                   vals.length ? fmt(Math.min.apply(null, vals)) : "-",
+                   vals.length ? fmt(Math.max.apply(null, vals)) : "-", String(vals.length)];
+      cells.forEach(function (c, i) {
+        var td = document.createElement("td");
+        if (i === 0) {
+          var sw = document.createElement("span");
+          sw.className = "swatch";
+          sw.style.background = l.colour;
+          td.appendChild(sw);
+        } else {
+          td.textContent = c;
+        }
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+  }
+
+  function pick(metric, series) {
+    state.metric = metric;
+    state.series = series;
+    $("title").textContent = metric;
+    Array.prototype.forEach.call(document.querySelectorAll("#metrics button"), function (b) {
+      b.className = b.getAttribute("data-metric") === metric ? "on" : "";
+    });
+    writeHash();
+    return loadSeries().then(refresh);
+  }
+
+  function schedule() {
+    if (state.timer) { clearInterval(state.timer); state.timer = null; }
+    if (state.refresh > 0) {
+      state.timer = setInterval(function () {
+        loadMetrics().then(refresh).catch(function (e) { setStatus(String(e.message || e), true); });
+      }, state.refresh * 1000);
+    }
+  }
+
+  function start() {
+    readHash();
+    $("range").value = state.range;
+    $("range").addEventListener("change", function () {
+      state.range = this.value; writeHash(); refresh();
+    });
+    $("refresh").addEventListener("change", function () {
+      state.refresh = Number(this.value); schedule();
+    });
+    $("series").addEventListener("change", function () {
+      state.series = this.value; writeHash(); refresh();
+    });
+    loadMetrics().then(function () {
+      if (state.metric) { return pick(state.metric, state.series); }
+    }).catch(function (e) { setStatus(String(e.message || e), true); });
+    schedule();
+  }
+
+  start();
+}());

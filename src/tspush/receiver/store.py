@@ -1,0 +1,171 @@
+"""SQLite storage for the receiver: one row per series, one row per point.
+
+Why SQLite: one file, no server, survives restarts, and WAL mode lets the
+dashboard read while a board writes. Each ``/api/put`` is one transaction, so
+a request is stored whole or not at all. Series (metric + sorted tags) are
+cached in memory: lookups on the write path cost no SQL.
+
+Values are stored without type affinity, so an int comes back as the same
+int and a float as the same float.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    metric TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    UNIQUE (metric, tags)
+);
+CREATE TABLE IF NOT EXISTS points (
+    series_id INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    value,
+    PRIMARY KEY (series_id, ts_ms)
+) WITHOUT ROWID;
+"""
+
+SeriesKey = tuple[str, str]  # (metric, canonical tags JSON)
+
+
+def tags_key(tags: dict[str, str]) -> str:
+    """Canonical text of a tag set: sorted keys, compact JSON."""
+    return json.dumps(tags, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Series:
+    """One stored series: id, metric name and tags."""
+
+    __slots__ = ("id", "metric", "tags")
+
+    def __init__(self, series_id: int, metric: str, tags: dict[str, str]) -> None:
+        self.id = series_id
+        self.metric = metric
+        self.tags = tags
+
+
+class Store:
+    """The database file. Thread-safe: one writer connection under a lock,
+    one reader connection per thread (WAL readers do not block the writer)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._w = self._connect()
+        self._w.executescript(SCHEMA)
+        self._series: dict[SeriesKey, Series] = {}
+        self._by_id: dict[int, Series] = {}
+        for sid, metric, tags in self._w.execute("SELECT id, metric, tags FROM series"):
+            s = Series(sid, metric, json.loads(tags))
+            self._series[(metric, tags)] = s
+            self._by_id[sid] = s
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a process crash loses nothing committed; a power cut
+        # may lose the last transactions but never corrupts the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._w.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- writing ---------------------------------------------------------
+
+    def insert(self, rows: Iterable[tuple[str, dict[str, str], int, int | float]]) -> int:
+        """Store ``(metric, tags, ts_ms, value)`` rows in one transaction.
+
+        A later point with the same series and timestamp replaces the earlier
+        one (last write wins, as OpenTSDB's compaction does).
+        """
+        with self._lock:
+            conn = self._w
+            new: dict[SeriesKey, Series] = {}
+            values: list[tuple[int, int, int | float]] = []
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for metric, tags, ts_ms, value in rows:
+                    key = (metric, tags_key(tags))
+                    s = self._series.get(key) or new.get(key)
+                    if s is None:
+                        cur = conn.execute("INSERT INTO series (metric, tags) VALUES (?, ?)", key)
+                        s = Series(int(cur.lastrowid or 0), metric, dict(tags))
+                        new[key] = s
+                    values.append((s.id, ts_ms, value))
+                conn.executemany(
+                    "INSERT OR REPLACE INTO points (series_id, ts_ms, value) VALUES (?, ?, ?)",
+                    values,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            for key, s in new.items():
+                self._series[key] = s
+                self._by_id[s.id] = s
+            return len(values)
+
+    def delete_before(self, ts_ms: int) -> int:
+        """Delete every point older than ``ts_ms``; returns how many went."""
+        with self._lock:
+            cur = self._w.execute("DELETE FROM points WHERE ts_ms < ?", (ts_ms,))
+            return cur.rowcount
+
+    # -- reading ---------------------------------------------------------
+
+    def all_series(self) -> list[Series]:
+        with self._lock:
+            return list(self._by_id.values())
+
+    def metrics(self) -> list[str]:
+        return sorted({s.metric for s in self.all_series()})
+
+    def series_for(self, metric: str) -> list[Series]:
+        return [s for s in self.all_series() if s.metric == metric]
+
+    def points(self, series_id: int, start_ms: int, end_ms: int) -> list[tuple[int, int | float]]:
+        """``(ts_ms, value)`` of one series with start <= ts <= end, oldest first."""
+        cur = self._reader().execute(
+            "SELECT ts_ms, value FROM points WHERE series_id = ? AND ts_ms BETWEEN ? AND ? "
+            "ORDER BY ts_ms",
+            (series_id, start_ms, end_ms),
+        )
+        return cur.fetchall()
+
+    def count_points(self) -> int:
+        row = self._reader().execute("SELECT COUNT(*) FROM points").fetchone()
+        return int(row[0])
+
+    def iter_all(self) -> Iterator[tuple[str, dict[str, str], int, int | float]]:
+        """Every stored point as ``(metric, tags, ts_ms, value)`` (tests, export)."""
+        by_id = {s.id: s for s in self.all_series()}
+        cur = self._reader().execute(
+            "SELECT series_id, ts_ms, value FROM points ORDER BY series_id, ts_ms"
+        )
+        for sid, ts_ms, value in cur:
+            s = by_id[sid]
+            yield s.metric, s.tags, ts_ms, value
