@@ -204,25 +204,24 @@ def hostname() -> str:
     return "".join(c if c.isalnum() or c in "-_./" else "_" for c in name)
 
 
-def prepare(
+def fill(
     profile: Profile,
     points: Iterable[Point],
     *,
     now_s: int | None = None,
     default_tags: dict[str, str] | None = None,
     host: str | None = None,
-) -> tuple[list[Point], list[PointError]]:
-    """Apply the profile's point rules: ``(points ready to send, refused points)``.
+) -> list[Point]:
+    """The points with what the profile fills in; nothing is checked here.
 
     Default tags are added (the point's own win); for profiles with
     ``host_tag``, a point left without tags gets ``host=<hostname>``; for
     profiles with ``stamp_missing``, a point without a timestamp gets
-    ``now_s``; then each point is checked against the profile's mode.
+    ``now_s`` (the current time by default).
     """
     tags = dict(profile.default_tags)
     tags.update(default_tags or {})
-    ok: list[Point] = []
-    refused: list[PointError] = []
+    out: list[Point] = []
     for p in points:
         q = with_tags(p, tags)
         if profile.host_tag and not q.tags:
@@ -233,6 +232,27 @@ def prepare(
 
                 now_s = int(time.time())
             q = Point(q.metric, q.value, now_s, q.tags)
+        out.append(q)
+    return out
+
+
+def prepare(
+    profile: Profile,
+    points: Iterable[Point],
+    *,
+    now_s: int | None = None,
+    default_tags: dict[str, str] | None = None,
+    host: str | None = None,
+) -> tuple[list[Point], list[PointError]]:
+    """``fill`` then check each point in the profile's mode: ``(ready, refused)``.
+
+    A refused point's error names the rule; ``error.point`` is the point as given.
+    """
+    given = list(points)
+    filled = fill(profile, given, now_s=now_s, default_tags=default_tags, host=host)
+    ok: list[Point] = []
+    refused: list[PointError] = []
+    for p, q in zip(given, filled):
         err = check(q, profile.mode)
         if err is None:
             ok.append(q)
