@@ -83,10 +83,9 @@ class CommandSource(Source):
         except OSError as e:
             raise TspushError(f"source {self.name}: cannot run {cmd!r}: {e}", e) from None
         if r.returncode != 0:
-            err = (r.stderr or "").strip().splitlines()[-1:] or [""]
-            raise TspushError(
-                f"source {self.name}: {cmd!r} exited with {r.returncode}: {err[0][:200]}"
-            )
+            err = (r.stderr or "").strip().splitlines()[-1:]
+            said = ": " + err[0][:200] if err else " (it printed no error)"
+            raise TspushError(f"source {self.name}: {cmd!r} exited with {r.returncode}{said}")
         try:
             return parse_output(r.stdout, self.format, now_s)
         except PointError as e:

@@ -1,0 +1,56 @@
+"""``tspush run``: the always-on agent (sources -> spool -> outputs) until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import click
+
+from tspush.host import agent_config
+
+
+@click.command("run")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="Agent config (TOML). Default: TSPUSH_CONFIG, ./tspush.toml, then the user config.",
+)
+@click.option("--check", is_flag=True, help="Validate the config, print a summary and exit.")
+def command(config_path: str | None, check: bool) -> int:
+    """Sample sources, keep every point in a spool on disk, and send to every output.
+
+    Nothing accepted is lost while the network or the server is down: points
+    wait in the spool and go out, in order and with their own timestamps,
+    when the server is back. See docs/agent.md and the sample config.
+    """
+    cfg = agent_config.load(config_path)
+    if check:
+        click.echo("config OK: %s" % (cfg.path or "(environment only)"))
+        click.echo(
+            "spool: %s (max %d bytes, %ds)"
+            % (cfg.spool.dir, cfg.spool.max_bytes, cfg.spool.max_age_s)
+        )
+        for s in cfg.sources:
+            click.echo(
+                "source %s: %s every %ss"
+                % (s.options.get("name"), s.kind, s.options.get("interval_s"))
+            )
+        for o in cfg.outputs:
+            prof = o.profile()
+            click.echo(
+                "output %s: %s (profile %s, up to %d points / %d bytes per request, flush %ss)"
+                % (
+                    o.name,
+                    o.settings.url,
+                    prof.name,
+                    prof.max_points,
+                    prof.max_bytes,
+                    o.flush_interval_s,
+                )
+            )
+        if not cfg.sources:
+            click.echo("note: no [[sources]]: the agent only forwards what is already spooled")
+        return 0
+    from tspush.host.agent import Agent
+
+    Agent(cfg).run_forever()
+    return 0

@@ -1,0 +1,300 @@
+"""The always-on agent: sources -> spool -> outputs, each on its own thread.
+
+A source that fails is reported and read again next interval; the others
+never notice. Every output has its own spool cursor, so one dead upstream
+keeps its backlog without holding the others back. The agent's own figures
+(spool depth, drops, retries, time since the last success) go through the
+same pipe as ``tspush.*`` points, and into a state file for ``tspush status``.
+Logs are one line per event (logfmt or JSON), with every token form masked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from tspush.core.auth import redact
+from tspush.core.point import Point
+from tspush.core.spool import Spool
+from tspush.host import sources as sources_mod
+from tspush.host.agent_config import AgentConfig
+from tspush.host.output import Output
+from tspush.host.status import write_state
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+class Logger:
+    """Structured lines on stderr: ``ts=... level=... msg="..." key=value``; tokens masked."""
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        fmt: str = "logfmt",
+        level: str = "info",
+        secrets: list[str] | None = None,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.fmt = fmt
+        self.min_level = LEVELS.get(level, 20)
+        self.secrets = list(secrets or [])
+        self.lock = threading.Lock()
+
+    def __call__(self, level: str, msg: str, **fields: Any) -> None:
+        if LEVELS.get(level, 20) < self.min_level:
+            return
+        ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if self.fmt == "json":
+            doc = {"ts": ts, "level": level, "msg": msg}
+            doc.update(fields)
+            line = json.dumps(doc, default=str)
+        else:
+            parts = ["ts=" + ts, "level=" + level, "msg=" + _quote(msg)]
+            parts += ["%s=%s" % (k, _quote(str(v))) for k, v in fields.items()]
+            line = " ".join(parts)
+        line = redact(line, self.secrets)
+        with self.lock:
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def _quote(s: str) -> str:
+    if s and all(c.isalnum() or c in "-_./:@+" for c in s):
+        return s
+    return json.dumps(s)
+
+
+class SourceRunner:
+    """Reads one source on its interval and appends to the spool; never lets it crash others."""
+
+    def __init__(self, agent: Agent, source: sources_mod.Source) -> None:
+        self.agent = agent
+        self.source = source
+        self.points = 0
+        self.errors = 0
+        self.last_ok_s: float | None = None
+        self.last_error = ""
+        self.last_error_s: float | None = None
+        self.thread = threading.Thread(
+            target=self.run, name="tspush-src-" + source.name, daemon=True
+        )
+
+    def run(self) -> None:
+        agent = self.agent
+        interval = self.source.interval_s
+        next_t = time.monotonic()
+        while not agent.stopping.is_set():
+            self.read_once()
+            next_t += interval
+            now = time.monotonic()
+            if next_t < now:  # fell behind (slow source): skip the missed ticks
+                next_t = now + interval - ((now - next_t) % interval)
+            agent.stopping.wait(next_t - now)
+
+    def read_once(self) -> int:
+        agent = self.agent
+        now = agent.clock()
+        stamp = int(now * 1000) if agent.cfg.timestamp_unit == "ms" else int(now)
+        try:
+            points = self.source.read(stamp)
+        except Exception as e:  # noqa: BLE001 - a failing source is reported, never fatal
+            self.errors += 1
+            msg = str(e) or repr(e)
+            if msg != self.last_error:
+                agent.log("error", "source failed, will retry: " + msg, source=self.source.name)
+            self.last_error = msg
+            self.last_error_s = now
+            return 0
+        if self.last_error:
+            agent.log("info", "source recovered", source=self.source.name)
+            self.last_error = ""
+        self.last_ok_s = now
+        n = agent.append(points, stamp)
+        self.points += n
+        return n
+
+
+class Agent:
+    """Owns the spool, the source threads and the output threads."""
+
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        *,
+        log: Callable[..., None] | None = None,
+        clock: Callable[[], float] = time.time,
+        sources: list[sources_mod.Source] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.log = log or Logger(fmt=cfg.log_format, level=cfg.log_level, secrets=cfg.secrets())
+        self.stopping = threading.Event()
+        self.started_s = clock()
+        self.spool = Spool(
+            str(cfg.spool.dir),
+            outputs=[o.name for o in cfg.outputs],
+            max_bytes=cfg.spool.max_bytes,
+            max_age_s=int(cfg.spool.max_age_s),
+            segment_bytes=cfg.spool.segment_bytes,
+            sync_every_s=cfg.spool.sync_every_s,
+            lock=threading.RLock(),
+        )
+        if self.spool.corrupt_bytes:
+            self.log(
+                "warning",
+                "spool: cut %d byte(s) of a torn or corrupt tail (a crash while writing)"
+                % self.spool.corrupt_bytes,
+                spool=str(cfg.spool.dir),
+            )
+        dead = cfg.spool.dead_letter_file or (cfg.spool.dir / "dead-letter.jsonl")
+        self.dead_letter_path = dead
+        self.outputs = [
+            Output(o, self.spool, log=self.log, dead_letter_path=dead) for o in cfg.outputs
+        ]
+        if sources is None:
+            sources = [sources_mod.build(s.kind, dict(s.options)) for s in cfg.sources]
+        self.runners = [SourceRunner(self, s) for s in sources]
+        self._aux = threading.Thread(target=self._housekeeping, name="tspush-aux", daemon=True)
+
+    # -- the pipe ---------------------------------------------------------------
+
+    def append(self, points: list[Point], stamp: int) -> int:
+        if not points:
+            return 0
+        if self.cfg.tags:
+            for p in points:
+                merged = dict(self.cfg.tags)
+                merged.update(p.tags)
+                p.tags = merged
+        n = self.spool.append(points, now_ts=stamp)
+        for o in self.outputs:
+            if self.spool.pending(o.name) >= o.forwarder.max_points:
+                o.wake()
+        return n
+
+    def self_metrics(self) -> list[Point]:
+        now = self.clock()
+        pre = self.cfg.self_metrics_prefix
+        out: list[Point] = []
+        for o in self.outputs:
+            st = self.spool.stats(o.name)
+            f = o.forwarder
+            tags = {"output": o.name}
+            last = f.last_success_s
+            age = round(now - last, 1) if last else round(now - self.started_s, 1)
+            out += [
+                Point(pre + ".spool.points", st["pending"], None, dict(tags)),
+                Point(pre + ".dropped", st["dropped"], None, dict(tags)),
+                Point(pre + ".dead_letters", st["dead_letters"], None, dict(tags)),
+                Point(pre + ".retries", f.retries, None, dict(tags)),
+                Point(pre + ".sent", f.sent_points, None, dict(tags)),
+                Point(pre + ".last_success_age_s", age, None, dict(tags)),
+            ]
+        for r in self.runners:
+            out.append(Point(pre + ".source.errors", r.errors, None, {"source": r.source.name}))
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "started_s": self.started_s,
+            "updated_s": self.clock(),
+            "stopped": self.stopping.is_set(),
+            "config": str(self.cfg.path) if self.cfg.path else None,
+            "spool_dir": str(self.cfg.spool.dir),
+            "spool_points": self.spool.points(),
+            "spool_bytes": self.spool.total_bytes(),
+            "corrupt_bytes": self.spool.corrupt_bytes,
+            "dead_letter_file": str(self.dead_letter_path),
+            "outputs": {o.name: o.state() for o in self.outputs},
+            "sources": {
+                r.source.name: {
+                    "points": r.points,
+                    "errors": r.errors,
+                    "last_ok_s": r.last_ok_s,
+                    "last_error": r.last_error,
+                    "last_error_s": r.last_error_s,
+                }
+                for r in self.runners
+            },
+        }
+
+    def write_state(self) -> None:
+        try:
+            write_state(self.cfg.state_file, self.state())
+        except OSError as e:
+            self.log(
+                "warning", "cannot write the state file: %s" % e, path=str(self.cfg.state_file)
+            )
+
+    def _housekeeping(self) -> None:
+        next_metrics = time.monotonic() + (self.cfg.self_metrics_interval_s or 0)
+        while not self.stopping.wait(self.cfg.state_interval_s):
+            self.write_state()
+            if self.cfg.self_metrics_interval_s and time.monotonic() >= next_metrics:
+                next_metrics += self.cfg.self_metrics_interval_s
+                try:
+                    self.append(self.self_metrics(), int(self.clock()))
+                except Exception as e:  # noqa: BLE001
+                    self.log("warning", "self-metrics failed: %r" % e)
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        self.log(
+            "info",
+            "agent started",
+            sources=",".join(r.source.name for r in self.runners) or "-",
+            outputs=",".join(o.name for o in self.outputs),
+            spool=str(self.cfg.spool.dir),
+            pending=sum(self.spool.pending(o.name) for o in self.outputs),
+        )
+        for o in self.outputs:
+            o.start()
+        for r in self.runners:
+            r.thread.start()
+        self._aux.start()
+        self.write_state()
+
+    def stop(self) -> None:
+        if self.stopping.is_set() and not self._aux.is_alive():
+            return
+        self.stopping.set()
+        for r in self.runners:
+            r.thread.join(5)
+            r.source.close()
+        for o in self.outputs:
+            o.stop()
+        self._aux.join(5)
+        self.write_state()
+        self.spool.close()
+        self.log("info", "agent stopped", pending=self.state_pending())
+
+    def state_pending(self) -> int:
+        return sum(self.spool.pending(o.name) for o in self.outputs)
+
+    def run_forever(self) -> None:
+        """Start, then wait for SIGTERM or SIGINT and stop cleanly."""
+
+        def on_signal(signum: int, _frame: object) -> None:
+            self.log("info", "signal %d: stopping" % signum)
+            self.stopping.set()
+
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not self.stopping.wait(0.5):
+                pass
+        finally:
+            self.stop()
+            for s, h in old.items():
+                signal.signal(s, h)

@@ -1,0 +1,444 @@
+"""The agent's TOML config: ``[agent]``, ``[spool]``, ``[[sources]]``, ``[[outputs]]``.
+
+Built on ``tspush.host.config``: connection keys of each ``[[outputs]]`` item
+are checked by ``config.parse_table``; with no ``[[outputs]]``, the
+``[output]`` table (plus ``TSPUSH_*`` variables) is the one output, so the
+file ``tspush push`` uses also runs the agent. Every problem is collected
+and reported at once, one line each, naming the file and the key, before
+anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tspush.core.errors import ConfigError
+from tspush.core.retry import Retry
+from tspush.host import config as hconfig
+from tspush.host import profiles
+
+SPEC = tuple[Any, Any, bool]  # (kind, default, required)
+
+AGENT_KEYS: dict[str, tuple[Any, Any]] = {
+    "interval_s": ("pos", 10.0),
+    "tags": ("tags", {}),
+    "self_metrics_interval_s": ("nonneg", 60.0),
+    "self_metrics_prefix": ("str", "tspush"),
+    "state_file": ("str", ""),
+    "state_interval_s": ("pos", 2.0),
+    "log_format": (("logfmt", "json"), "logfmt"),
+    "log_level": (("debug", "info", "warning", "error"), "info"),
+    "timestamp_unit": (("s", "ms"), "s"),
+}
+SPOOL_KEYS: dict[str, tuple[Any, Any]] = {
+    "dir": ("str", ""),
+    "max_bytes": ("posint", 1 << 30),
+    "max_age_s": ("nonneg", 7 * 86400),
+    "segment_bytes": ("posint", 4 << 20),
+    "sync_every_s": ("num", 0.0),
+    "dead_letter_file": ("str", ""),
+}
+COMMON_SOURCE_KEYS: dict[str, tuple[Any, Any]] = {
+    "type": ("str", None),
+    "name": ("str", None),
+    "interval_s": ("pos", None),
+    "tags": ("tags", {}),
+}
+SOURCE_KEYS: dict[str, dict[str, SPEC]] = {
+    "constant": {"metric": ("str", "universe", False), "value": ("number", 42, False)},
+    "system": {
+        "prefix": ("str", "sys", False),
+        "disks": ("strlist", ["/"], False),
+        "temperatures": ("bool", True, False),
+    },
+    "command": {
+        "command": ("command", None, True),
+        "format": (("auto", "lines", "json"), "auto", False),
+        "timeout_s": ("pos", 10.0, False),
+    },
+    "file": {
+        "path": ("str", None, True),
+        "metric": ("str", None, True),
+        "scale": ("number", 1.0, False),
+        "offset": ("number", 0.0, False),
+    },
+    "stdin": {},
+}
+OUTPUT_AGENT_KEYS: dict[str, tuple[Any, Any]] = {
+    "name": ("str", None),
+    "token_env": ("str", None),
+    "flush_interval_s": ("pos", 10.0),
+    "flush_jitter_s": ("nonneg", 1.0),
+    "retry_backoff_s": ("pos", 1.0),
+    "retry_factor": ("num", 2.0),
+    "retry_cap_s": ("pos", 300.0),
+    "retry_jitter": ("num", 0.2),
+    "auth_backoff_s": ("pos", 300.0),
+    "details": ("bool", None),
+}
+
+
+@dataclass
+class SpoolConfig:
+    dir: Path
+    max_bytes: int = 1 << 30
+    max_age_s: float = 7 * 86400
+    segment_bytes: int = 4 << 20
+    sync_every_s: float = 0.0
+    dead_letter_file: Path | None = None
+
+
+@dataclass
+class SourceConfig:
+    kind: str
+    options: dict[str, Any]
+
+
+@dataclass
+class OutputConfig:
+    name: str
+    settings: hconfig.Settings
+    flush_interval_s: float = 10.0
+    flush_jitter_s: float = 1.0
+    retry: Retry = field(default_factory=Retry)
+    details: bool | None = None
+
+    def profile(self) -> profiles.Profile:
+        return self.settings.make_profile()
+
+
+@dataclass
+class AgentConfig:
+    path: Path | None
+    spool: SpoolConfig
+    sources: list[SourceConfig]
+    outputs: list[OutputConfig]
+    interval_s: float = 10.0
+    tags: dict[str, str] = field(default_factory=dict)
+    self_metrics_interval_s: float = 60.0
+    self_metrics_prefix: str = "tspush"
+    state_file: Path = Path("state.json")
+    state_interval_s: float = 2.0
+    log_format: str = "logfmt"
+    log_level: str = "info"
+    timestamp_unit: str = "s"
+
+    def secrets(self) -> list[str]:
+        out: list[str] = []
+        for o in self.outputs:
+            s = o.settings
+            from tspush.core import auth
+
+            out += auth.secret_forms(s.token, s.user or auth.DEFAULT_USER)
+        return out
+
+
+def default_spool_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("tspush")) / "spool"
+
+
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.lines.append("%s: %s: %s" % (self.source, key, message))
+
+    def check(self, table: Mapping[str, Any], where: str, key: str, kind: Any) -> Any:
+        """``table[key]`` if it has the right kind; records a problem and returns None if not."""
+        v = table[key]
+        name = "%s.%s" % (where, key) if where else key
+        if isinstance(kind, tuple):
+            if v not in kind:
+                self.add(name, "%r: use one of %s" % (v, ", ".join(kind)))
+                return None
+            return v
+        num = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if kind == "str":
+            if not isinstance(v, str):
+                self.add(name, "expected a string, got %r" % (v,))
+                return None
+            return v
+        if kind == "bool":
+            if not isinstance(v, bool):
+                self.add(name, "expected true or false, got %r" % (v,))
+                return None
+            return v
+        if kind in ("pos", "nonneg", "num", "number"):
+            if not num:
+                self.add(name, "expected a number, got %r" % (v,))
+                return None
+            if kind == "pos" and v <= 0:
+                self.add(name, "must be above 0, got %r" % (v,))
+                return None
+            if kind == "nonneg" and v < 0:
+                self.add(name, "must be 0 or more, got %r" % (v,))
+                return None
+            return float(v) if kind != "number" else v
+        if kind == "posint":
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                self.add(name, "expected a whole number above 0, got %r" % (v,))
+                return None
+            return v
+        if kind == "tags":
+            if not isinstance(v, dict) or not all(
+                isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v.values()
+            ):
+                self.add(name, 'expected a table of name = "value", got %r' % (v,))
+                return None
+            return {str(k): str(x) for k, x in v.items()}
+        if kind == "strlist":
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                self.add(name, 'expected a list of strings such as ["/", "/home"], got %r' % (v,))
+                return None
+            return v
+        if kind == "command":
+            ok = bool(isinstance(v, str) and v.strip())
+            ok = ok or bool(isinstance(v, list) and v and all(isinstance(x, str) for x in v))
+            if not ok:
+                self.add(name, 'expected a command line or a list such as ["sensors", "-j"]')
+                return None
+            return v
+        raise AssertionError(kind)
+
+    def unknown(self, table: Mapping[str, Any], where: str, known: list[str]) -> None:
+        for key in table:
+            if key not in known:
+                self.add(
+                    "%s.%s" % (where, key) if where else key,
+                    "unknown key" + hconfig.suggest(key, known),
+                )
+
+
+def load(
+    path: str | Path | None,
+    environ: Mapping[str, str] | None = None,
+) -> AgentConfig:
+    """Read and check the agent config; ConfigError listing every problem at once."""
+    environ = os.environ if environ is None else environ
+    found = hconfig.find_config(str(path) if path else environ.get("TSPUSH_CONFIG") or None)
+    doc: dict[str, Any] = hconfig.load_toml(found) if found else {}
+    src = str(found) if found else "(no config file)"
+    probs = _Problems(src)
+
+    agent_t = _table(doc, "agent", probs)
+    probs.unknown(agent_t, "agent", list(AGENT_KEYS))
+    agent_vals = _values(agent_t, "agent", AGENT_KEYS, probs)
+
+    spool_t = _table(doc, "spool", probs)
+    probs.unknown(spool_t, "spool", list(SPOOL_KEYS))
+    sv = _values(spool_t, "spool", SPOOL_KEYS, probs)
+    spool_dir = Path(sv["dir"]).expanduser() if sv.get("dir") else default_spool_dir()
+    if isinstance(sv.get("segment_bytes"), int) and isinstance(sv.get("max_bytes"), int):
+        if sv["segment_bytes"] < 256 or sv["max_bytes"] < 2 * sv["segment_bytes"]:
+            probs.add(
+                "spool.max_bytes",
+                "%d must be at least twice spool.segment_bytes (%d), and segments at least 256"
+                % (sv["max_bytes"], sv["segment_bytes"]),
+            )
+    spool = SpoolConfig(
+        dir=spool_dir,
+        max_bytes=sv["max_bytes"],
+        max_age_s=sv["max_age_s"],
+        segment_bytes=sv["segment_bytes"],
+        sync_every_s=sv["sync_every_s"],
+        dead_letter_file=Path(sv["dead_letter_file"]).expanduser()
+        if sv.get("dead_letter_file")
+        else None,
+    )
+
+    file_tags: dict[str, str] = {}
+    try:
+        base = hconfig.file_settings(doc, src) if found else {}
+        file_tags = dict(base.get("tags") or {})
+    except ConfigError as e:
+        probs.lines.append(e.message if e.message.startswith(src) else "%s: %s" % (src, e.message))
+    tags = dict(file_tags)
+    tags.update(agent_vals.get("tags") or {})
+
+    sources = _sources(doc, probs, agent_vals["interval_s"] or 10.0)
+    outputs = _outputs(doc, found, environ, probs)
+
+    if probs.lines:
+        raise ConfigError("\n".join(probs.lines))
+    state = (
+        Path(agent_vals["state_file"]).expanduser()
+        if agent_vals.get("state_file")
+        else spool_dir / "state.json"
+    )
+    return AgentConfig(
+        path=found,
+        spool=spool,
+        sources=sources,
+        outputs=outputs,
+        interval_s=agent_vals["interval_s"],
+        tags=tags,
+        self_metrics_interval_s=agent_vals["self_metrics_interval_s"],
+        self_metrics_prefix=agent_vals["self_metrics_prefix"],
+        state_file=state,
+        state_interval_s=agent_vals["state_interval_s"],
+        log_format=agent_vals["log_format"],
+        log_level=agent_vals["log_level"],
+        timestamp_unit=agent_vals["timestamp_unit"],
+    )
+
+
+def _table(doc: Mapping[str, Any], name: str, probs: _Problems) -> dict[str, Any]:
+    t = doc.get(name, {})
+    if not isinstance(t, dict):
+        probs.add(name, "must be a table: write [%s] on its own line" % name)
+        return {}
+    return t
+
+
+def _values(
+    table: Mapping[str, Any], where: str, keys: Mapping[str, tuple[Any, Any]], probs: _Problems
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, (kind, default) in keys.items():
+        if key in table:
+            v = probs.check(table, where, key, kind)
+            out[key] = default if v is None else v
+        else:
+            out[key] = default
+    return out
+
+
+def _sources(doc: Mapping[str, Any], probs: _Problems, interval_s: float) -> list[SourceConfig]:
+    items = doc.get("sources", [])
+    if not isinstance(items, list):
+        probs.add("sources", "write each source as a [[sources]] table")
+        return []
+    out: list[SourceConfig] = []
+    names: set[str] = set()
+    for i, item in enumerate(items):
+        where = "sources[%d]" % i
+        if not isinstance(item, dict):
+            probs.add(where, "must be a table")
+            continue
+        kind = item.get("type")
+        if kind not in SOURCE_KEYS:
+            probs.add(
+                where + ".type",
+                "%r: use one of %s" % (kind, ", ".join(SOURCE_KEYS))
+                if kind is not None
+                else 'missing: say which source, e.g. type = "system"',
+            )
+            continue
+        spec = SOURCE_KEYS[kind]
+        probs.unknown(item, where, list(COMMON_SOURCE_KEYS) + list(spec))
+        opts: dict[str, Any] = {}
+        for key, (k, _) in COMMON_SOURCE_KEYS.items():
+            if key in item and key != "type":
+                v = probs.check(item, where, key, k)
+                if v is not None:
+                    opts[key] = v
+        for key, (k, _default, required) in spec.items():
+            if key in item:
+                v = probs.check(item, where, key, k)
+                if v is not None:
+                    opts[key] = v
+            elif required:
+                probs.add("%s.%s" % (where, key), "missing: a %s source needs it" % kind)
+        name = opts.get("name") or (kind if kind not in names else "%s-%d" % (kind, i))
+        if name in names:
+            probs.add(where + ".name", "%r is used twice: give each source its own name" % name)
+        names.add(name)
+        opts["name"] = name
+        opts.setdefault("interval_s", interval_s if kind != "stdin" else 1.0)
+        out.append(SourceConfig(kind, opts))
+    return out
+
+
+def _outputs(
+    doc: Mapping[str, Any], found: Path | None, environ: Mapping[str, str], probs: _Problems
+) -> list[OutputConfig]:
+    src = probs.source
+    items = doc.get("outputs")
+    if items is None:
+        # The [output] table and TSPUSH_* variables, as `tspush push` reads them.
+        try:
+            s = hconfig.resolve({}, environ, str(found) if found else None, warn=lambda m: None)
+        except ConfigError as e:
+            probs.lines.append(str(e))
+            return []
+        if not s.url:
+            probs.add(
+                "outputs",
+                "no output: add an [[outputs]] table with url = ..., or set url in [output] "
+                "or TSPUSH_URL",
+            )
+            return []
+        return [OutputConfig(name="default", settings=s, details=None)]
+    if not isinstance(items, list) or not items:
+        probs.add("outputs", "write each output as an [[outputs]] table")
+        return []
+    out: list[OutputConfig] = []
+    names: set[str] = set()
+    for i, item in enumerate(items):
+        where = "outputs[%d]" % i
+        if not isinstance(item, dict):
+            probs.add(where, "must be a table")
+            continue
+        mine = {k: item[k] for k in item if k in OUTPUT_AGENT_KEYS}
+        conn = {k: item[k] for k in item if k not in OUTPUT_AGENT_KEYS}
+        av = _values(mine, where, OUTPUT_AGENT_KEYS, probs)
+        name = av.get("name") or ("default" if len(items) == 1 else "output-%d" % i)
+        if not all(c.isalnum() or c in "-_" for c in name):
+            probs.add(where + ".name", "%r: use letters, digits, '-' and '_'" % name)
+        if name in names:
+            probs.add(where + ".name", "%r is used twice: give each output its own name" % name)
+        names.add(name)
+        try:
+            parsed = hconfig.parse_table(conn, "[[outputs]] #%d of %s" % (i, src), src)
+        except ConfigError as e:
+            probs.lines.append(str(e))
+            continue
+        settings = hconfig.Settings(config_path=found)
+        for k, v in parsed.items():
+            if k not in ("token", "token_file"):
+                setattr(settings, k, v)
+        token = parsed.get("token")
+        if token is None and parsed.get("token_file"):
+            try:
+                token = hconfig._read_token_file(parsed["token_file"], src)
+            except ConfigError as e:
+                probs.lines.append(str(e))
+        if token is None and av.get("token_env"):
+            token = environ.get(av["token_env"])
+            if not token:
+                probs.add(
+                    where + ".token_env",
+                    "the variable %s is not set or empty: export it before starting"
+                    % av["token_env"],
+                )
+        settings.token = token or None
+        if not settings.url:
+            probs.add(where + ".url", "missing: where should this output send?")
+        if not 0 <= av["retry_jitter"] <= 1 or av["retry_factor"] < 1:
+            probs.add(where, "retry_jitter must be within 0..1 and retry_factor at least 1")
+            continue
+        out.append(
+            OutputConfig(
+                name=name,
+                settings=settings,
+                flush_interval_s=av["flush_interval_s"],
+                flush_jitter_s=av["flush_jitter_s"],
+                retry=Retry(
+                    backoff_s=av["retry_backoff_s"],
+                    factor=av["retry_factor"],
+                    cap_s=av["retry_cap_s"],
+                    jitter=av["retry_jitter"],
+                    auth_backoff_s=av["auth_backoff_s"],
+                ),
+                details=av.get("details"),
+            )
+        )
+    return out
