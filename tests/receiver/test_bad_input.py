@@ -1,0 +1,193 @@
+"""Bad requests get the right status and OpenTSDB's error object; nothing stored is lost.
+
+One receiver with small limits takes every kind of bad input in turn; after
+each, the points stored at the start are all still there and it still answers.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import urllib3
+
+from support.receiver import ReceiverProcess
+
+T = 1_700_000_000
+GOOD = [{"metric": "kept.v", "timestamp": T + i, "value": i, "tags": {"k": "v"}} for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def rx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReceiverProcess]:
+    with ReceiverProcess(
+        tmp_path_factory.mktemp("bad"),
+        "--max-body-bytes",
+        "4096",
+        "--max-points",
+        "20",
+        "--max-name-chars",
+        "64",
+    ) as r:
+        r_ = urllib3.request(
+            "POST", r.url + "/api/put", body=json.dumps(GOOD).encode(), headers=r.write_headers()
+        )
+        assert r_.status == 204
+        yield r
+
+
+def send(
+    rx: ReceiverProcess,
+    body: bytes,
+    path: str = "/api/put",
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    auth: bool = True,
+) -> tuple[int, dict[str, Any]]:
+    h = dict(rx.write_headers()) if auth else {}
+    h["Content-Type"] = "application/json"
+    h.update(headers or {})
+    r = urllib3.request(method, rx.url + path, body=body, headers=h, retries=False)
+    return r.status, (json.loads(r.data) if r.data else {})
+
+
+def assert_all_kept(rx: ReceiverProcess) -> None:
+    """The first ten points, exactly; the server still answers."""
+    r = urllib3.request(
+        "GET", rx.url + f"/api/query?start={T}&m=sum:kept.v", headers=rx.read_headers()
+    )
+    assert r.status == 200
+    assert json.loads(r.data)[0]["dps"] == {str(T + i): i for i in range(10)}
+
+
+def assert_error(doc: dict[str, Any], code: int, words: str) -> None:
+    assert set(doc) == {"error"}, doc
+    assert doc["error"]["code"] == code
+    text = doc["error"]["message"] + " " + doc["error"].get("details", "")
+    assert words.lower() in text.lower(), text
+
+
+CASES = [
+    ("malformed json", b'[{"metric": "x", "value": 1,', {}, 400, "Unable to parse"),
+    ("not json at all", b"universe 42", {}, 400, "Unable to parse"),
+    ("a number", b"42", {}, 400, "expected a data point"),
+    ("empty array", b"[]", {}, 400, "No data points"),
+    ("empty body", b"", {}, 400, "Missing request content"),
+    ("nested too deep", b"[" * 1500 + b"]" * 1500, {}, 400, "Unable to parse"),
+    (
+        "too many points",
+        json.dumps([{"metric": "many", "timestamp": T, "value": i} for i in range(21)]).encode(),
+        {},
+        413,
+        "at most 20",
+    ),
+    ("oversized body", b"[" + b" " * 5000 + b"]", {}, 413, "too large"),
+    ("bad gzip", b"\x1f\x8b\x08\x00garbage", {"Content-Encoding": "gzip"}, 400, "decompress"),
+    (
+        "truncated gzip",
+        gzip.compress(json.dumps(GOOD).encode())[:-12],
+        {"Content-Encoding": "gzip"},
+        400,
+        "truncated",
+    ),
+    (
+        "gzip bomb",
+        gzip.compress(b"[" + b" " * (4096 * 17) + b"]"),
+        {"Content-Encoding": "gzip"},
+        413,
+        "Decompressed body too large",
+    ),
+    ("unknown encoding", b"[]", {"Content-Encoding": "br"}, 415, "Content-Encoding"),
+]
+
+
+@pytest.mark.parametrize("name,body,headers,status,words", CASES, ids=[c[0] for c in CASES])
+def test_bad_bodies(
+    rx: ReceiverProcess, name: str, body: bytes, headers: dict[str, str], status: int, words: str
+) -> None:
+    got, doc = send(rx, body, headers=headers)
+    assert got == status, doc
+    assert_error(doc, status, words)
+    assert_all_kept(rx)
+
+
+def test_wrong_types_per_point_are_reported_and_good_ones_stored(rx: ReceiverProcess) -> None:
+    pts: list[Any] = [
+        {"metric": "types.v", "timestamp": T, "value": [1]},
+        {"metric": "types.v", "timestamp": "soon", "value": 1},
+        {"metric": "types.v", "timestamp": T, "value": True},
+        {"metric": 5, "timestamp": T, "value": 1},
+        {"metric": "types.v", "timestamp": T, "value": 1, "tags": ["a"]},
+        {"metric": "types.v", "timestamp": T, "value": 2**63},
+        {"metric": "types.v", "timestamp": T, "value": 1, "tags": {"k": "x" * 65}},
+        {"metric": "m" * 65, "timestamp": T, "value": 1},
+        "a string",
+        {"metric": "types.v", "timestamp": T + 1, "value": 1.5, "tags": {"k": "v"}},
+    ]
+    got, doc = send(rx, json.dumps(pts).encode(), path="/api/put?details")
+    assert got == 400
+    assert doc["success"] == 1 and doc["failed"] == 9
+    assert [e["datapoint"] for e in doc["errors"]] == pts[:9]
+    r = urllib3.request(
+        "GET", rx.url + f"/api/query?start={T}&m=sum:types.v", headers=rx.read_headers()
+    )
+    assert json.loads(r.data)[0]["dps"] == {str(T + 1): 1.5}
+    assert_all_kept(rx)
+
+
+def test_tokens(rx: ReceiverProcess) -> None:
+    body = json.dumps([{"metric": "tok.v", "timestamp": T, "value": 1}]).encode()
+    got, doc = send(rx, body, auth=False)
+    assert got == 401
+    assert_error(doc, 401, "Missing token")
+    got, doc = send(rx, body, headers={"Authorization": "Bearer wrong"})
+    assert got == 401
+    assert_error(doc, 401, "Invalid token")
+    got, doc = send(rx, body, headers=rx.read_headers())  # the read token cannot write
+    assert got == 401
+    got, doc = send(rx, body, headers={"Authorization": "Basic !!notbase64"})
+    assert got == 401
+    got, doc = send(rx, b"", "/api/suggest?type=metrics", "GET")  # the write token cannot read
+    assert got == 401
+    r = urllib3.request("GET", rx.url + "/api/suggest?type=metrics")
+    assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
+    assert rx.write_token not in r.data.decode()
+    got, _ = send(rx, b"", f"/api/query?start={T}&m=sum:tok.v", "GET", rx.read_headers())
+    assert got == 400  # nothing was stored: no such metric
+    assert_all_kept(rx)
+
+
+def test_wrong_method_and_path_and_bad_queries(rx: ReceiverProcess) -> None:
+    got, doc = send(rx, b"", "/api/put", "GET")
+    assert got == 405
+    assert_error(doc, 405, "Method not allowed")
+    got, doc = send(rx, b"", "/api/nothing", "GET")
+    assert_error(doc, 404, "not found")
+    for body in (b"{", b"[]", b'{"start":"x","queries":[]}', b'{"start":1,"queries":[{}]}'):
+        got, doc = send(rx, body, "/api/query", headers=rx.read_headers())
+        assert got == 400
+        assert doc["error"]["code"] == 400
+    assert_all_kept(rx)
+
+
+def test_garbage_on_the_socket_does_not_stop_the_server(rx: ReceiverProcess) -> None:
+    for junk in (
+        b"\x00\xff\r\n\r\n",
+        b"POST /api/put HTTP/1.1\r\nContent-Length: 99\r\n\r\n[",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"X" * 70000,
+    ):
+        with socket.create_connection(("127.0.0.1", rx.port), timeout=5) as s:
+            s.sendall(junk)
+            s.shutdown(socket.SHUT_WR)
+            try:
+                while s.recv(65536):
+                    pass
+            except OSError:
+                pass
+    assert_all_kept(rx)
+    assert rx.proc is not None and rx.proc.poll() is None
+    assert "Traceback" not in rx.text
