@@ -205,3 +205,12 @@ def test_split_url():
     assert split_url("http://[::1]:80/x?y=1") == (False, "::1", 80, "/x?y=1")
     raises(ValueError, split_url, "ftp://x")
     raises(ValueError, split_url, "http:///path")
+
+
+def test_body_from_parts_is_not_joined_first():
+    conn = Connection("h", 80, buf_bytes=32)
+    sock = FakeSock(b"HTTP/1.1 204 No Content\r\n\r\n")
+    attach(conn, sock)
+    parts = [b"[", b'{"a":1}', b",", b'{"b":2}', b"]"]
+    conn.request("POST", "/api/put", parts)
+    assert bytes(sock.written).endswith(b'Content-Length: 17\r\n\r\n[{"a":1},{"b":2}]')

@@ -445,7 +445,7 @@ class Connection:
         )
 
     def _write_all(self, data):
-        write = getattr(self.sock, "write", None) or self.sock.send
+        write = getattr(self.sock, "write", None) or getattr(self.sock, "send")
         mv = memoryview(data)
         while len(mv):
             n = write(mv)
@@ -455,12 +455,12 @@ class Connection:
             self.sent_bytes += n
 
     def _send(self, head, body):
-        """Head then body through ``self._out``; flush whenever it fills."""
+        """Head then body parts through ``self._out``; flush whenever it fills."""
         buf = self._out
         cap = len(buf)
         out = memoryview(buf)
         used = 0
-        for part in (head, body):
+        for part in _parts(head, body):
             src = memoryview(part)
             pos = 0
             n = len(src)
@@ -477,34 +477,41 @@ class Connection:
         if used:
             self._write_all(out[:used])
 
-    def request(self, method, path, body=b"", headers=None):
-        """Send one request and return its Response; reconnects once if a kept socket died."""
+    def request(self, method, path, body=b"", headers=None, body_len=None):
+        """Send one request and return its Response; reconnects once if a kept socket died.
+
+        ``body`` is bytes, or a list of byte strings sent back to back (then
+        ``body_len`` may give their total), so callers need not join them.
+        """
+        if body_len is None:
+            body_len = len(body) if isinstance(body, (bytes, bytearray)) else _total(body)
         head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
             method,
             path,
             self.host,
-            len(body),
+            body_len,
         )
         if headers:
             for k in headers:
                 head += "%s: %s\r\n" % (k, headers[k])
-        head = (head + "\r\n").encode()
+        head_b = (head + "\r\n").encode()
         for attempt in (0, 1):
             reused = self.sock is not None
             if not reused:
                 self.connect()
             try:
-                self._send(head, body)
+                self._send(head_b, body)
             except OSError as e:
                 self.close()
                 if reused and attempt == 0:
                     continue
                 raise self._io_error("sending", e)
-            before = self._reader.total
+            reader = self._reader
+            before = getattr(reader, "total", 0)
             try:
-                resp = parse_response(self._reader, method, self.max_body_bytes)
+                resp = parse_response(reader, method, self.max_body_bytes)
             except ProtocolError:
-                nothing = self._reader.total == before
+                nothing = getattr(reader, "total", 0) == before
                 self.close()
                 if reused and attempt == 0 and nothing:
                     continue
@@ -523,6 +530,22 @@ class Connection:
                 "%s: no progress for %ss while %s" % (self.where(), self.timeout_s, doing), e
             )
         return ConnectError("%s: connection lost while %s (%s)" % (self.where(), doing, e), e)
+
+
+def _parts(head, body):
+    yield head
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        yield body
+    else:
+        for part in body:
+            yield part
+
+
+def _total(parts):
+    n = 0
+    for p in parts:
+        n += len(p)
+    return n
 
 
 def split_url(url):

@@ -1,0 +1,205 @@
+"""Joining Wi-Fi: saved credentials, then WPS where the port has it, then the setup page.
+
+Like the original: station mode, a hostname, a dot every 0.5 s while
+waiting, ``IP address: ...`` on success. Unlike it: WPS is used only if
+this port's ``network.WLAN`` offers it (mainline MicroPython does not, so it
+is detected, not assumed), the access-point page (``portal``) takes over
+when both fail, and ``ensure()`` re-joins when the link drops later.
+The open ``MicroPython-xxxxxx`` access point of a fresh ESP8266 is turned off.
+"""
+
+from tspush.device import ticks
+
+POLL_MS = 500
+WPS_TIMEOUT_S = 30
+
+
+def chip_id():
+    try:
+        import binascii
+
+        import machine
+
+        return binascii.hexlify(machine.unique_id()).decode()[-6:]
+    except (ImportError, AttributeError, OSError):
+        return "0000"
+
+
+class Wifi:
+    def __init__(self, cfg, log, network=None, feed=None, config_path="config.json"):
+        self.net = network if network is not None else __import__("network")
+        self.cfg = cfg
+        self.log = log
+        self.feed = feed or _nothing
+        self.config_path = config_path
+        self.sta = None
+        self.joins = 0
+        self.drops = 0
+        self.hostname = cfg.get("hostname") or ("tspush-" + chip_id())
+
+    def _station(self):
+        if self.sta is None:
+            net = self.net
+            self.sta = net.WLAN(net.STA_IF)
+            self.sta.active(True)
+            self._set_hostname()
+            self._ap_off()
+        return self.sta
+
+    def _set_hostname(self):
+        name = self.hostname
+        setter = getattr(self.net, "hostname", None)
+        try:
+            if setter is not None:
+                setter(name)
+            else:
+                self._station().config(dhcp_hostname=name)
+        except (OSError, ValueError, TypeError):
+            pass
+
+    def _ap_off(self):
+        try:
+            ap = self.net.WLAN(self.net.AP_IF)
+            if ap.active():
+                ap.active(False)
+        except (OSError, AttributeError):
+            pass
+
+    def connected(self):
+        return self.sta is not None and self.sta.isconnected()
+
+    def address(self):
+        return self.sta.ifconfig()[0] if self.sta is not None else ""
+
+    def rssi(self):
+        try:
+            return self._station().status("rssi")
+        except (OSError, ValueError, TypeError, AttributeError):
+            return None
+
+    def join(self, provision=True):
+        """True when joined. Tries saved credentials, WPS, then (if allowed) the setup page."""
+        sta = self._station()
+        if sta.isconnected():
+            return True
+        ssid = self.cfg.get("ssid") or ""
+        self.log.line(
+            "Wi-Fi: joining %s as %s" % (repr(ssid) if ssid else "saved network", self.hostname)
+        )
+        if self._wait(self._connect, self.cfg.get("wifi_timeout_s", 120)):
+            return True
+        if self._wps():
+            return True
+        if provision and self.cfg.get("provision", True):
+            from tspush.device import portal
+
+            saved = portal.run(
+                self.net,
+                self.config_path,
+                self.log,
+                self.cfg.get("provision_timeout_s", 300),
+                name=self.hostname,
+                feed=self.feed,
+            )
+            if saved:
+                from tspush.device import config
+
+                new = config.update(self.config_path, {})
+                self.cfg["ssid"] = new.get("ssid", "")
+                self.cfg["password"] = new.get("password", "")
+                self.sta = None
+                sta = self._station()
+                return self._wait(self._connect, self.cfg.get("wifi_timeout_s", 120))
+        self.log.line("Wi-Fi: not joined; readings are kept and sent later")
+        return False
+
+    def _connect(self):
+        ssid = self.cfg.get("ssid") or ""
+        sta = self._station()
+        try:
+            if ssid:
+                sta.connect(ssid, self.cfg.get("password") or "")
+            else:
+                sta.connect()
+        except (OSError, TypeError) as e:
+            self.log.line("Wi-Fi: cannot start joining (%s): set ssid in config.json" % e)
+            return False
+        return True
+
+    def _wait(self, start, timeout_s):
+        if not start():
+            return False
+        polls = int(timeout_s * 1000 // POLL_MS)
+        sta = self._station()
+        for _ in range(polls):
+            if sta.isconnected():
+                self.joins += 1
+                self.log.ip(self.address())
+                return True
+            why = self._failed(sta)
+            if why:
+                self.log.line("Wi-Fi: failed: %s" % why)
+                return False
+            self.log.dot()
+            self.feed()
+            ticks.sleep_ms(POLL_MS)
+        if sta.isconnected():
+            self.joins += 1
+            self.log.ip(self.address())
+            return True
+        self.log.line("Wi-Fi: no link after %d s" % timeout_s)
+        return False
+
+    def _failed(self, sta):
+        net = self.net
+        try:
+            st = sta.status()
+        except (OSError, TypeError):
+            return None
+        for name, why in (
+            ("STAT_WRONG_PASSWORD", "wrong password"),
+            ("STAT_NO_AP_FOUND", "network not found: check the ssid"),
+            ("STAT_CONNECT_FAIL", "the access point refused the board"),
+        ):
+            code = getattr(net, name, None)
+            if code is not None and st == code:
+                return why
+        return None
+
+    def _wps(self):
+        wps = getattr(self.sta, "wps", None)
+        if wps is None:
+            self.log.line("Wi-Fi: this MicroPython build has no WPS; skipping it")
+            return False
+        self.log.line("Wi-Fi: WPS: press the router's WPS button")
+
+        def start():
+            try:
+                wps()
+            except (OSError, TypeError) as e:
+                self.log.line("Wi-Fi: WPS failed to start (%s)" % e)
+                return False
+            return True
+
+        return self._wait(start, WPS_TIMEOUT_S)
+
+    def ensure(self):
+        """Re-join when the link dropped since the last cycle (the original never did)."""
+        if self.connected():
+            return True
+        if self.sta is not None and self.joins:
+            self.drops += 1
+            self.log.line("Wi-Fi: link lost; re-joining")
+        return self.join(provision=self.joins == 0)
+
+    def off(self):
+        if self.sta is not None:
+            try:
+                self.sta.active(False)
+            except OSError:
+                pass
+            self.sta = None
+
+
+def _nothing():
+    pass

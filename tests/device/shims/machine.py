@@ -1,0 +1,111 @@
+"""Shim of MicroPython's ``machine`` for tests: pins, ADC, I2C devices, RTC memory, WDT."""
+
+import time
+
+state = {}
+
+
+def reset_state(**kw):
+    state.clear()
+    state.update(
+        {
+            "adc": {},
+            "i2c": {},
+            "rtc": b"",
+            "wdt": [],
+            "deepsleep": [],
+            "resets": 0,
+            "reset_cause": 1,
+        }
+    )
+    state.update(kw)
+
+
+reset_state()
+
+PWRON_RESET = 1
+DEEPSLEEP_RESET = 4
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+
+    def __init__(self, pin, mode=-1, pull=-1):
+        self.pin = pin
+
+
+class ADC:
+    def __init__(self, pin):
+        self.pin = pin
+
+    def read(self):
+        v = state["adc"].get(self.pin)
+        if v is None:
+            raise OSError(19)
+        return v
+
+    def read_u16(self):
+        return self.read() * 64
+
+
+class I2C:
+    """Devices are dicts register -> byte in ``state["i2c"][address]``."""
+
+    def __init__(self, *args, **kw):
+        pass
+
+    def _dev(self, addr):
+        dev = state["i2c"].get(addr)
+        if dev is None:
+            raise OSError(19)  # ENODEV: nothing answers at this address
+        return dev
+
+    def readfrom_mem(self, addr, reg, n):
+        dev = self._dev(addr)
+        return bytes(dev.get(reg + i, 0) for i in range(n))
+
+    def writeto_mem(self, addr, reg, data):
+        dev = self._dev(addr)
+        for i in range(len(data)):
+            dev[reg + i] = data[i]
+
+
+SoftI2C = I2C
+
+
+class RTC:
+    def memory(self, data=None):
+        if data is None:
+            return state["rtc"]
+        state["rtc"] = bytes(data)
+
+
+class WDT:
+    def __init__(self, timeout=5000):
+        state["wdt"].append(("start", timeout))
+
+    def feed(self):
+        state["wdt"].append("feed")
+
+
+def unique_id():
+    return b"\x12\x34\x56\xab\xcd\xef"
+
+
+def reset_cause():
+    return state["reset_cause"]
+
+
+def deepsleep(ms=0):
+    state["deepsleep"].append(ms)
+    raise SystemExit("deepsleep %d" % ms)
+
+
+def reset():
+    state["resets"] += 1
+    raise SystemExit("reset")
+
+
+def idle():
+    time.sleep(0.001) if hasattr(time, "sleep") else None
