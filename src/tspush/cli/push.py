@@ -178,7 +178,11 @@ def _summary(report: PushReport, total: int) -> str:
 @click.argument("metric")
 @click.argument("value", required=False)
 @click.option("-t", "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeat).")
-@click.option("--timestamp", metavar="now|EPOCH", help="Stamp points (default: server stamps).")
+@click.option(
+    "--timestamp",
+    metavar="now|EPOCH",
+    help="Stamp points without one (default: the server stamps; strict: now).",
+)
 @click.option("--url", help="Server, e.g. https://host/ (the profile adds /api/put).")
 @click.option("--token", help="Write token (prefer TSPUSH_TOKEN or --token-file).")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="Read the token from a file.")
@@ -243,6 +247,10 @@ def command(
     prof = settings.make_profile()
     mode = prof.mode
     ts = parse_timestamp(timestamp)
+    if ts is None and mode == STRICT:
+        ts = int(time.time())  # OpenTSDB needs a timestamp; stamp points now
+    if ts is None and prof.stamp_missing:  # e.g. opentsdb: a timestamp is always sent
+        ts = int(time.time())
     point_tags = parse_tags(tags)
     if metric == "-":
         if value is not None:
@@ -277,6 +285,7 @@ def command(
         v = number(value)
         p = Point(metric, v, ts, point_tags)
         p = with_tags(p, settings.tags)
+        p = profiles.fill(prof, [p])[0]  # e.g. opentsdb: host=<hostname> when no tags
         validate(p, mode)
         points = [p]
         problems = []
