@@ -1,0 +1,185 @@
+"""``tspush serve`` start-up: TLS certificate kept and its pins printed, tokens, retention, Ctrl-C."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import urllib3
+
+from support.receiver import ReceiverProcess
+from tspush.core import fingerprint
+from tspush.core.errors import PinMismatch
+
+
+def served_der(port: int) -> bytes:
+    pem = ssl.get_server_certificate(("127.0.0.1", port))
+    return ssl.PEM_cert_to_DER_cert(pem)
+
+
+def printed_pins(text: str) -> tuple[str, str]:
+    sha1 = re.search(r"SHA-1\s+((?:[0-9A-F]{2} ){19}[0-9A-F]{2})\n", text)
+    sha256 = re.search(r"SHA-256\s+((?:[0-9A-F]{2}:){31}[0-9A-F]{2})\n", text)
+    assert sha1 and sha256, text
+    return sha1.group(1), sha256.group(1)
+
+
+def test_tls_self_signed_kept_and_pinnable(tmp_path: Path) -> None:
+    from tspush.core.point import Point
+    from tspush.host import profiles
+    from tspush.host.push import push_points
+    from tspush.host.transport import Transport
+
+    with ReceiverProcess(tmp_path, "--tls") as rx:
+        assert rx.url.startswith("https://127.0.0.1:")
+        sha1, sha256 = printed_pins(rx.text)
+        der = served_der(rx.port)
+        assert sha1 == fingerprint.format_original(hashlib.sha1(der).digest())
+        assert sha256 == fingerprint.format_colon(hashlib.sha256(der).digest())
+        assert "generated now" in rx.text
+        t = Transport(rx.url, token=rx.write_token, fingerprint=sha1)
+        try:
+            report = push_points(t, profiles.get("tspush"), [Point("tls.v", 5, 1_700_000_000)])
+        finally:
+            t.close()
+        assert report.accepted == 1, report.errors
+        wrong = "00 " * 19 + "00"
+        t = Transport(rx.url, token=rx.write_token, fingerprint=wrong)
+        try:
+            with pytest.raises(PinMismatch):
+                t.post("/api/put", b"[]")
+        finally:
+            t.close()
+    assert (tmp_path / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+    with ReceiverProcess(tmp_path, "--tls") as again:
+        assert printed_pins(again.text) == (sha1, sha256)
+        assert served_der(again.port) == der
+        assert "generated now" not in again.text
+
+
+def test_no_auth_is_stated_and_open(tmp_path: Path) -> None:
+    with ReceiverProcess(tmp_path, "--no-auth") as rx:
+        assert "auth: OFF (--no-auth)" in rx.text
+        r = urllib3.request(
+            "POST",
+            rx.url + "/api/put",
+            body=b'{"metric":"open.v","value":1,"timestamp":1700000000}',
+        )
+        assert r.status == 204
+        r = urllib3.request("GET", rx.url + "/api/query?start=1699999999&m=sum:open.v")
+        assert json.loads(r.data)[0]["dps"] == {"1700000000": 1}
+
+
+def test_generated_tokens_are_kept_private_and_never_printed(tmp_path: Path) -> None:
+    db = tmp_path / "d" / "rx.sqlite"
+    with ReceiverProcess(tmp_path, "--db", str(db), "--token", "x") as _:
+        pass
+    # no token given at all: tokens generated into a 0600 file, not printed
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tspush.cli.main", "serve", "--port", "0", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("listening on"):
+                break
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    text = "".join(lines) + out
+    tokens_file = db.parent / "tokens.json"
+    doc = json.loads(tokens_file.read_text())
+    assert tokens_file.stat().st_mode & 0o077 == 0
+    assert doc["write"] != doc["read"] and len(doc["write"]) >= 24
+    assert str(tokens_file) in text
+    assert doc["write"] not in text and doc["read"] not in text
+
+
+def test_retention_deletes_old_points_in_the_background(tmp_path: Path) -> None:
+    now = int(time.time())
+    with ReceiverProcess(tmp_path, "--retention", "30s") as rx:
+        body = json.dumps(
+            [
+                {"metric": "ret.v", "timestamp": now - 3600, "value": 1, "tags": {"k": "v"}},
+                {"metric": "ret.v", "timestamp": now - 60, "value": 2, "tags": {"k": "v"}},
+                {"metric": "ret.v", "timestamp": now + 5, "value": 3, "tags": {"k": "v"}},
+            ]
+        ).encode()
+        assert (
+            urllib3.request(
+                "POST", rx.url + "/api/put", body=body, headers=rx.write_headers()
+            ).status
+            == 204
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            r = urllib3.request(
+                "GET",
+                rx.url + f"/api/query?start={now - 7200}&end={now + 60}&m=sum:ret.v",
+                headers=rx.read_headers(),
+            )
+            dps = json.loads(r.data)[0]["dps"]
+            if len(dps) == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert dps == {str(now + 5): 3}
+        assert "retention: deleted 2 point(s)" in rx.text
+
+
+def test_bad_retention_and_taken_port_are_clear_errors(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tspush.cli.main",
+            "serve",
+            "--no-auth",
+            "--retention",
+            "soon",
+            "--db",
+            str(tmp_path / "x.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert "--retention" in out.stderr and "30d" in out.stderr
+    with ReceiverProcess(tmp_path, "--no-auth") as rx:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tspush.cli.main",
+                "serve",
+                "--no-auth",
+                "--port",
+                str(rx.port),
+                "--db",
+                str(tmp_path / "y.sqlite"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 2
+        assert f"cannot listen on 127.0.0.1:{rx.port}" in out.stderr
+        assert "Traceback" not in out.stderr
+
+
+def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    rx = ReceiverProcess(tmp_path, "--no-auth")
+    assert rx.stop() == 0
+    assert "Traceback" not in rx.text and "tspush serve: stopped" in rx.text
