@@ -1,4 +1,4 @@
-"""``tspush serve`` start-up: TLS certificate kept and its pins printed, tokens, retention, Ctrl-C."""
+"""``tspush serve`` start-up: TLS certificate kept and pins printed, tokens, retention, Ctrl-C."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The same OpenTSDB request bodies into VictoriaMetrics and into ``tspush serve`` store the same data."""
+"""The same OpenTSDB bodies into VictoriaMetrics and into ``tspush serve`` store the same data."""
 
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ BODIES: list[tuple[bytes, dict[str, str]]] = [
 def ours(db: Path) -> list[tuple[str, dict[str, str], int, float]]:
     conn = sqlite3.connect(db)
     rows = conn.execute(
-        "SELECT s.metric, s.tags, p.ts_ms, p.value FROM points p JOIN series s ON s.id = p.series_id"
+        "SELECT s.metric, s.tags, p.ts_ms, p.value "
+        "FROM points p JOIN series s ON s.id = p.series_id"
     ).fetchall()
     out = [(m, json.loads(t), ts, float(v)) for m, t, ts, v in rows]
     out.sort(key=lambda r: (r[0], sorted(r[1].items()), r[2]))
