@@ -1,0 +1,166 @@
+"""Buffer (RAM + spool) and push: batches, ack/keep/dead-letter, back-off, RAM cap."""
+
+import shimpath  # noqa: F401  (first: the hardware shims)
+
+# isort: split
+
+import json
+import os
+
+from tspush.core.errors import ConnectError
+from tspush.core.http import Response
+from tspush.core.point import Point
+from tspush.core.spool import Spool
+from tspush.device import config, ticks
+from tspush.device.buffer import Buffer
+from tspush.device.log import Log
+from tspush.device.push import Pusher
+
+
+def fresh_dir(name):
+    base = "/tmp/tspush-devtest"
+    for d in (base, base + "/" + name):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+    d = base + "/" + name
+    for f in os.listdir(d):
+        os.remove(d + "/" + f)
+    return d
+
+
+class FakeConn:
+    host = "db.example"
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.bodies = []
+        self.headers = []
+
+    def request(self, method, path, body, headers, body_len):
+        data = b"".join(body)
+        assert len(data) == body_len
+        self.bodies.append(data)
+        self.headers.append(headers)
+        a = self.answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return Response(a[0], "", a[1] if len(a) > 1 else {}, a[2] if len(a) > 2 else b"", False)
+
+    def close(self):
+        pass
+
+
+class Out:
+    def __init__(self):
+        self.text = ""
+
+    def __call__(self, s="", end="\n"):
+        self.text += s + end
+
+
+def setup(answers, name, **cfg):
+    c = config.check(
+        dict({"url": "https://db.example/api/put", "token": "tok", "max_points": 3}, **cfg)
+    )
+    out = Out()
+    log = Log([], out)
+    spool = Spool(
+        fresh_dir(name), outputs=("board",), segment_bytes=512, max_bytes=8192, max_age_s=0
+    )
+    buf = Buffer(c["queue_max"], spool)
+    conn = FakeConn(answers)
+    return Pusher(c, log, conn, "/api/put", rand=lambda: 0.5), buf, conn, out
+
+
+def points(n, ts=1790000000):
+    return [Point("t", i, ts + i, {"room": "lab"}) for i in range(n)]
+
+
+def test_batches_of_max_points_sent_and_acked():
+    p, buf, conn, out = setup([(204,), (204,)], "ok")
+    buf.add(points(5), ticks.ticks_ms())
+    assert buf.to_spool() == 5
+    assert p.push(buf) == 5
+    assert [len(json.loads(b)) for b in conn.bodies] == [3, 2]
+    assert json.loads(conn.bodies[0])[0] == {
+        "metric": "t",
+        "timestamp": 1790000000,
+        "value": 0,
+        "tags": {"room": "lab"},
+    }
+    assert conn.headers[0]["Authorization"] == "Basic REVTQzp0b2s="  # DESC:tok
+    assert buf.pending() == 0
+    assert "POST db.example/api/put (3 points" in out.text and "http: 204" in out.text
+
+
+def test_server_error_keeps_points_and_backs_off():
+    p, buf, conn, out = setup([(503, {"retry-after": "120"}, b"busy")], "busy")
+    buf.add(points(2), ticks.ticks_ms())
+    buf.to_spool()
+    assert p.push(buf) == 0
+    assert buf.pending() == 2
+    assert "error: server error while sending" in out.text
+    assert "retry: in 120 s" in out.text
+    assert not p.ready()
+    assert p.push(buf) == 0 and len(conn.bodies) == 1  # waits, sends nothing
+
+
+def test_token_rejected_keeps_points():
+    p, buf, conn, out = setup([(401, {}, b"bad token tok")], "auth")
+    buf.add(points(1), ticks.ticks_ms())
+    buf.to_spool()
+    p.push(buf)
+    assert buf.pending() == 1
+    assert "error: token rejected" in out.text
+    assert p.failures == {"token rejected": 1}
+
+
+def test_rejected_points_set_aside_and_the_rest_goes_on():
+    p, buf, conn, out = setup([(400, {}, b'{"error":{"message":"bad"}}'), (204,)], "rej")
+    buf.add(points(4), ticks.ticks_ms())
+    buf.to_spool()
+    assert p.push(buf) == 1
+    assert p.rejected == 3
+    assert buf.pending() == 0
+    f = open(buf.spool.path + "/dead-letter.jsonl")
+    assert len(f.read().splitlines()) == 3
+    f.close()
+
+
+def test_network_failure_keeps_everything():
+    p, buf, conn, out = setup([ConnectError("db.example:443: connect failed")], "down")
+    buf.add(points(2), ticks.ticks_ms())
+    buf.to_spool()
+    assert p.push(buf) == 0
+    assert buf.pending() == 2
+    assert "error: connect while sending" in out.text
+
+
+def test_unstamped_readings_wait_in_ram():
+    p, buf, conn, out = setup([(204,)], "unstamped")
+    buf.add([Point("a", 1)], ticks.ticks_ms())
+    assert buf.to_spool() == 0 and buf.ram_count() == 1
+    assert buf.to_spool(True) == 1
+    p.push(buf, True)
+    assert json.loads(conn.bodies[0]) == [{"metric": "a", "value": 1, "tags": {}}]
+
+
+def test_ram_queue_drops_oldest_and_counts():
+    b = Buffer(3)
+    b.add(points(5), 0)
+    assert [q.value for q in b.points] == [2, 3, 4]
+    assert b.dropped == 2
+
+
+def test_ram_only_buffer_uses_core_batches():
+    c = config.check({"url": "http://10.0.0.2/api/put", "max_points": 2, "spool_dir": ""})
+    b = Buffer(10)
+    b.add(points(3), 0)
+    conn = FakeConn([(204,), (204,)])
+    p = Pusher(c, Log([], Out()), conn, "/api/put")
+    assert p.push(b) == 3
+    assert [len(json.loads(x)) for x in conn.bodies] == [2, 1]
+    assert b.ram_count() == 0
+    assert "Authorization" not in conn.headers[0]  # no token configured
