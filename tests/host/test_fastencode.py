@@ -105,14 +105,6 @@ def test_opentsdb_values_the_fast_path_cannot_vouch_for_get_the_core_bytes(bad: 
     assert list(fastencode.batches(points)) == list(core_opentsdb.batches(points))
 
 
-def test_opentsdb_non_string_metric_fails_like_the_core() -> None:
-    points = [Point(None, 1, 1700000000, {})]  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        list(core_opentsdb.batches(points))
-    with pytest.raises(TypeError):
-        list(fastencode.batches(points))
-
-
 @pytest.mark.parametrize(
     "max_points,max_bytes", [(1, 8192), (7, 8192), (50, 400), (50, 1000), (3, 260)]
 )

@@ -34,16 +34,20 @@ from tspush.core.point import MAX_SECONDS
 DEFAULT_MAX_POINTS = core_opentsdb.DEFAULT_MAX_POINTS
 DEFAULT_MAX_BYTES = core_opentsdb.DEFAULT_MAX_BYTES
 
-# In orjson's output for a list of values, these mean NaN/Infinity (null),
-# booleans (true/false) or strings: values the core writes differently.
-_NOT_NUMBER = (b"n", b"t", b"f", b'"')
-_STR = {str}
+_NUMBER = {int, float}
 _INT64_MIN = core_influx.INT64_MIN
 _INT64_MAX = core_influx.INT64_MAX
-_PER_MS = {"ms": 1, "us": 1000, "ns": 1000000}
-# Remembered Influx series prefixes; cleared when full (bounded memory).
+# Zeros that turn the digits of a seconds / milliseconds timestamp into the
+# body's precision (None: computed by the core, e.g. milliseconds to seconds).
+_ZEROS: dict[str, tuple[str | None, str | None]] = {
+    "ns": ("000000000", "000000"),
+    "us": ("000000", "000"),
+    "ms": ("000", ""),
+    "s": ("", None),
+}
+# Remembered Influx series prefixes per field key; a full one starts afresh.
 _SERIES_CACHE_MAX = 20000
-_series: dict[tuple[str, str, bytes], str] = {}
+_series: dict[str, dict[tuple[str, bytes], str]] = {}
 
 _dumps = orjson.dumps
 
@@ -57,25 +61,27 @@ class _Fallback(Exception):
 # -- OpenTSDB JSON -------------------------------------------------------------
 
 
-def _plain_numbers(chunk: list[Any]) -> bool:
-    """True when every value is an int or finite float and every metric a str.
+def _finite_numbers(chunk: list[Any]) -> bool:
+    """True when every value is an int or a float and their sum is finite.
 
-    orjson writes NaN and Infinity as ``null`` and accepts non-string metrics;
-    the core writes those differently, so such a chunk goes to the core.
+    orjson writes NaN and Infinity as ``null`` and booleans as ``true``, where
+    the core writes ``nan`` and ``True``: such a chunk goes to the core. (A
+    finite sum proves every value finite; a sum that overflows only costs the
+    slow path.) Metrics are not checked: points reach the encoder validated.
     """
-    try:
-        vals = _dumps([p.value for p in chunk])
-    except (orjson.JSONEncodeError, TypeError):
+    vals = [p.value for p in chunk]
+    if not set(map(type, vals)) <= _NUMBER:
         return False
-    for c in _NOT_NUMBER:
-        if c in vals:
-            return False
-    return {type(p.metric) for p in chunk} <= _STR
+    try:
+        s = sum(vals)
+    except OverflowError:
+        return False
+    return s - s == 0
 
 
 def _json_chunk(chunk: list[Any]) -> bytes | None:
     """The chunk as one JSON array, or None when the core must encode it."""
-    if not _plain_numbers(chunk):
+    if not _finite_numbers(chunk):
         return None
     try:
         return _dumps(
@@ -148,50 +154,54 @@ def _prefix(metric: Any, tags: dict[Any, Any], field: str) -> str:
 
 
 def _influx_lines(chunk: list[Any], precision: str, field: str) -> list[str]:
-    """One line (with its newline) per point; raises _Fallback for the core to decide."""
+    """One line (with its newline) per point; raises _Fallback for the core to decide.
+
+    Values and timestamps of the whole chunk are formatted by two orjson calls;
+    a timestamp changes unit by appending zeros to its digits.
+    """
     try:
         vals = _dumps([p.value for p in chunk])
-        keys = [(field, p.metric, _dumps(p.tags)) for p in chunk]
+        tss = _dumps([p.ts for p in chunk])
+        keys = [(p.metric, _dumps(p.tags)) for p in chunk]
     except (orjson.JSONEncodeError, TypeError):
         raise _Fallback() from None
     if b"null" in vals:
         raise _Fallback()
     toks = vals[1:-1].decode().split(",")
-    if len(toks) != len(chunk):
+    ts_toks = tss[1:-1].decode().split(",")
+    if len(toks) != len(chunk) or len(ts_toks) != len(chunk):
         raise _Fallback()
-    per = _PER_MS.get(precision)
-    series = _series
+    s_zeros, ms_zeros = _ZEROS.get(precision, (None, None))
+    series = _series.get(field)
+    if series is None or len(series) >= _SERIES_CACHE_MAX:
+        series = _series[field] = {}
     lines = []
-    for p, tok, key in zip(chunk, toks, keys):
-        try:
+    try:
+        for p, tok, ts_tok, key in zip(chunk, toks, ts_toks, keys):
             prefix = series.get(key)
-        except TypeError:  # an unhashable metric: the core names the problem
-            raise _Fallback() from None
-        if prefix is None:
-            try:
-                prefix = _prefix(p.metric, p.tags, field)
-            except PointError:
-                raise _Fallback() from None
-            if len(series) >= _SERIES_CACHE_MAX:
-                series.clear()
-            series[key] = prefix
-        v = p.value
-        t = type(v)
-        if t is int:
-            if v < _INT64_MIN or v > _INT64_MAX:
+            if prefix is None:
+                prefix = series[key] = _prefix(p.metric, p.tags, field)
+            v = p.value
+            t = type(v)
+            if t is int:
+                if not _INT64_MIN <= v <= _INT64_MAX:
+                    raise _Fallback()
+                tok += "i"
+            elif t is not float:
                 raise _Fallback()
-            tok += "i"
-        elif t is not float:
-            raise _Fallback()
-        ts = p.ts
-        if ts is None:
-            lines.append(prefix + tok + "\n")
-        elif type(ts) is not int or per is None:
-            raise _Fallback()
-        else:
-            lines.append(
-                prefix + tok + " " + str((ts * 1000 if ts <= MAX_SECONDS else ts) * per) + "\n"
-            )
+            ts = p.ts
+            if ts is None:
+                lines.append(f"{prefix}{tok}\n")
+            elif type(ts) is not int:
+                raise _Fallback()
+            elif ts > MAX_SECONDS and ms_zeros is not None:
+                lines.append(f"{prefix}{tok} {ts_tok}{ms_zeros}\n")
+            elif 0 < ts <= MAX_SECONDS and s_zeros is not None:
+                lines.append(f"{prefix}{tok} {ts_tok}{s_zeros}\n")
+            else:
+                lines.append(f"{prefix}{tok} {core_influx.timestamp(ts, precision)}\n")
+    except (PointError, TypeError):  # the core names the problem
+        raise _Fallback() from None
     return lines
 
 
