@@ -95,7 +95,12 @@ def test_opentsdb_profile_asks_for_details_and_stays_under_8_kib(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("url_path", "factor"),
-    [("/api/v2/write?org=o&bucket=b", 10**6), ("/write?db=home", 10**6)],
+    [
+        ("/api/v2/write?org=o&bucket=b", 10**6),
+        ("/write?db=home", 10**6),
+        ("/write?db=home&precision=ms", 1),
+        ("/api/v2/write?org=o&bucket=b&precision=us", 1000),
+    ],
 )
 def test_influx_profile(url_path: str, factor: int) -> None:
     with RecordingServer(tls=False) as srv:

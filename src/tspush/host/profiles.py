@@ -186,6 +186,18 @@ def batcher_for(profile: Profile, path: str = "") -> Batcher:
     return fn
 
 
+def for_path(profile: Profile, path: str) -> Profile:
+    """The profile as it applies to requests sent to ``path``.
+
+    An influx URL that says ``precision=`` gets bodies in that unit.
+    """
+    if profile.format == "influx":
+        precision = url_precision(path)
+        if precision and precision != profile.precision:
+            return replace(profile, precision=precision)
+    return profile
+
+
 def request_path(profile: Profile, base_path: str = "") -> str:
     """Where to POST: the URL's own path if it has one, else the profile's.
 

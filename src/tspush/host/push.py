@@ -24,7 +24,7 @@ from tspush.core.errors import (
     TransportError,
     TspushError,
 )
-from tspush.host.profiles import Profile, batcher
+from tspush.host.profiles import Profile, batcher_for, for_path
 from tspush.host.transport import Reply, Transport
 
 MAX_SPLIT_DEPTH = 8
@@ -116,7 +116,8 @@ def push_points(
 ) -> PushReport:
     """Send all points in bodies the profile allows; count what was accepted."""
     report = PushReport()
-    batches = batcher(profile.format)
+    profile = for_path(profile, request_path(transport, profile))  # influx precision=
+    batches = batcher_for(profile)
     pending: list[tuple[bytes, list[Any], int]] = []
     try:
         for body, batch in batches(
@@ -175,7 +176,7 @@ def push_points(
 
 
 def _encode(profile: Profile, points: list[Any]) -> bytes:
-    bodies = list(batcher(profile.format)(points, max_points=len(points), max_bytes=1 << 30))
+    bodies = list(batcher_for(profile)(points, max_points=len(points), max_bytes=1 << 30))
     return bodies[0][0]
 
 
