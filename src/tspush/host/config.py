@@ -191,7 +191,7 @@ def _convert(key: str, value: Any, where: str, source: str, from_text: bool) -> 
         )
     if kind == "fingerprint" and value:
         try:
-            fp.parse(value)
+            fp.parse(value, "")
         except ConfigError as e:
             raise _error("%s: fingerprint: %s" % (where, e.message), key, source) from None
     return value
