@@ -265,13 +265,28 @@ class Agent:
         self._aux.start()
         self.write_state()
 
-    def stop(self) -> None:
+    def stop(self, flush_s: float | None = None) -> None:
+        """Stop the sources, give the outputs ``flush_s`` to empty the spool, then stop them.
+
+        Whatever is left stays in the spool for the next start.
+        """
         if self.stopping.is_set() and not self._aux.is_alive():
             return
         self.stopping.set()
         for r in self.runners:
             r.thread.join(5)
             r.source.close()
+        flush_s = self.cfg.shutdown_flush_s if flush_s is None else flush_s
+        deadline = time.monotonic() + flush_s
+        for o in self.outputs:
+            o.wake()
+        while time.monotonic() < deadline:
+            busy = [o for o in self.outputs if self.spool.pending(o.name) and not o.backing_off()]
+            if not busy:
+                break
+            for o in busy:
+                o.wake()
+            time.sleep(0.05)
         for o in self.outputs:
             o.stop()
         self._aux.join(5)

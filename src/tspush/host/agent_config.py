@@ -33,6 +33,7 @@ AGENT_KEYS: dict[str, tuple[Any, Any]] = {
     "log_format": (("logfmt", "json"), "logfmt"),
     "log_level": (("debug", "info", "warning", "error"), "info"),
     "timestamp_unit": (("s", "ms"), "s"),
+    "shutdown_flush_s": ("nonneg", 5.0),
 }
 SPOOL_KEYS: dict[str, tuple[Any, Any]] = {
     "dir": ("str", ""),
@@ -126,6 +127,7 @@ class AgentConfig:
     log_format: str = "logfmt"
     log_level: str = "info"
     timestamp_unit: str = "s"
+    shutdown_flush_s: float = 5.0
 
     def secrets(self) -> list[str]:
         out: list[str] = []
@@ -287,6 +289,7 @@ def load(
         log_format=agent_vals["log_format"],
         log_level=agent_vals["log_level"],
         timestamp_unit=agent_vals["timestamp_unit"],
+        shutdown_flush_s=agent_vals["shutdown_flush_s"],
     )
 
 

@@ -127,6 +127,10 @@ class Output:
             self._thread.join(timeout_s)
         self.transport.close()
 
+    def backing_off(self) -> bool:
+        """The last try failed (the server is down or refuses the token)."""
+        return self.forwarder.attempt > 0 or self.forwarder.auth_failed
+
     def flush_wait_s(self) -> float:
         j = self.cfg.flush_jitter_s
         return max(0.0, self.cfg.flush_interval_s + (self._rand.uniform(-j, j) if j else 0.0))
