@@ -1,0 +1,156 @@
+"""Agent config: the sample documents every key, bad files list every problem at once."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tspush
+from tspush.core.errors import ConfigError
+from tspush.host import agent_config
+
+SAMPLE = Path(tspush.__file__).parent / "sample-config.toml"
+MARKER = "AGENT SECTIONS BELOW"
+TSPUSH = [sys.executable, "-m", "tspush.cli.main"]
+
+
+def _agent_part() -> str:
+    text = SAMPLE.read_text()
+    assert MARKER in text
+    return text[text.index(MARKER) :]
+
+
+def _uncommented_sample(tmp_path: Path) -> Path:
+    out = []
+    seen_marker = False
+    for line in SAMPLE.read_text().splitlines():
+        seen_marker = seen_marker or MARKER in line
+        m = re.match(r"^# (\[\[?\w+\]\]?|\w+ = .*)$", line)
+        if m and seen_marker:
+            line = m.group(1)
+        out.append(line)
+    p = tmp_path / "all.toml"
+    text = "\n".join(out).replace('dir = ""', 'dir = "%s"' % (tmp_path / "spool"))
+    p.write_text(text)
+    return p
+
+
+def test_sample_documents_every_agent_key_and_loads_uncommented(tmp_path: Path) -> None:
+    part = _agent_part()
+    keys = (
+        list(agent_config.AGENT_KEYS)
+        + list(agent_config.SPOOL_KEYS)
+        + list(agent_config.OUTPUT_AGENT_KEYS)
+        + [k for spec in agent_config.SOURCE_KEYS.values() for k in spec]
+        + list(agent_config.COMMON_SOURCE_KEYS)
+    )
+    for key in keys:
+        assert re.search(r"^#? ?%s = " % key, part, re.M) or ("%s (" % key) in part, key
+    for kind in agent_config.SOURCE_KEYS:
+        assert 'type = "%s"' % kind in part
+    cfg = agent_config.load(_uncommented_sample(tmp_path), environ={"TSPUSH_TOKEN": "t0k"})
+    assert [s.kind for s in cfg.sources] == ["constant", "system", "command", "file", "stdin"]
+    assert [o.name for o in cfg.outputs] == ["default"]
+    out = cfg.outputs[0]
+    assert out.settings.token == "t0k" and out.flush_interval_s == 10.0
+    assert out.retry.cap_s == 300.0 and out.details is True
+    assert cfg.spool.max_bytes == 1 << 30 and cfg.spool.max_age_s == 604800
+    assert cfg.tags == {"site": "home"}
+
+
+def test_every_problem_is_listed_with_file_and_key(tmp_path: Path) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text(
+        """
+[agent]
+interval_s = -1
+colour = "blue"
+
+[spool]
+max_bytes = 1000
+segment_bytes = 800
+
+[[sources]]
+type = "file"
+metric = "t"
+
+[[sources]]
+type = "sql"
+
+[[outputs]]
+url = "https://example.net"
+profile = "nope"
+
+[[outputs]]
+name = "b c"
+url = "https://example.org"
+token_env = "NOT_SET_ANYWHERE"
+flush_interval_s = "soon"
+"""
+    )
+    with pytest.raises(ConfigError) as ei:
+        agent_config.load(p, environ={})
+    lines = str(ei.value).splitlines()
+    text = str(ei.value)
+    for expected in (
+        "agent.interval_s: must be above 0",
+        "agent.colour: unknown key",
+        "spool.max_bytes: 1000 must be at least twice spool.segment_bytes",
+        "sources[0].path: missing",
+        "sources[1].type: 'sql': use one of",
+        "profile: unknown profile 'nope'",
+        "outputs[1].name: 'b c'",
+        "outputs[1].token_env: the variable NOT_SET_ANYWHERE is not set",
+        "outputs[1].flush_interval_s: expected a number",
+    ):
+        assert expected in text, expected
+    assert len(lines) == 9
+    assert all(str(p) in line for line in lines)
+
+
+def test_without_outputs_the_output_table_and_env_are_used(tmp_path: Path) -> None:
+    p = tmp_path / "push.toml"
+    p.write_text('[output]\nurl = "http://127.0.0.1:1"\nprofile = "victoriametrics"\n')
+    cfg = agent_config.load(p, environ={"TSPUSH_TOKEN": "from-env"})
+    assert [o.name for o in cfg.outputs] == ["default"]
+    assert cfg.outputs[0].settings.token == "from-env"
+    empty = tmp_path / "empty.toml"
+    empty.write_text("[agent]\n")
+    with pytest.raises(ConfigError, match="no output"):
+        agent_config.load(empty, environ={})
+
+
+def test_run_check_cli(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(
+        f"""
+[spool]
+dir = "{tmp_path / "spool"}"
+[[sources]]
+type = "system"
+interval_s = 30
+[[outputs]]
+url = "https://metrics.example.net"
+token = "very-secret-token"
+"""
+    )
+    r = subprocess.run(
+        [*TSPUSH, "run", "--config", str(good), "--check"], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert "config OK" in r.stdout and "source system: system every 30.0s" in r.stdout
+    assert "very-secret-token" not in r.stdout + r.stderr
+    assert not (tmp_path / "spool").exists()  # --check starts nothing
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[outputs]]\nurl = 5\n[[sources]]\ntype = 'nope'\n")
+    r = subprocess.run(
+        [*TSPUSH, "run", "--config", str(bad), "--check"], capture_output=True, text=True
+    )
+    assert r.returncode == 2
+    err = r.stderr.strip().splitlines()
+    assert err[0].startswith("tspush: error: ") and len(err) == 2
+    assert "sources[0].type" in r.stderr and "url" in r.stderr
