@@ -195,8 +195,14 @@ def _summary(report: PushReport, total: int) -> str:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config.")
 @click.option("--strict/--lenient", "strict", default=None, help="OpenTSDB rules or lenient.")
 @click.option("--gzip/--no-gzip", "gzip", default=None, help="Compress request bodies.")
-@click.option("--max-points", type=int, help="Points per request (profile default 50).")
-@click.option("--max-bytes", type=int, help="Bytes per request body (default 8192).")
+@click.option(
+    "--max-points", type=click.IntRange(min=1), help="Points per request (profile default 50)."
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=cfg.MIN_BYTES),
+    help="Bytes per request body (default 8192).",
+)
 @click.option("--skip-bad", is_flag=True, help="stdin: send the good points, skip bad lines.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each request like the original.")
 def command(
