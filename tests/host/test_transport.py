@@ -15,6 +15,7 @@ from tspush.core import fingerprint as fp
 from tspush.core.errors import (
     ConfigError,
     ConnectError,
+    DNSError,
     PinMismatch,
     ProtocolError,
     Timeout,
@@ -239,3 +240,33 @@ def test_secrets_cover_clear_and_base64():
     t = Transport("https://h/", token=TOKEN)
     text = "got %s and %s" % (TOKEN, auth.b64(("DESC:" + TOKEN).encode()))
     assert auth.redact(text, t.secrets) == "got *** and ***"
+
+
+def test_insecure_still_honours_an_explicit_pin(certs):
+    with RecordingServer(tls=True, certs=certs) as srv:
+        t = Transport(srv.url, token=TOKEN, insecure=True, fingerprint="11" * 32, warn=print)
+        with pytest.raises(PinMismatch):
+            t.post("/api/put", b"[]")
+        t.close()
+        srv.wait_closed(1)
+    assert srv.connections == [b""]
+
+
+def test_token_with_a_line_break_is_a_config_error():
+    with pytest.raises(ConfigError) as ei:
+        Transport("https://h/", token="abc\ndef")
+    assert ei.value.key == "token" and "abc" not in str(ei.value)
+
+
+def test_dns_failure_is_dns_error(monkeypatch):
+    """Name resolution is made to fail locally (tests use loopback only)."""
+
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    t = Transport("https://metrics.example.invalid/", token=TOKEN)
+    with pytest.raises(DNSError) as ei:
+        t.post("/api/put", b"[]")
+    assert str(ei.value).startswith("cannot resolve metrics.example.invalid: check the host name")
+    assert ei.value.exit_code == 5

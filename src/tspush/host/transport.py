@@ -5,7 +5,8 @@ the leaf certificate (SHA-1 or SHA-256, any format ``core.fingerprint``
 reads); like the original board, a pin alone replaces CA checking, so a
 self-signed server can be pinned. urllib3 checks the pin right after the
 handshake, before any request byte (and so before the token) is written.
-``insecure`` turns every check off and says so on stderr.
+``insecure`` turns CA and host name checks off and says so on stderr (an
+explicit pin is still checked).
 
 Bodies always go with ``Content-Length``: never chunked, never
 ``Expect: 100-continue`` (stock OpenTSDB refuses both). urllib3 does not
@@ -100,6 +101,12 @@ class Transport:
         self.auth_user = auth_user
         self.gzip = gzip
         self.secrets: list[str] = auth.secret_forms(self.token, auth_user)
+        if self.token and any(ord(c) < 32 or ord(c) == 127 for c in self.token):
+            raise ConfigError(
+                "the token contains a line break or control character: check how it was "
+                "pasted (a token file may hold it on its first line only)",
+                "token",
+            )
         if auth_scheme not in auth.SCHEMES:
             raise ConfigError(
                 "unknown auth scheme %r: use one of %s" % (auth_scheme, ", ".join(auth.SCHEMES)),
@@ -152,7 +159,7 @@ class Transport:
                 kw["cert_reqs"] = ssl.CERT_REQUIRED
                 if ca_file:
                     kw["ca_certs"] = str(ca_file)
-            if self.pin is not None and not insecure:
+            if self.pin is not None:  # an explicit pin holds even with --insecure
                 kw["assert_fingerprint"] = fp.hex_plain(self.pin[1])
             self._pool = urllib3.HTTPSConnectionPool(self.host, self.port, **kw)  # type: ignore[arg-type]
         else:
