@@ -119,6 +119,7 @@ PROFILES: dict[str, Profile] = {
         max_bytes=1 << 20,
         content_type="application/x-protobuf",
         headers=(("Content-Encoding", "snappy"), ("X-Prometheus-Remote-Write-Version", "0.1.0")),
+        stamp_missing=True,  # remote write has no "stamp on arrival"
     ),
     "tspush": Profile(
         name="tspush",

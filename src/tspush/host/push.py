@@ -73,7 +73,8 @@ def send_batch(
 ) -> Reply:
     """POST one body; return the 2xx reply, else raise the ResponseError that fits."""
     path = request_path(transport, profile, details)
-    reply = transport.post(path, body, content_type=profile.content_type)
+    extra = dict(profile.headers) or None  # e.g. promwrite: Content-Encoding: snappy
+    reply = transport.post(path, body, content_type=profile.content_type, headers=extra)
     try:
         response.classify(
             reply.status,
