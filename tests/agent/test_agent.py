@@ -1,0 +1,142 @@
+"""The agent as a whole: fan-out, failing sources, self-metrics, state and `tspush status`."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from support.ports import free_port
+from support.tls import RecordingServer, Request
+from tspush.core.point import Point
+from tspush.host.agent import Agent, Logger
+from tspush.host.agent_config import load
+from tspush.host.sources import ConstantSource, Source
+
+TOKEN = "fan-out-token-123456"
+
+
+class Broken(Source):
+    kind = "broken"
+
+    def sample(self, now_s: int) -> list[Point]:
+        raise OSError("sensor on GPIO4 not answering: check the pull-up")
+
+
+def _values(reqs: list[Request], metric: str) -> list[object]:
+    out = []
+    for r in reqs:
+        for d in json.loads(r.body):
+            if d["metric"] == metric:
+                out.append(d)
+    return out
+
+
+def _wait(pred, timeout_s: float = 10) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def test_fan_out_failing_source_self_metrics_state_and_status(tmp_path: Path) -> None:
+    def responder(req: Request) -> tuple[int, dict[str, str], bytes]:
+        return 204, {}, b""
+
+    dead_port = free_port()
+    with RecordingServer(tls=False, responder=responder) as srv:
+        cfg_path = tmp_path / "agent.toml"
+        cfg_path.write_text(
+            f"""
+[agent]
+self_metrics_interval_s = 0.5
+state_interval_s = 0.1
+tags = {{ host = "box" }}
+[spool]
+dir = "{tmp_path / "spool"}"
+[[outputs]]
+name = "live"
+url = "{srv.url}"
+profile = "victoriametrics"
+token = "{TOKEN}"
+flush_interval_s = 0.1
+[[outputs]]
+name = "dead"
+url = "http://127.0.0.1:{dead_port}"
+profile = "victoriametrics"
+token = "{TOKEN}"
+flush_interval_s = 0.1
+retry_backoff_s = 0.1
+retry_cap_s = 0.2
+"""
+        )
+        cfg = load(cfg_path)
+        stream = io.StringIO()
+        log = Logger(stream, secrets=cfg.secrets())
+        good = ConstantSource(interval_s=0.05, tags={"k": "v"})
+        agent = Agent(cfg, log=log, sources=[Broken("gpio4", 0.05), good])
+        agent.start()
+        try:
+            assert _wait(lambda: len(_values(srv.requests, "universe")) >= 20)
+            assert _wait(lambda: _values(srv.requests, "tspush.spool.points"))
+            assert _wait(lambda: agent.spool.pending("dead") > 20)
+        finally:
+            agent.stop(flush_s=2)
+        universe = _values(srv.requests, "universe")
+        assert len(universe) == good_points(agent, "constant")
+        assert universe[0]["tags"] == {"host": "box", "k": "v"}  # type: ignore[index]
+        metrics = {
+            (d["metric"], d["tags"]["output"])
+            for d in _values_all(srv.requests)  # type: ignore[index]
+            if d["metric"].startswith("tspush.") and "output" in d["tags"]
+        }  # type: ignore[index]
+        for name in ("spool.points", "dropped", "retries", "last_success_age_s", "dead_letters"):
+            assert ("tspush." + name, "dead") in metrics and ("tspush." + name, "live") in metrics
+        assert _values(srv.requests, "tspush.source.errors")
+
+    logs = stream.getvalue()
+    assert TOKEN not in logs
+    assert logs.count("check the pull-up") == 1  # reported once, not every interval
+    assert "level=error" in logs and "source=gpio4" in logs
+
+    state = json.loads((tmp_path / "spool" / "state.json").read_text())
+    assert state["outputs"]["live"]["pending"] == 0
+    assert state["outputs"]["dead"]["pending"] > 20
+    assert state["sources"]["gpio4"]["errors"] >= 5 and state["sources"]["constant"]["points"] > 0
+    assert TOKEN not in json.dumps(state)
+
+    r = subprocess.run(
+        [sys.executable, "-m", "tspush.cli.main", "status", "--config", str(cfg_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "agent: not running" in out
+    assert "output dead -> 127.0.0.1:%d/api/put" % dead_port in out
+    assert "pending %d point(s)" % state["outputs"]["dead"]["pending"] in out
+    assert "last error" in out and "dead letters 0" in out
+    assert "source gpio4" in out and "check the pull-up" in out
+    assert TOKEN not in out
+
+
+def good_points(agent: Agent, name: str) -> int:
+    return next(r.points for r in agent.runners if r.source.name == name)
+
+
+def _values_all(reqs: list[Request]) -> list[dict]:  # type: ignore[type-arg]
+    return [d for r in reqs for d in json.loads(r.body)]
+
+
+def test_status_without_a_state_file_says_how_to_start(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "tspush.cli.main", "status", "--state-file", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "tspush run" in r.stderr
