@@ -270,3 +270,14 @@ def test_dns_failure_is_dns_error(monkeypatch):
         t.post("/api/put", b"[]")
     assert str(ei.value).startswith("cannot resolve metrics.example.invalid: check the host name")
     assert ei.value.exit_code == 5
+
+
+def test_server_dropping_idle_keep_alive_is_survived(certs):
+    """A server that silently closes idle connections (nginx keepalive_timeout)."""
+    with RecordingServer(tls=True, certs=certs, keep_alive=False) as srv:
+        with Transport(srv.url, ca_file=str(certs.ca_file)) as t:
+            for i in range(3):
+                assert t.post("/api/put", b"[%d]" % i).status == 204
+                srv.wait_closed(i + 1)
+    assert len(srv.connections) == 3
+    assert [r.body for r in srv.requests] == [b"[0]", b"[1]", b"[2]"]

@@ -120,8 +120,10 @@ class RecordingServer:
         certs: Certs | None = None,
         tmp_path: Path | None = None,
         io_timeout_s: float = 10.0,
+        keep_alive: bool = True,
     ) -> None:
         self.tls = tls
+        self.keep_alive = keep_alive  # False: hang up after each answer without saying so
         self.responder: Responder = responder or no_content
         self.io_timeout_s = io_timeout_s
         self._raw: list[bytearray] = []
@@ -301,5 +303,5 @@ class RecordingServer:
             if not has_length:
                 out.append(f"Content-Length: {len(rbody)}")
             sock.sendall(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + rbody)
-            if close:
+            if close or not self.keep_alive:
                 return
