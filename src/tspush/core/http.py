@@ -211,8 +211,9 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
 class Reader:
     """Buffered ``readline()`` / ``read(n)`` over a socket, one fixed buffer."""
 
-    def __init__(self, sock, buf):
+    def __init__(self, sock, buf, wait=None):
         self._recv = getattr(sock, "readinto", None) or sock.recv_into
+        self._wait = wait  # blocks until readable, or raises OSError(110)
         self._buf = buf
         self._mv = memoryview(buf)
         self._start = 0
@@ -220,9 +221,18 @@ class Reader:
         self.total = 0
 
     def _fill(self):
-        n = self._recv(self._mv)
-        if n is None:
-            raise OSError(11)
+        while True:
+            try:
+                n = self._recv(self._mv)
+            except OSError as e:
+                if self._wait is None or _errno(e) != 11:
+                    raise
+                n = None
+            if n is not None:
+                break
+            if self._wait is None:
+                raise OSError(11)
+            self._wait()
         self._start = 0
         self._end = n
         self.total += n
@@ -316,8 +326,10 @@ class Connection:
         self.sock = None
         self._raw = None
         self._reader = None
+        self._poller = None
         self.sent_bytes = 0
         self.connects = 0
+        self.pins_unchecked = False
 
     def where(self):
         return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
@@ -332,6 +344,7 @@ class Connection:
         self.sock = None
         self._raw = None
         self._reader = None
+        self._poller = None
 
     def connect(self):
         import socket
@@ -367,8 +380,28 @@ class Connection:
         if self.tls:
             sock = self._wrap(raw)
         self.sock = sock
-        self._reader = Reader(sock, self._in)
+        wait = None
+        if hasattr(sock, "readinto"):
+            # MicroPython's readinto() waits to fill the whole buffer: read what is
+            # there without blocking, and wait with poll() (which bounds the time).
+            import select
+
+            sock.setblocking(False)
+            self._poller = select.poll()
+            self._poller.register(sock, select.POLLIN)
+            wait = self._wait_readable
+        self._reader = Reader(sock, self._in, wait)
         self.connects += 1
+
+    def _wait_readable(self):
+        import select
+
+        self._wait(select.POLLIN)
+
+    def _wait(self, mask):
+        self._poller.modify(self.sock, mask)
+        if not self._poller.poll(int(self.timeout_s * 1000)):
+            raise OSError(110)
 
     def _wrap(self, raw):
         import gc
@@ -389,7 +422,10 @@ class Connection:
             if self.ca_der and not self.insecure:
                 cas = self.ca_der if isinstance(self.ca_der, list) else [self.ca_der]
                 for der in cas:  # one per call: the Pico W takes one DER at a time
-                    ctx.load_verify_locations(cadata=der)
+                    if hasattr(tls, "MBEDTLS_VERSION"):  # MicroPython: positional cadata
+                        ctx.load_verify_locations(der)
+                    else:
+                        ctx.load_verify_locations(cadata=der)
                 ctx.verify_mode = tls.CERT_REQUIRED
             else:  # pins alone (checked below) or explicitly insecure
                 if hasattr(ctx, "check_hostname"):
@@ -419,10 +455,17 @@ class Connection:
 
         get = getattr(sock, "getpeercert", None)
         if get is None:
+            if self.ca_der and not self.insecure:
+                self.pins_unchecked = True  # the CA check still holds; the caller says so
+                return
+            try:
+                sock.close()
+            except OSError:
+                pass
             self.close()
             raise TLSError(
-                "%s: this MicroPython cannot read the server certificate, so fingerprint "
-                "pins cannot be checked: use tls_ca instead" % self.where()
+                "%s: this MicroPython cannot read the server certificate, so the fingerprint "
+                "cannot be checked; nothing was sent: use tls_ca instead" % self.where()
             )
         der = get(True)
         if not der:
@@ -448,9 +491,19 @@ class Connection:
         write = getattr(self.sock, "write", None) or getattr(self.sock, "send")
         mv = memoryview(data)
         while len(mv):
-            n = write(mv)
+            try:
+                n = write(mv)
+            except OSError as e:
+                if self._poller is None or _errno(e) != 11:
+                    raise
+                n = None
             if n is None:
-                raise OSError(11)
+                if self._poller is None:
+                    raise OSError(11)
+                import select
+
+                self._wait(select.POLLOUT)
+                continue
             mv = mv[n:]
             self.sent_bytes += n
 

@@ -37,6 +37,7 @@ class Pusher:
         self.requests = 0
         self.last_cause = None
         self.failures = {}
+        self.said_pins = False
 
     def ready(self):
         if self.wait_until_ms is None:
@@ -84,6 +85,12 @@ class Pusher:
         self.log.post(conn.host, self.path, pending.count, pending.body_len)
         self.requests += 1
         resp = conn.request("POST", self.path, pending.parts, headers, pending.body_len)
+        if getattr(conn, "pins_unchecked", False) and not self.said_pins:
+            self.said_pins = True
+            self.log.warn(
+                "TLS: this MicroPython cannot read the server certificate: the fingerprint "
+                "is not checked, the CA check is"
+            )
         self.log.http(resp.status, resp.body)
         classify(resp.status, resp.body, resp.headers, self.secrets, conn.host + self.path)
 
