@@ -399,8 +399,9 @@ class Connection:
         self._wait(select.POLLIN)
 
     def _wait(self, mask):
-        self._poller.modify(self.sock, mask)
-        if not self._poller.poll(int(self.timeout_s * 1000)):
+        poller = getattr(self, "_poller")
+        poller.modify(self.sock, mask)
+        if not poller.poll(int(self.timeout_s * 1000)):
             raise OSError(110)
 
     def _wrap(self, raw):
