@@ -191,7 +191,7 @@ def test_every_answer_class(tspush, certs, responder, code, expected, verbose):
     assert r.returncode == code, (r.stdout, r.stderr)
     assert expected in r.stdout + r.stderr
     if code:
-        assert r.stderr.startswith("tspush: error: ")
+        assert "tspush: error: " in r.stderr
     assert_no_secret(r.stdout, r.stderr)
 
 
@@ -201,6 +201,23 @@ def test_401_echo_is_redacted_in_verbose_body(tspush, certs):
     assert r.returncode == 3
     assert 'response: cannot authorize request with auth tokens ["Basic ***"]' in r.stdout
     assert_no_secret(r.stdout, r.stderr)
+
+
+def test_400_details_name_the_refused_points(tspush, certs):
+    def refuse_odd(req: Request):
+        points = json.loads(req.body)
+        bad = [p for p in points if p["value"] % 2]
+        errors = [{"datapoint": p, "error": "value is odd"} for p in bad]
+        doc = {"success": len(points) - len(bad), "failed": len(bad), "errors": errors}
+        return 400, {"Content-Type": "application/json"}, json.dumps(doc).encode()
+
+    lines = "".join("put m 17000000%02d %d k=v\n" % (i, i) for i in range(4))
+    with RecordingServer(tls=True, certs=certs, responder=refuse_odd) as srv:
+        r = tspush(*push_args(srv, certs, "-"), input=lines)
+    assert r.returncode == 6
+    assert "tspush: refused: m{k=v} = 1 @ 1700000001: value is odd" in r.stderr
+    assert "tspush: refused: m{k=v} = 3 @ 1700000003: value is odd" in r.stderr
+    assert "4 points in 1 request: 2 accepted, 2 refused" in r.stdout
 
 
 def test_413_splits_the_batch_until_it_fits(tspush, certs):

@@ -12,12 +12,13 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from tspush.core import auth
-from tspush.core.errors import PointError, TspushError
+from tspush.core.errors import PointError, Rejected, TspushError
 from tspush.core.lines import number, parse_line
 from tspush.core.point import LENIENT, STRICT, Point, point_from_dict, validate, with_tags
 from tspush.host import config as cfg
@@ -26,6 +27,7 @@ from tspush.host.push import Attempt, PushReport, push_points
 
 RULE = "-" * 60
 MAX_INPUT_ERRORS_SHOWN = 5
+MAX_REFUSED_SHOWN = 10
 
 
 def parse_timestamp(text: str | None) -> int | None:
@@ -57,11 +59,15 @@ def parse_tags(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def parse_input(
-    text: str, mode: str, default_ts: int | None = None
+    text: str,
+    mode: str,
+    default_ts: int | None = None,
+    fill: Callable[[Point], Point] | None = None,
 ) -> tuple[list[Point], list[str]]:
     """Points from stdin text: a JSON array/object, or lines (put / metric value / JSON).
 
-    Returns ``(points, problems)``; each problem names the line.
+    ``fill`` (default tags, the profile's host tag) is applied before the rules
+    are checked. Returns ``(points, problems)``; each problem names the line.
     """
     points: list[Point] = []
     problems: list[str] = []
@@ -72,7 +78,7 @@ def parse_input(
         except ValueError:
             doc = None
         if doc is not None:
-            _from_json(doc, mode, default_ts, "stdin", points, problems)
+            _from_json(doc, mode, default_ts, "stdin", points, problems, fill)
             return points, problems
     for lineno, line in enumerate(text.splitlines(), 1):
         s = line.strip()
@@ -85,7 +91,7 @@ def parse_input(
             except ValueError as e:
                 problems.append("%s: not valid JSON (%s): %s" % (where, e, s[:80]))
                 continue
-            _from_json(doc, mode, default_ts, where, points, problems)
+            _from_json(doc, mode, default_ts, where, points, problems, fill)
             continue
         try:
             p = parse_line(s, mode if default_ts is None else LENIENT)
@@ -96,6 +102,8 @@ def parse_input(
             continue
         if p.ts is None and default_ts is not None:
             p.ts = default_ts
+        if fill is not None:
+            p = fill(p)
         try:
             validate(p, mode)
         except PointError as e:
@@ -106,7 +114,13 @@ def parse_input(
 
 
 def _from_json(
-    doc: Any, mode: str, default_ts: int | None, where: str, out: list[Point], problems: list[str]
+    doc: Any,
+    mode: str,
+    default_ts: int | None,
+    where: str,
+    out: list[Point],
+    problems: list[str],
+    fill: Callable[[Point], Point] | None = None,
 ) -> None:
     items = doc if isinstance(doc, list) else [doc]
     for i, item in enumerate(items):
@@ -115,6 +129,8 @@ def _from_json(
             p = point_from_dict(item, LENIENT)
             if p.ts is None and default_ts is not None:
                 p.ts = default_ts
+            if fill is not None:
+                p = fill(p)
             validate(p, mode)
         except PointError as e:
             problems.append("%s: %s" % (label, e))
@@ -133,6 +149,24 @@ class Printer:
         return auth.redact(text, self.secrets)
 
     def __call__(self, a: Attempt) -> None:
+        self.show(a)
+        if isinstance(a.error, Rejected):
+            self.show_refused(a, a.error)
+
+    def show_refused(self, a: Attempt, e: Rejected) -> None:
+        """Which points the server refused and why, one line each (stderr)."""
+        for index, datapoint, reason in e.failed[:MAX_REFUSED_SHOWN]:
+            if isinstance(index, int) and 0 <= index < len(a.points):
+                what = a.points[index].describe()
+            elif isinstance(datapoint, dict):
+                what = self.clean(json.dumps(datapoint, sort_keys=True))
+            else:
+                what = "(the server did not say which point)"
+            click.echo("tspush: refused: %s: %s" % (what, self.clean(reason)), err=True)
+        if len(e.failed) > MAX_REFUSED_SHOWN:
+            click.echo("tspush: ... and %d more" % (len(e.failed) - MAX_REFUSED_SHOWN), err=True)
+
+    def show(self, a: Attempt) -> None:
         ms = a.elapsed_s * 1000.0
         n = len(a.points)
         points = "%d point%s" % (n, "" if n == 1 else "s")
@@ -261,7 +295,13 @@ def command(
     if metric == "-":
         if value is not None:
             raise PointError("'tspush push -' reads points from stdin: give no VALUE", "usage")
-        points, problems = parse_input(sys.stdin.read(), mode, ts)
+        defaults = dict(settings.tags)
+        defaults.update(point_tags)
+
+        def fill(p: Point) -> Point:  # -t / config tags, then e.g. opentsdb's host tag
+            return profiles.fill(prof, [with_tags(p, defaults)])[0]
+
+        points, problems = parse_input(sys.stdin.read(), mode, ts, fill)
         if problems:
             for msg in problems[:MAX_INPUT_ERRORS_SHOWN]:
                 click.echo("tspush: bad input: %s" % msg, err=True)
