@@ -169,3 +169,14 @@ def test_plain_http_victoriametrics_profile(tspush, victoria):
     assert victoria.wait_for("room.temp", 1) == [
         ("room.temp", {"room": "kitchen"}, 1700000100000, 19.25)
     ]
+
+
+def test_gzip_bodies_land(tspush, victoria, ovh):
+    lines = "".join("put gz.m %d %d host=a\n" % (1700000000 + i, i) for i in range(120))
+    r = tspush(
+        "push", "-", "--gzip", "--url", ovh.url, "--token", TOKEN,
+        "--fingerprint", ovh.sha1_original, input=lines,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = victoria.wait_for("gz.m", 120)
+    assert [(ts, v) for _, _, ts, v in rows] == [((1700000000 + i) * 1000, i) for i in range(120)]
