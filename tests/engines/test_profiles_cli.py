@@ -101,16 +101,22 @@ def test_opentsdb_profile_sends_the_originals_point_to_strict_opentsdb(tmp_path:
         r = push("universe", "42", *args, "--token", str(rx.write_token))
         assert r.returncode == 0, r.stdout + r.stderr
         rows = _query(rx, "universe")
-        # stdin: lines without timestamps are stamped too
-        r2 = push("-", *args, "--token", str(rx.write_token), stdin="strict.x 1 host=a\n")
+        # stdin: lines without timestamps are stamped too, and tags are filled in
+        lines = "strict.x 1 host=a\nstrict.x 2\n"
+        r2 = push("-", *args, "--token", str(rx.write_token), stdin=lines)
         assert r2.returncode == 0, r2.stdout + r2.stderr
+        r3 = push("-", *args, "-t", "site=b", "--token", str(rx.write_token), stdin="strict.y 3\n")
+        assert r3.returncode == 0, r3.stdout + r3.stderr
         rows2 = _query(rx, "strict.x")
+        rows3 = _query(rx, "strict.y")
     (row,) = rows
     assert row["tags"] == {"host": profiles.hostname()}
     ((ts, value),) = row["dps"].items()
     assert before_s <= int(ts) <= time.time() + 1
     assert value == 42
-    assert [r["tags"] for r in rows2] == [{"host": "a"}]
+    assert sorted(list(r["dps"].values()) for r in rows2) == [[1], [2]]
+    assert sorted(r["tags"]["host"] for r in rows2) == sorted(["a", profiles.hostname()])
+    assert [r["tags"] for r in rows3] == [{"site": "b"}]  # a given tag: no host added
 
 
 def test_warp10_profile_on_the_wire() -> None:
