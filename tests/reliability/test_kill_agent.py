@@ -47,7 +47,7 @@ def test_sigkill_of_the_agent_never_loses_spooled_points(victoria, tmp_path: Pat
     accepted: set[int] = set()
     fed = 0
     t0 = time.monotonic()
-    for cycle in range(CYCLES):
+    for _cycle in range(CYCLES):
         agent = AgentProcess(cfg, tmp_path / "agent.log").start()
         agent.feed([put_line(i) for i in range(fed, fed + PER_CYCLE)])
         fed += PER_CYCLE
