@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from tspush.core import auth
-from tspush.core.errors import PointError, TspushError
+from tspush.core.errors import PointError, Rejected, TspushError
 from tspush.core.lines import number, parse_line
 from tspush.core.point import LENIENT, STRICT, Point, point_from_dict, validate, with_tags
 from tspush.host import config as cfg
@@ -27,6 +27,7 @@ from tspush.host.push import Attempt, PushReport, push_points
 
 RULE = "-" * 60
 MAX_INPUT_ERRORS_SHOWN = 5
+MAX_REFUSED_SHOWN = 10
 
 
 def parse_timestamp(text: str | None) -> int | None:
@@ -148,6 +149,24 @@ class Printer:
         return auth.redact(text, self.secrets)
 
     def __call__(self, a: Attempt) -> None:
+        self.show(a)
+        if isinstance(a.error, Rejected):
+            self.show_refused(a, a.error)
+
+    def show_refused(self, a: Attempt, e: Rejected) -> None:
+        """Which points the server refused and why, one line each (stderr)."""
+        for index, datapoint, reason in e.failed[:MAX_REFUSED_SHOWN]:
+            if isinstance(index, int) and 0 <= index < len(a.points):
+                what = a.points[index].describe()
+            elif isinstance(datapoint, dict):
+                what = self.clean(json.dumps(datapoint, sort_keys=True))
+            else:
+                what = "(the server did not say which point)"
+            click.echo("tspush: refused: %s: %s" % (what, self.clean(reason)), err=True)
+        if len(e.failed) > MAX_REFUSED_SHOWN:
+            click.echo("tspush: ... and %d more" % (len(e.failed) - MAX_REFUSED_SHOWN), err=True)
+
+    def show(self, a: Attempt) -> None:
         ms = a.elapsed_s * 1000.0
         n = len(a.points)
         points = "%d point%s" % (n, "" if n == 1 else "s")
