@@ -30,7 +30,7 @@ from tspush.receiver import query as q
 from tspush.receiver.auth import Tokens
 from tspush.receiver.errors import ApiError
 from tspush.receiver.filters import FILTER_DOCS
-from tspush.receiver.ingest import Limits, check_all, parse_items, read_body, rows
+from tspush.receiver.ingest import Checker, Limits, parse_items, read_body, rows
 from tspush.receiver.store import Store
 
 log = logging.getLogger("tspush.receiver")
@@ -82,6 +82,7 @@ class Receiver:
         self.on_accepted = on_accepted
         self.retention_s = retention_s
         self.clock = clock
+        self.checker = Checker(mode, limits)
         self.stored_total = 0
         self.failed_total = 0
 
@@ -102,7 +103,7 @@ class Receiver:
         body = await read_body(request, self.limits)
         items = parse_items(body, self.limits)
         now_s = int(self.clock())
-        good, errors = check_all(items, self.mode, now_s, self.limits)
+        good, errors = self.checker.check_all(items, now_s)
         if good:
             self.store.insert(rows(good))
             if self.on_accepted is not None:
@@ -278,6 +279,14 @@ class Receiver:
 
     # -- retention ---------------------------------------------------------
 
+    async def checkpoint_loop(self, period_s: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                await run_in_threadpool(self.store.checkpoint)
+            except Exception as e:  # busy or failing disk: the next round tries again
+                log.warning("checkpoint: %s", e)
+
     async def retention_loop(self) -> None:
         assert self.retention_s is not None
         period_s = min(max(self.retention_s / 10.0, 0.5), 60.0)
@@ -290,6 +299,37 @@ class Receiver:
             except Exception as e:  # keep the loop alive: the next round tries again
                 log.error("retention: could not delete old points: %s", e)
             await asyncio.sleep(period_s)
+
+
+class ReceiverApp(Starlette):
+    """Starlette, with ``POST /api/put`` taken straight to its handler.
+
+    Writes are the hot path (every board, every interval): skipping the
+    router and middleware stack saves a good part of each request. Errors
+    are answered exactly as the routed path answers them.
+    """
+
+    receiver: Receiver | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        rx = self.receiver
+        if (
+            rx is not None
+            and scope["type"] == "http"
+            and scope["path"] == "/api/put"
+            and scope["method"] == "POST"
+        ):
+            request = Request(scope, receive)
+            try:
+                response = await rx.put(request)
+            except ApiError as e:
+                response = error_response(e)
+            except Exception as e:  # the server keeps serving whatever a request holds
+                log.exception("internal error on POST /api/put")
+                response = error_response(ApiError(500, "Internal error", type(e).__name__))
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _lookup_match(tags: dict[str, str], k: str, v: str) -> bool:
@@ -334,7 +374,7 @@ def create_app(
 
     if not no_auth and not write_token and not read_token:
         raise ValueError("give write_token and/or read_token, or no_auth=True")
-    store = Store(db_path)
+    store = Store(db_path, background_checkpoint=True)
     rx = Receiver(
         store,
         Tokens(write_token, read_token, no_auth),
@@ -348,11 +388,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(rx.retention_loop()) if retention_s else None
+        tasks = [asyncio.create_task(rx.checkpoint_loop())]
+        if retention_s:
+            tasks.append(asyncio.create_task(rx.retention_loop()))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -385,7 +427,7 @@ def create_app(
         Route("/", dash.page, methods=["GET"]),
         Mount("/static", app=dash.static()),
     ]
-    app = Starlette(
+    app = ReceiverApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -395,4 +437,5 @@ def create_app(
         },
     )
     app.state.receiver = rx
+    app.receiver = rx
     return app

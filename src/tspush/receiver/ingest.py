@@ -7,6 +7,7 @@ ones are stored, the bad ones are reported as OpenTSDB does.
 
 from __future__ import annotations
 
+import math
 import zlib
 from typing import Any
 
@@ -14,7 +15,7 @@ import orjson
 from starlette.requests import Request
 
 from tspush.core.errors import PointError
-from tspush.core.point import LENIENT, Point, point_from_dict, ts_to_ms
+from tspush.core.point import LENIENT, MAX_MS, Point, point_from_dict, ts_to_ms
 from tspush.receiver.errors import ApiError
 
 INT64_MIN = -(2**63)
@@ -147,16 +148,76 @@ def check_item(item: Any, mode: str, now_s: int, limits: Limits) -> Point:
     return p
 
 
+class Checker:
+    """The core's point rules, plus a memo of metric+tag sets already found good.
+
+    A board sends the same series again and again; once a name set has passed
+    ``check_item`` (core rules and limits), later points of that series only
+    need their value and timestamp looked at. Anything unusual (strings,
+    bools, odd types, an unknown series) goes through the full check.
+    """
+
+    MAX_MEMO = 100_000
+
+    def __init__(self, mode: str = LENIENT, limits: Limits | None = None) -> None:
+        self.mode = mode
+        self.limits = limits or Limits()
+        self._good: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+
+    def check(self, item: Any, now_s: int) -> Point:
+        if type(item) is dict:
+            metric = item.get("metric")
+            tags = item.get("tags")
+            if tags is None:
+                tags = {}
+            value = item.get("value")
+            ts = item.get("timestamp")
+            if type(metric) is str and type(tags) is dict:
+                try:
+                    key = (metric, tuple(sorted(tags.items())))
+                    known = key in self._good
+                except TypeError:  # an unhashable tag value: the full check says why
+                    known = False
+                if known and _value_ok(value) and self._ts_ok(ts):
+                    return Point(metric, value, now_s if ts is None else ts, tags)
+        p = check_item(item, self.mode, now_s, self.limits)
+        if len(self._good) < self.MAX_MEMO:
+            self._good.add((p.metric, tuple(sorted(p.tags.items()))))
+        return p
+
+    def _ts_ok(self, ts: Any) -> bool:
+        if ts is None:
+            return self.mode == LENIENT
+        return type(ts) is int and 0 < ts <= MAX_MS
+
+    def check_all(self, items: list[Any], now_s: int) -> tuple[list[Point], list[dict[str, Any]]]:
+        """``(good_points, errors)``; errors in OpenTSDB's ``{"datapoint","error"}`` form."""
+        good: list[Point] = []
+        errors: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                good.append(self.check(item, now_s))
+            except PointError as e:
+                errors.append({"datapoint": item, "error": str(e)})
+        return good, errors
+
+
+def _value_ok(v: Any) -> bool:
+    t = type(v)
+    if t is int:
+        return bool(INT64_MIN <= v <= INT64_MAX)
+    return t is float and math.isfinite(v)
+
+
 def check_all(
     items: list[Any], mode: str = LENIENT, now_s: int = 0, limits: Limits | None = None
 ) -> tuple[list[Point], list[dict[str, Any]]]:
-    """``(good_points, errors)``; errors in OpenTSDB's ``{"datapoint","error"}`` form."""
-    limits = limits or Limits()
+    """Every item through the full core check (no memo)."""
     good: list[Point] = []
     errors: list[dict[str, Any]] = []
     for item in items:
         try:
-            good.append(check_item(item, mode, now_s, limits))
+            good.append(check_item(item, mode, now_s, limits or Limits()))
         except PointError as e:
             errors.append({"datapoint": item, "error": str(e)})
     return good, errors

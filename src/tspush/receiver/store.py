@@ -55,7 +55,7 @@ class Store:
     """The database file. Thread-safe: one writer connection under a lock,
     one reader connection per thread (WAL readers do not block the writer)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, background_checkpoint: bool = False) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,12 +63,22 @@ class Store:
         self._local = threading.local()
         self._w = self._connect()
         self._w.executescript(SCHEMA)
+        self._ckpt: sqlite3.Connection | None = None
+        if background_checkpoint:
+            # Copying the WAL into the database (with its fsyncs) is left to
+            # checkpoint(), called from a background thread, so a write request
+            # never waits for the disk.
+            self._w.execute("PRAGMA wal_autocheckpoint = 0")
+            self._ckpt = self._connect()
         self._series: dict[SeriesKey, Series] = {}
         self._by_id: dict[int, Series] = {}
+        # (metric, sorted tag pairs) -> Series: the write path's lookup, no JSON needed
+        self._fast: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = {}
         for sid, metric, tags in self._w.execute("SELECT id, metric, tags FROM series"):
             s = Series(sid, metric, json.loads(tags))
             self._series[(metric, tags)] = s
             self._by_id[sid] = s
+            self._fast[(metric, tuple(sorted(s.tags.items())))] = s
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -86,8 +96,17 @@ class Store:
             self._local.conn = conn
         return conn
 
+    def checkpoint(self) -> None:
+        """Copy committed WAL frames into the database file without blocking writers."""
+        if self._ckpt is not None:
+            self._ckpt.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def close(self) -> None:
         with self._lock:
+            if self._ckpt is not None:
+                self._ckpt.close()
+                self._ckpt = None
+                self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             self._w.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -106,15 +125,20 @@ class Store:
             conn = self._w
             new: dict[SeriesKey, Series] = {}
             values: list[tuple[int, int, int | float]] = []
+            fast = self._fast
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for metric, tags, ts_ms, value in rows:
-                    key = (metric, tags_key(tags))
-                    s = self._series.get(key) or new.get(key)
+                    s = fast.get((metric, tuple(sorted(tags.items()))))
                     if s is None:
-                        cur = conn.execute("INSERT INTO series (metric, tags) VALUES (?, ?)", key)
-                        s = Series(int(cur.lastrowid or 0), metric, dict(tags))
-                        new[key] = s
+                        key = (metric, tags_key(tags))
+                        s = self._series.get(key) or new.get(key)
+                        if s is None:
+                            cur = conn.execute(
+                                "INSERT INTO series (metric, tags) VALUES (?, ?)", key
+                            )
+                            s = Series(int(cur.lastrowid or 0), metric, dict(tags))
+                            new[key] = s
                     values.append((s.id, ts_ms, value))
                 conn.executemany(
                     "INSERT OR REPLACE INTO points (series_id, ts_ms, value) VALUES (?, ?, ?)",
@@ -127,13 +151,19 @@ class Store:
             for key, s in new.items():
                 self._series[key] = s
                 self._by_id[s.id] = s
+                fast[(s.metric, tuple(sorted(s.tags.items())))] = s
             return len(values)
 
     def delete_before(self, ts_ms: int) -> int:
         """Delete every point older than ``ts_ms``; returns how many went."""
-        with self._lock:
-            cur = self._w.execute("DELETE FROM points WHERE ts_ms < ?", (ts_ms,))
-            return cur.rowcount
+        total = 0
+        for s in self.all_series():  # one short transaction per series: writers wait little
+            with self._lock:
+                cur = self._w.execute(
+                    "DELETE FROM points WHERE series_id = ? AND ts_ms < ?", (s.id, ts_ms)
+                )
+                total += max(cur.rowcount, 0)
+        return total
 
     # -- reading ---------------------------------------------------------
 
