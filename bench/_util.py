@@ -38,11 +38,16 @@ def row(
     if goal:
         r["goal"] = goal
         r["ok"] = ok
+    print(f"  [{bench}] {metric}: {fmt_value(value)} {unit}", file=sys.stderr, flush=True)
     return r
 
 
 def make_points(
-    n: int, series: int = 1000, first_ts_ms: int = 1_700_000_000_000, unique: bool = False
+    n: int,
+    series: int = 1000,
+    first_ts_ms: int = 1_700_000_000_000,
+    unique: bool = False,
+    prefix: str = "sys",
 ) -> list[Any]:
     """``n`` points with 5 tags, alternating int and float values, over ``series`` tag sets.
 
@@ -62,14 +67,14 @@ def make_points(
         }
         for i in range(series)
     ]
+    cpu = prefix + ".cpu.user"
+    mem = prefix + ".mem.free"
     out = []
     for i in range(n):
         if i % 2:
-            out.append(Point("sys.cpu.user", i % 100_000, first_ts_ms + i, tagsets[i % series]))
+            out.append(Point(cpu, i % 100_000, first_ts_ms + i, tagsets[i % series]))
         else:
-            out.append(
-                Point("sys.mem.free", i * 0.37 + 0.001, first_ts_ms + i, tagsets[i % series])
-            )
+            out.append(Point(mem, i * 0.37 + 0.001, first_ts_ms + i, tagsets[i % series]))
     return out
 
 
