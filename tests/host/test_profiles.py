@@ -95,3 +95,13 @@ def test_unknown_names() -> None:
         profiles.get("nope")
     with pytest.raises(ValueError, match="warp10"):
         profiles.batcher("nope")
+
+
+def test_influx_v2_without_bucket_says_what_to_add() -> None:
+    prof = profiles.get("influx")
+    with pytest.raises(ConfigError, match="bucket=BUCKET"):
+        profiles.for_path(prof, "/api/v2/write")
+    with pytest.raises(ConfigError, match="org and bucket"):
+        profiles.for_path(prof, "/api/v2/write?org=o&precision=ns")
+    assert profiles.for_path(prof, "/api/v2/write?org=o&bucket=b") is prof
+    assert profiles.for_path(prof, "/write?db=x&precision=s").precision == "s"

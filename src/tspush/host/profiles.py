@@ -208,9 +208,18 @@ def batcher_for(profile: Profile, path: str = "") -> Batcher:
 def for_path(profile: Profile, path: str) -> Profile:
     """The profile as it applies to requests sent to ``path``.
 
-    An influx URL that says ``precision=`` gets bodies in that unit.
+    An influx URL that says ``precision=`` gets bodies in that unit; an
+    InfluxDB 2.x write without a bucket is a ConfigError saying what to add.
     """
     if profile.format == "influx":
+        u = urllib.parse.urlsplit(path)
+        if u.path.rstrip("/") == "/api/v2/write" and "bucket" not in urllib.parse.parse_qs(u.query):
+            raise ConfigError(
+                "InfluxDB 2.x needs the org and bucket in the URL: "
+                "--url http://HOST:8086/api/v2/write?org=ORG&bucket=BUCKET "
+                "(InfluxDB 1.x: http://HOST:8086/write?db=DB)",
+                "url",
+            )
         precision = url_precision(path)
         if precision and precision != profile.precision:
             return replace(profile, precision=precision)
