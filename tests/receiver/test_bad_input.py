@@ -31,6 +31,8 @@ def rx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReceiverProcess]:
         "20",
         "--max-name-chars",
         "64",
+        "--body-timeout",
+        "1",
     ) as r:
         r_ = urllib3.request(
             "POST", r.url + "/api/put", body=json.dumps(GOOD).encode(), headers=r.write_headers()
@@ -191,3 +193,18 @@ def test_garbage_on_the_socket_does_not_stop_the_server(rx: ReceiverProcess) -> 
     assert_all_kept(rx)
     assert rx.proc is not None and rx.proc.poll() is None
     assert "Traceback" not in rx.text
+
+
+def test_slow_body_gets_408_and_the_server_goes_on(rx: ReceiverProcess) -> None:
+    with socket.create_connection(("127.0.0.1", rx.port), timeout=10) as s:
+        auth = rx.write_headers()["Authorization"]
+        s.sendall(
+            b"POST /api/put HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+            + b"Authorization: "
+            + auth.encode()
+            + b"\r\n\r\n[{"
+        )
+        reply = s.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 408 ")
+    assert b'"code":408' in reply
+    assert_all_kept(rx)

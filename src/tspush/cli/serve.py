@@ -156,6 +156,14 @@ def echo(text: str = "") -> None:
     show_default=True,
     help="Longest metric name, tag key or tag value.",
 )
+@click.option(
+    "--body-timeout",
+    "body_timeout_s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds a client may take to send a request body (then 408).",
+)
 @click.option("--tls", is_flag=True, help="HTTPS; self-signed certificate unless --cert/--key.")
 @click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None)
@@ -226,6 +234,7 @@ def run_serve(opts: dict[str, Any]) -> None:
         max_body_bytes=opts["max_body_bytes"],
         max_points=opts["max_points"],
         max_name_chars=opts["max_name_chars"],
+        body_timeout_s=opts["body_timeout_s"],
         on_accepted=relay.accept if relay is not None else None,
     )
     sock = bind(opts["host"], opts["port"])

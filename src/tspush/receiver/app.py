@@ -366,6 +366,7 @@ def create_app(
     max_points: int = 10_000,
     max_name_chars: int = 256,
     max_tags: int = 32,
+    body_timeout_s: float = 30.0,
     on_accepted: Callable[[list[Point]], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
@@ -379,7 +380,7 @@ def create_app(
         store,
         Tokens(write_token, read_token, no_auth),
         STRICT if strict else LENIENT,
-        Limits(max_body_bytes, max_points, max_name_chars, max_tags),
+        Limits(max_body_bytes, max_points, max_name_chars, max_tags, body_timeout_s),
         on_accepted,
         retention_s,
         clock,

@@ -7,6 +7,7 @@ ones are stored, the bad ones are reported as OpenTSDB does.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import zlib
 from typing import Any
@@ -32,7 +33,9 @@ class Limits:
         max_points: int = 10_000,
         max_name_chars: int = 256,
         max_tags: int = 32,
+        body_timeout_s: float = 30.0,
     ) -> None:
+        self.body_timeout_s = body_timeout_s
         self.max_body_bytes = max_body_bytes
         self.max_points = max_points
         self.max_name_chars = max_name_chars
@@ -59,14 +62,22 @@ async def read_body(request: Request, limits: Limits) -> bytes:
             )
     parts: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > cap:
-            raise too_large(
-                "Request body too large: over %d bytes" % cap,
-                "send fewer points per request (or raise --max-body-bytes)",
-            )
-        parts.append(chunk)
+    try:
+        async with asyncio.timeout(limits.body_timeout_s):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > cap:
+                    raise too_large(
+                        "Request body too large: over %d bytes" % cap,
+                        "send fewer points per request (or raise --max-body-bytes)",
+                    )
+                parts.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "Request body not received in %gs" % limits.body_timeout_s,
+            "send the whole body at once",
+        ) from None
     body = b"".join(parts)
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):

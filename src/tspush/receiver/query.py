@@ -46,7 +46,7 @@ _DATE_FORMATS = (
     "%Y/%m/%d",
 )
 FILL_POLICIES = ("none", "nan", "null", "zero")
-MAX_BUCKETS = 1_000_000
+MAX_BUCKETS = 200_000
 
 
 def bad(message: str, details: str = "") -> ApiError:

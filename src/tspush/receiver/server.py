@@ -75,6 +75,9 @@ class Server:
             ssl_certfile=cert_path,
             ssl_keyfile=key_path,
             timeout_keep_alive=30,
+            # Past this many open connections and tasks, answer 503 at once
+            # rather than let a flood of idle sockets starve the boards.
+            limit_concurrency=1000,
             server_header=False,
             date_header=True,
         )
