@@ -183,3 +183,12 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     rx = ReceiverProcess(tmp_path, "--no-auth")
     assert rx.stop() == 0
     assert "Traceback" not in rx.text and "tspush serve: stopped" in rx.text
+
+
+def test_sigterm_stops_cleanly_too(tmp_path: Path) -> None:
+    rx = ReceiverProcess(tmp_path, "--no-auth")
+    assert rx.proc is not None
+    rx.proc.terminate()
+    assert rx.proc.wait(15) == 0
+    assert rx.stop() == 0
+    assert "Traceback" not in rx.text and "tspush serve: stopped" in rx.text

@@ -59,7 +59,8 @@ class ReceiverProcess:
             text=True,
             env=env,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         if not self._started.wait(timeout_s):
             self.kill()
             raise RuntimeError("tspush serve did not start:\n" + self.text)
@@ -114,12 +115,14 @@ class ReceiverProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._reader.join(5)  # the last lines ("stopped") are in .output
         return int(self.proc.returncode)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            self._reader.join(5)
 
     def __enter__(self) -> ReceiverProcess:
         return self

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,11 @@ def run_serve(opts: dict[str, Any]) -> None:
     )
     if relay is not None:
         relay.start()
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # uvicorn re-raises SIGTERM after its graceful stop
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         server.run()
     except KeyboardInterrupt:
