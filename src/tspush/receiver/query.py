@@ -47,6 +47,7 @@ _DATE_FORMATS = (
 )
 FILL_POLICIES = ("none", "nan", "null", "zero")
 MAX_BUCKETS = 200_000
+MAX_SUBQUERIES = 100
 
 
 def bad(message: str, details: str = "") -> ApiError:
@@ -270,6 +271,11 @@ class Query:
         qs = d.get("queries")
         if not isinstance(qs, list) or not qs:
             raise bad("Missing sub queries", "give 'queries': [{'metric': ..., 'aggregator': ...}]")
+        if len(qs) > MAX_SUBQUERIES:
+            raise bad(
+                "Too many sub queries: %d" % len(qs),
+                "send at most %d per request" % MAX_SUBQUERIES,
+            )
         self.queries = [SubQuery(q, i) for i, q in enumerate(qs)]
 
 
