@@ -95,12 +95,17 @@ def test_sigkill_many_times_loses_no_spooled_point(tmp_path: Path, victoria) -> 
         s.close()
     assert len(spooled) > 200, f"seed {seed}: too few points spooled to mean anything"
 
+    (spool_dir / "state.json").unlink(missing_ok=True)
     p = _start(cfg, log)
     try:
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
-            state = json.loads((spool_dir / "state.json").read_text() or "{}")
-            if state.get("outputs", {}).get("vm", {}).get("pending") == 0:
+            try:
+                state = json.loads((spool_dir / "state.json").read_text())
+            except (OSError, ValueError):
+                state = {}
+            mine = state.get("pid") == p.pid
+            if mine and state.get("outputs", {}).get("vm", {}).get("pending") == 0:
                 break
             time.sleep(0.2)
     finally:

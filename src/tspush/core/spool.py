@@ -237,6 +237,7 @@ class Spool:
         self.corrupt_bytes = 0
         self.closed = False
         self._last_sync_s = 0
+        self._torn = False  # a write failed half-way: the last segment takes no more records
         self._open()
 
     # -- opening and recovery -------------------------------------------------
@@ -336,7 +337,22 @@ class Spool:
         """
         from tspush.core.opentsdb import encode_point
 
-        if not points:
+        payloads = []
+        for p in points:
+            if p.ts is None and now_ts is not None:
+                p.ts = now_ts
+            payload = encode_point(p)
+            if len(payload) > MAX_RECORD:
+                raise SpoolError(
+                    "%s: point encodes to %d bytes, over the %d-byte record limit"
+                    % (p.describe(), len(payload), MAX_RECORD)
+                )
+            payloads.append(payload)
+        return self.append_records(payloads)
+
+    def append_records(self, payloads) -> int:
+        """Store already-encoded points (OpenTSDB JSON objects, one per payload)."""
+        if not payloads:
             return 0
         now_s = self.clock()
         with self.lock:
@@ -344,14 +360,11 @@ class Spool:
             seg = self.segments[-1]
             size = seg.size
             n = 0
-            for p in points:
-                if p.ts is None and now_ts is not None:
-                    p.ts = now_ts
-                payload = encode_point(p)
+            for payload in payloads:
                 if len(payload) > MAX_RECORD:
                     raise SpoolError(
-                        "%s: point encodes to %d bytes, over the %d-byte record limit"
-                        % (p.describe(), len(payload), MAX_RECORD)
+                        "a point encodes to %d bytes, over the %d-byte record limit"
+                        % (len(payload), MAX_RECORD)
                     )
                 rec = encode_record(payload, now_s)
                 if size + len(rec) > self.segment_bytes and size > 0:
@@ -366,16 +379,26 @@ class Spool:
             self._write(seg, parts, n, now_s)
             self._sync(now_s)
             self._enforce_caps(now_s)
-        return len(points)
+        return len(payloads)
 
     def _write(self, seg: Segment, parts, n: int, now_s: int) -> None:
         if not n:
             return
+        if self._torn:
+            seg = self._fresh_segment()
         data = b"".join(parts)
         try:
             self._f.write(data)
             self._f.flush()
         except OSError as e:
+            # Disk full: part of ``data`` may be on disk. Nothing may follow a torn
+            # record (recovery cuts a segment there), so this segment is closed for
+            # good and the next write starts a new one.
+            self._torn = True
+            try:
+                self._f.close()  # also drops the bytes it still buffers
+            except OSError:
+                pass
             raise SpoolError(
                 "spool %s: cannot write (%s): check free space and permissions" % (self.path, e), e
             )
@@ -397,9 +420,20 @@ class Spool:
     def _rotate(self) -> Segment:
         _fsync(self._f)
         self._f.close()
+        self._torn = True  # until the new segment is open
+        return self._fresh_segment()
+
+    def _fresh_segment(self) -> Segment:
         seg = Segment(self.segments[-1].seq + 1)
+        try:
+            f = open(self._file(seg.seq), "ab")
+        except OSError as e:
+            raise SpoolError(
+                "spool %s: cannot start a new segment (%s): check free space" % (self.path, e), e
+            )
         self.segments.append(seg)
-        self._f = open(self._file(seg.seq), "ab")
+        self._f = f
+        self._torn = False
         return seg
 
     def flush(self) -> None:
@@ -409,8 +443,11 @@ class Spool:
     def close(self) -> None:
         with self.lock:
             if not self.closed:
-                _fsync(self._f)
-                self._f.close()
+                try:
+                    _fsync(self._f)
+                    self._f.close()
+                except (OSError, ValueError):
+                    pass  # disk full or already closed after a failed write: all is indexed
                 self.closed = True
 
     # -- caps -----------------------------------------------------------------
@@ -493,7 +530,7 @@ class Spool:
 
     def _read(self, seg, offset, recno, want, max_bytes, extra, total, records, appended):
         """Read records of ``seg`` from ``offset``; return the new position and whether full."""
-        if seg is self.segments[-1]:
+        if seg is self.segments[-1] and not self._torn:
             self._f.flush()
         f = open(self._file(seg.seq), "rb")
         try:

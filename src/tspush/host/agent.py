@@ -20,11 +20,13 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from tspush.core.auth import redact
+from tspush.core.errors import SpoolError
 from tspush.core.point import Point
 from tspush.core.spool import Spool
 from tspush.host import sources as sources_mod
 from tspush.host.agent_config import AgentConfig
 from tspush.host.output import Output
+from tspush.host.records import RecordEncoder, encode_all
 from tspush.host.status import write_state
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -84,6 +86,8 @@ class SourceRunner:
         self.last_ok_s: float | None = None
         self.last_error = ""
         self.last_error_s: float | None = None
+        self.unstored = 0  # points lost because the spool could not be written
+        self.spool_error = ""
         self.thread = threading.Thread(
             target=self.run, name="tspush-src-" + source.name, daemon=True
         )
@@ -118,7 +122,21 @@ class SourceRunner:
             agent.log("info", "source recovered", source=self.source.name)
             self.last_error = ""
         self.last_ok_s = now
-        n = agent.append(points, stamp)
+        try:
+            n = agent.append(points, stamp, self.source.name)
+        except SpoolError as e:  # disk full: say so once, count, keep reading
+            self.unstored += len(points)
+            if str(e) != self.spool_error:
+                agent.log(
+                    "error",
+                    "%s; %d point(s) not stored" % (e, len(points)),
+                    source=self.source.name,
+                )
+            self.spool_error = str(e)
+            return 0
+        if self.spool_error:
+            agent.log("info", "spool writable again", source=self.source.name)
+            self.spool_error = ""
         self.points += n
         return n
 
@@ -164,18 +182,32 @@ class Agent:
             sources = [sources_mod.build(s.kind, dict(s.options)) for s in cfg.sources]
         self.runners = [SourceRunner(self, s) for s in sources]
         self._aux = threading.Thread(target=self._housekeeping, name="tspush-aux", daemon=True)
+        self.encoder = RecordEncoder()
+        self.invalid_points = 0
 
     # -- the pipe ---------------------------------------------------------------
 
-    def append(self, points: list[Point], stamp: int) -> int:
+    def append(self, points: list[Point], stamp: int, source: str = "agent") -> int:
+        """Tag, stamp, check and spool points; invalid ones are logged and counted, not stored."""
         if not points:
             return 0
-        if self.cfg.tags:
-            for p in points:
-                merged = dict(self.cfg.tags)
+        defaults = self.cfg.tags
+        for p in points:
+            if p.ts is None:
+                p.ts = stamp
+            if defaults:
+                merged = dict(defaults)
                 merged.update(p.tags)
                 p.tags = merged
-        n = self.spool.append(points, now_ts=stamp)
+        records, bad = encode_all(self.encoder, points)
+        if bad:
+            self.invalid_points += len(bad)
+            self.log(
+                "warning",
+                "%d invalid point(s) not stored: %s" % (len(bad), bad[0]),
+                source=source,
+            )
+        n = self.spool.append_records(records)
         for o in self.outputs:
             if self.spool.pending(o.name) >= o.forwarder.max_points:
                 o.wake()
@@ -215,6 +247,7 @@ class Agent:
             "spool_bytes": self.spool.total_bytes(),
             "corrupt_bytes": self.spool.corrupt_bytes,
             "dead_letter_file": str(self.dead_letter_path),
+            "invalid_points": self.invalid_points,
             "outputs": {o.name: o.state() for o in self.outputs},
             "sources": {
                 r.source.name: {
