@@ -10,6 +10,7 @@ import gzip
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +209,46 @@ def test_slow_body_gets_408_and_the_server_goes_on(rx: ReceiverProcess) -> None:
     assert reply.startswith(b"HTTP/1.1 408 ")
     assert b'"code":408' in reply
     assert_all_kept(rx)
+
+
+def test_disk_full_is_503_retry_later_and_nothing_half_stored(tmp_path: Path) -> None:
+    """Writes past RLIMIT_FSIZE fail with EFBIG (Python ignores SIGXFSZ): a full disk."""
+    import resource
+
+    limit = 256 * 1024
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    with ReceiverProcess(tmp_path, preexec_fn=small_files) as rx:
+        stored = 0
+        status = 204
+        for r in range(200):  # about 2.6 MB of points: far past the limit
+            body = json.dumps(
+                [
+                    {
+                        "metric": "full.v",
+                        "timestamp": T + r * 50 + i,
+                        "value": i,
+                        "tags": {"k": "v%d" % (i % 7)},
+                    }
+                    for i in range(50)
+                ]
+            ).encode()
+            status, doc = send(rx, body)
+            if status != 204:
+                break
+            stored += 50
+        assert status == 503, doc
+        assert_error(doc, 503, "cannot be written")
+        assert stored > 0
+        r_ = urllib3.request(
+            "GET",
+            rx.url + f"/api/query?start={T}&end={T + 20000}&m=sum:full.v",
+            headers=rx.read_headers(),
+        )
+        assert r_.status == 200  # still serving reads
+        assert len(json.loads(r_.data)[0]["dps"]) == stored  # every acknowledged point
+        again = urllib3.request("POST", rx.url + "/api/put", body=body, headers=rx.write_headers())
+        assert again.status == 503 and again.headers["Retry-After"] == "10"
+        assert "Traceback" not in rx.text

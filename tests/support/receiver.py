@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,15 @@ READ_TOKEN = "test-read-token-9876543210"
 class ReceiverProcess:
     """Start ``tspush serve --port 0``, wait until it answers, stop or kill it."""
 
-    def __init__(self, tmp_path: Path, *args: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *args: str,
+        timeout_s: float = 30.0,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.tmp_path = Path(tmp_path)
+        self.preexec_fn = preexec_fn  # e.g. set an rlimit in the child
         self.args = list(args)
         self.write_token: str | None = None
         self.read_token: str | None = None
@@ -58,6 +66,7 @@ class ReceiverProcess:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            preexec_fn=self.preexec_fn,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -50,6 +51,8 @@ def error_response(e: ApiError) -> Response:
     headers = {}
     if e.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="tspush"'
+    if e.retry_after_s is not None:
+        headers["Retry-After"] = str(e.retry_after_s)
     return JSON(e.body(), status_code=e.status, headers=headers)
 
 
@@ -105,7 +108,16 @@ class Receiver:
         now_s = int(self.clock())
         good, errors = self.checker.check_all(items, now_s)
         if good:
-            self.store.insert(rows(good))
+            try:
+                self.store.insert(rows(good))
+            except sqlite3.Error as e:  # disk full, read-only, I/O error: nothing stored
+                log.error("could not store %d point(s): %s", len(good), e)
+                raise ApiError(
+                    503,
+                    "Points not stored: the database cannot be written",
+                    "%s; check the receiver's disk (free space, permissions), then send again" % e,
+                    retry_after_s=10,
+                ) from None
             if self.on_accepted is not None:
                 try:
                     await run_in_threadpool(self.on_accepted, good)

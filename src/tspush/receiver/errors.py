@@ -16,10 +16,13 @@ from tspush.core.errors import TspushError
 class ApiError(TspushError):
     """A request the receiver refuses, with the HTTP status to answer."""
 
-    def __init__(self, status: int, message: str, details: str = "") -> None:
+    def __init__(
+        self, status: int, message: str, details: str = "", retry_after_s: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.details = details
+        self.retry_after_s = retry_after_s
 
     def body(self) -> dict[str, Any]:
         err: dict[str, Any] = {"code": self.status, "message": self.message}
