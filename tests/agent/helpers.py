@@ -53,5 +53,6 @@ def spooled_records(spool_dir: Path) -> list[dict[str, Any]]:
     for seg in sorted(spool_dir.glob("*" + SEG_SUFFIX)):
         buf = seg.read_bytes()
         for start, end, _ in scan(buf):
-            out.append(json.loads(buf[start + HEADER : end]))
+            for line in buf[start + HEADER : end].split(b"\n"):
+                out.append(json.loads(line))
     return out

@@ -173,7 +173,8 @@ def test_corrupt_record_cuts_the_segment_there():
     d = _fresh("corrupt")
     try:
         s = Spool(d)
-        s.append(_pts(6))
+        for p in _pts(6):
+            s.append([p])  # one record per point, as a board appends readings
         one = len(s.take("default").records[0]) + spool_mod.HEADER
         s.close()
         seg = d + "/" + _segs(d)[-1]
@@ -300,3 +301,44 @@ def test_bad_settings_say_what_to_fix():
     assert "a b" in str(e)
     e = raises(SpoolError, Spool, "/tmp/unused", segment_bytes=1000, max_bytes=1500)
     assert "max_bytes" in str(e)
+
+
+def test_many_points_per_record_partial_takes_survive_restart():
+    d = _fresh("multi")
+    try:
+        s = Spool(d)
+        s.append(_pts(100))
+        assert os.stat(d + "/" + _segs(d)[0])[6] < 100 * 80  # one header, not 100
+        b = s.take("default", 30)
+        assert [p.value for p in b.points()] == list(range(30))
+        s.ack(b)
+        b = s.take("default", 30)  # in flight when the "crash" comes
+        s2 = Spool(d)
+        assert s2.pending("default") == 70
+        assert [p.value for p in s2.take("default", 5).points()] == [30, 31, 32, 33, 34]
+        s2.ack(s2.take("default", 65))
+        assert s2.pending("default") == 5
+        assert [p.value for p in s2.take("default", 100).points()] == [95, 96, 97, 98, 99]
+        s2.close()
+        s.close()
+    finally:
+        _rmtree(d)
+
+
+def test_version_1_cursor_files_still_read():
+    d = _fresh("v1")
+    try:
+        s = Spool(d)
+        for p in _pts(4):
+            s.append([p])
+        one = len(s.take("default").records[0]) + spool_mod.HEADER
+        s.close()
+        f = open(d + "/cursor.default", "wb")
+        f.write(("v1 1 %d 2 7 1\n" % (2 * one)).encode())
+        f.close()
+        s = Spool(d)
+        assert s.pending("default") == 2 and s.cursors["default"].dropped == 7
+        assert [p.value for p in s.take("default").points()] == [2, 3]
+        s.close()
+    finally:
+        _rmtree(d)

@@ -12,7 +12,12 @@ On disk, in one directory::
 A record is a 12-byte header then the payload::
 
     <u32 length> <u32 crc32 of (appended_s bytes + payload)> <u32 appended_s>
-    payload = one point as OpenTSDB JSON (``opentsdb.encode_point``)
+    payload = one or more points as OpenTSDB JSON objects, joined by b"\n"
+
+One ``append`` writes its points as few records as ``record_bytes`` allows
+(one CRC and one write for many points on a computer; a board appending one
+reading at a time writes one point per record). JSON escapes control
+characters, so a newline never occurs inside a point.
 
 Opening the spool scans every segment; the first record whose header or CRC
 does not check cuts its segment there (a torn tail after a crash), and the
@@ -35,10 +40,10 @@ import struct
 from tspush.core.errors import SpoolError
 
 HEADER = struct.calcsize("<III")
-MAX_RECORD = 65536
+MAX_POINT = 65536  # bytes of one encoded point
+MAX_RECORD = 1 << 20  # a length above this is taken as corruption
 SEG_SUFFIX = ".seg"
 _CURSOR = "cursor."
-_CHUNK = 32768
 
 
 def _crc(data, crc=0) -> int:
@@ -145,32 +150,47 @@ class Segment:
 
 
 class Cursor:
-    """An output's position: segment, byte offset, record index; plus its counters."""
+    """An output's position and counters.
 
-    __slots__ = ("seq", "offset", "recno", "dropped", "dead")
+    ``offset`` is the byte offset of the record holding the next point,
+    ``skip`` how many of that record's points are already done, and
+    ``recno`` the index of the next point within the segment.
+    """
 
-    def __init__(self, seq=0, offset=0, recno=0, dropped=0, dead=0):
+    __slots__ = ("seq", "offset", "recno", "skip", "dropped", "dead")
+
+    def __init__(self, seq=0, offset=0, recno=0, dropped=0, dead=0, skip=0):
         self.seq = seq
         self.offset = offset
         self.recno = recno
+        self.skip = skip
         self.dropped = dropped
         self.dead = dead
 
+    def position(self):
+        return (self.seq, self.offset, self.recno, self.skip)
+
+    def move(self, pos) -> None:
+        self.seq, self.offset, self.recno, self.skip = pos
+
     def encode(self) -> bytes:
         return (
-            "v1 %d %d %d %d %d\n" % (self.seq, self.offset, self.recno, self.dropped, self.dead)
+            "v2 %d %d %d %d %d %d\n"
+            % (self.seq, self.offset, self.recno, self.skip, self.dropped, self.dead)
         ).encode()
 
     @staticmethod
     def decode(data):
         try:
             words = data.decode().split()
-            if words[0] != "v1" or len(words) != 6:
+            if words[0] == "v1" and len(words) == 6:
+                words = words[:4] + ["0"] + words[4:]
+            elif words[0] != "v2" or len(words) != 7:
                 return None
             v = [int(w) for w in words[1:]]
         except (ValueError, IndexError, UnicodeError):
             return None
-        return Cursor(v[0], v[1], v[2], v[3], v[4])
+        return Cursor(v[0], v[1], v[2], v[4], v[5], v[3])
 
 
 class Batch:
@@ -182,7 +202,7 @@ class Batch:
         self.output = output
         self.records = records  # payload bytes, one per point, in spool order
         self.appended = appended  # append time (s) of each record
-        self.start = start  # (seq, offset, recno)
+        self.start = start  # (seq, offset, recno, skip)
         self.end = end
 
     def __len__(self) -> int:
@@ -210,6 +230,7 @@ class Spool:
         sync_every_s: float = 0,
         clock=None,
         lock=None,
+        record_bytes: int = 0,
     ):
         if not outputs:
             raise SpoolError("spool needs at least one output name")
@@ -230,6 +251,10 @@ class Spool:
         self.max_age_s = max_age_s
         self.segment_bytes = segment_bytes
         self.sync_every_s = sync_every_s
+        # Small segments mean flash: small records and small reads save RAM.
+        small = segment_bytes < 65536
+        self.record_bytes = min(record_bytes or (1024 if small else 65536), segment_bytes // 4)
+        self.read_bytes = 2048 if small else 65536
         self.clock = clock or _now_s
         self.lock = lock or _NoLock()
         self.segments = []  # Segment, oldest first; the last one is written to
@@ -283,11 +308,11 @@ class Spool:
             f.close()
         seg = Segment(seq)
         end = 0
-        for _, end, appended_s in scan(buf):
+        for start, end, appended_s in scan(buf):
             if seg.count == 0:
                 seg.first_s = appended_s
             seg.last_s = appended_s
-            seg.count += 1
+            seg.count += buf.count(b"\n", start + HEADER, end) + 1
         seg.size = end
         if end < len(buf):
             self.corrupt_bytes += len(buf) - end
@@ -309,16 +334,16 @@ class Spool:
         if c is None:
             return Cursor(first.seq, 0, 0)
         if c.seq < first.seq:
-            c.seq, c.offset, c.recno = first.seq, 0, 0
+            c.move((first.seq, 0, 0, 0))
         seg = self._segment(c.seq)
         if seg is None:
             # The segment it pointed into is gone: start at the next one.
             later = [s for s in self.segments if s.seq > c.seq]
             s = later[0] if later else self.segments[-1]
-            c.seq, c.offset, c.recno = s.seq, (0 if later else s.size), (0 if later else s.count)
-        elif c.offset > seg.size or c.recno > seg.count:
+            c.move((s.seq, 0, 0, 0) if later else (s.seq, s.size, s.count, 0))
+        elif c.offset > seg.size or c.recno > seg.count or (c.offset == seg.size and c.skip):
             # The tail it had acked was cut after a crash: nothing left to send there.
-            c.offset, c.recno = seg.size, seg.count
+            c.move((seg.seq, seg.size, seg.count, 0))
         return c
 
     def _segment(self, seq: int):
@@ -342,10 +367,10 @@ class Spool:
             if p.ts is None and now_ts is not None:
                 p.ts = now_ts
             payload = encode_point(p)
-            if len(payload) > MAX_RECORD:
+            if len(payload) > MAX_POINT:
                 raise SpoolError(
-                    "%s: point encodes to %d bytes, over the %d-byte record limit"
-                    % (p.describe(), len(payload), MAX_RECORD)
+                    "%s: point encodes to %d bytes, over the %d-byte limit"
+                    % (p.describe(), len(payload), MAX_POINT)
                 )
             payloads.append(payload)
         return self.append_records(payloads)
@@ -355,18 +380,29 @@ class Spool:
         if not payloads:
             return 0
         now_s = self.clock()
+        records = []  # (record bytes, points in it)
+        group = []
+        group_bytes = 0
+        for payload in payloads:
+            if len(payload) > MAX_POINT:
+                raise SpoolError(
+                    "a point encodes to %d bytes, over the %d-byte limit"
+                    % (len(payload), MAX_POINT)
+                )
+            if group and group_bytes + len(payload) + 1 > self.record_bytes:
+                records.append((encode_record(b"\n".join(group), now_s), len(group)))
+                group = []
+                group_bytes = 0
+            group.append(payload)
+            group_bytes += len(payload) + 1
+        if group:
+            records.append((encode_record(b"\n".join(group), now_s), len(group)))
         with self.lock:
             parts = []
             seg = self.segments[-1]
             size = seg.size
             n = 0
-            for payload in payloads:
-                if len(payload) > MAX_RECORD:
-                    raise SpoolError(
-                        "a point encodes to %d bytes, over the %d-byte record limit"
-                        % (len(payload), MAX_RECORD)
-                    )
-                rec = encode_record(payload, now_s)
+            for rec, count in records:
                 if size + len(rec) > self.segment_bytes and size > 0:
                     self._write(seg, parts, n, now_s)
                     seg = self._rotate()
@@ -375,7 +411,7 @@ class Spool:
                     n = 0
                 parts.append(rec)
                 size += len(rec)
-                n += 1
+                n += count
             self._write(seg, parts, n, now_s)
             self._sync(now_s)
             self._enforce_caps(now_s)
@@ -474,7 +510,7 @@ class Spool:
             c = self.cursors[name]
             if c.seq <= seg.seq:
                 c.dropped += seg.count - (c.recno if c.seq == seg.seq else 0)
-                c.seq, c.offset, c.recno = nxt.seq, 0, 0
+                c.move((nxt.seq, 0, 0, 0))
                 self._save_cursor(name, c)
         _remove(self._file(seg.seq))
 
@@ -493,91 +529,92 @@ class Spool:
     def take(self, output: str, max_points: int = 500, max_bytes: int = 0, per_record_bytes=0):
         """The next unacked points for ``output`` (oldest first), or None when none are pending.
 
-        ``max_bytes`` bounds the total payload bytes, counting
-        ``per_record_bytes`` more for each record (a separator); 0: no bound.
+        ``max_bytes`` bounds the total bytes of the points, counting
+        ``per_record_bytes`` more for each (a separator); 0: no bound.
         At least one point is returned when any is pending.
         """
         with self.lock:
             c = self._cursor(output)
-            start = (c.seq, c.offset, c.recno)
+            start = c.position()
             records = []
             appended = []
-            total = 0
-            seq, offset, recno = c.seq, c.offset, c.recno
+            pos = start
+            budget = [max_points, max_bytes, per_record_bytes, 0]
             for seg in self.segments:
-                if seg.seq < seq:
+                if seg.seq < pos[0]:
                     continue
-                if seg.seq > seq:
-                    seq, offset, recno = seg.seq, 0, 0
-                if offset >= seg.size:
+                if seg.seq > pos[0]:
+                    pos = (seg.seq, 0, 0, 0)
+                if pos[1] >= seg.size:
                     continue
-                offset, recno, total, full = self._read(
-                    seg,
-                    offset,
-                    recno,
-                    max_points,
-                    max_bytes,
-                    per_record_bytes,
-                    total,
-                    records,
-                    appended,
-                )
+                pos, full = self._read(seg, pos, budget, records, appended)
                 if full:
                     break
             if not records:
                 return None
-            return Batch(output, records, appended, start, (seq, offset, recno))
+            return Batch(output, records, appended, start, pos)
 
-    def _read(self, seg, offset, recno, want, max_bytes, extra, total, records, appended):
-        """Read records of ``seg`` from ``offset``; return the new position and whether full."""
+    def _read(self, seg, pos, budget, records, appended):
+        """Points of ``seg`` from ``pos`` into ``records``; the new position and whether full."""
+        want, max_bytes, extra = budget[0], budget[1], budget[2]
+        _, offset, recno, skip = pos
         if seg is self.segments[-1] and not self._torn:
             self._f.flush()
         f = open(self._file(seg.seq), "rb")
         try:
             f.seek(offset)
             buf = b""
-            pos = 0
+            at = 0
             while offset < seg.size and len(records) < want:
-                if len(buf) - pos < HEADER:
-                    buf = buf[pos:] + f.read(_CHUNK)
-                    pos = 0
+                if len(buf) - at < HEADER:
+                    buf = buf[at:] + f.read(self.read_bytes)
+                    at = 0
                     if len(buf) < HEADER:
                         break
-                length, crc, appended_s = struct.unpack_from("<III", buf, pos)
+                length, crc, appended_s = struct.unpack_from("<III", buf, at)
                 if length > MAX_RECORD:
                     break
-                end = pos + HEADER + length
+                end = at + HEADER + length
                 if end > len(buf):
-                    buf = buf[pos:] + f.read(end - len(buf) + _CHUNK)
-                    pos = 0
+                    buf = buf[at:] + f.read(end - len(buf) + self.read_bytes)
+                    at = 0
                     end = HEADER + length
                     if end > len(buf):
                         break
-                if max_bytes and records and total + length + extra > max_bytes:
-                    return offset, recno, total, True
-                payload = buf[pos + HEADER : end]
-                if _crc(payload, _crc(buf[pos + 8 : pos + HEADER])) != crc:
+                payload = buf[at + HEADER : end]
+                if _crc(payload, _crc(buf[at + 8 : at + HEADER])) != crc:
                     break
-                records.append(payload)
-                appended.append(appended_s)
-                total += length + extra
-                recno += 1
+                points = payload.split(b"\n")
+                i = skip
+                n_pts = len(points)
+                while i < n_pts and len(records) < want:
+                    p = points[i]
+                    if max_bytes and records and budget[3] + len(p) + extra > max_bytes:
+                        return (seg.seq, offset, recno, i), True
+                    budget[3] += len(p) + extra
+                    records.append(p)
+                    appended.append(appended_s)
+                    recno += 1
+                    i += 1
+                if i < n_pts:
+                    return (seg.seq, offset, recno, i), True
+                skip = 0
                 offset += HEADER + length
-                pos = end
+                at = end
             else:
-                return offset, recno, total, len(records) >= want
+                return (seg.seq, offset, recno, 0), len(records) >= want
         finally:
             f.close()
         # A record changed on disk after it was indexed: skip the rest of this segment.
         self.corrupt_bytes += seg.size - offset
-        return seg.size, seg.count, total, False
+        return (seg.seq, seg.size, seg.count, 0), False
 
     def ack(self, batch) -> None:
         """The batch is delivered (or dead-lettered): never send it again."""
         with self.lock:
             c = self._cursor(batch.output)
-            if (batch.end[0], batch.end[1]) > (c.seq, c.offset):
-                c.seq, c.offset, c.recno = batch.end
+            if (batch.end[0], batch.end[2]) > (c.seq, c.recno):
+                c.move(batch.end)
                 self._save_cursor(batch.output, c)
             self._gc()
 
