@@ -460,14 +460,17 @@ class Spool:
         return self._fresh_segment()
 
     def _fresh_segment(self) -> Segment:
-        seg = Segment(self.segments[-1].seq + 1)
+        last = self.segments[-1]
+        empty = last.size == 0  # holds no whole record: start it again rather than add one
+        seg = last if empty else Segment(last.seq + 1)
         try:
-            f = open(self._file(seg.seq), "ab")
+            f = open(self._file(seg.seq), "wb" if empty else "ab")
         except OSError as e:
             raise SpoolError(
                 "spool %s: cannot start a new segment (%s): check free space" % (self.path, e), e
             )
-        self.segments.append(seg)
+        if not empty:
+            self.segments.append(seg)
         self._f = f
         self._torn = False
         return seg
@@ -671,7 +674,13 @@ class Spool:
         return c
 
     def _save_cursor(self, name: str, c: Cursor) -> None:
-        write_atomic(self.path + "/" + _CURSOR + name, c.encode())
+        path = self.path + "/" + _CURSOR + name
+        try:
+            write_atomic(path, c.encode())
+        except OSError:
+            # Disk full: the cursor moves in memory and is saved at a later ack, after
+            # the segments it frees have made room. A crash before then sends again.
+            _remove(path + ".tmp")
 
     def pending(self, output: str) -> int:
         """Points stored and not yet acked by ``output``."""
