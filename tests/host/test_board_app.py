@@ -172,7 +172,7 @@ def test_upstream_down_then_up_loses_nothing(tmp_path: Path, certs: Certs) -> No
     r = run_board(flash)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("error: connect while sending") >= 1
-    assert "retry: in" in r.stdout
+    assert "point(s) kept, retry 1 in" in r.stdout
     assert "done: 3 cycle(s), 0 point(s) sent, 3 waiting" in r.stdout
     with https_receiver(tmp_path, certs, "--port", str(port)) as rx:
         cfg = json.loads((flash / "config.json").read_text())

@@ -17,7 +17,6 @@ from tspush.core.errors import ConfigError, TspushError
 from tspush.device import ticks
 
 MAX_DEEP_SLEEP_S = 70 * 60  # the ESP8266's RTC overflows at about 71 minutes
-SPOOL_READ_BYTES = 1024  # the spool reads segments in pieces this big (32 KB on a computer)
 
 
 def board_name():
@@ -167,7 +166,6 @@ class App:
             return None
         from tspush.core import spool
 
-        spool._CHUNK = SPOOL_READ_BYTES
         try:
             return spool.Spool(
                 d,

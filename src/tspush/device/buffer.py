@@ -7,7 +7,7 @@ format (``tspush.core.spool``); they survive reboot, power loss and deep
 sleep there. When RAM is full the oldest reading is dropped and counted;
 the spool has its own byte cap and drop counter. Without a spool
 (``spool_dir = ""``), ``take`` cuts batches from RAM with the core's
-``opentsdb.batches``.
+``opentsdb.batches``; with one, ``core.forward`` takes batches from the spool.
 """
 
 OUTPUT = "board"
@@ -80,22 +80,7 @@ class Buffer:
         return len(move)
 
     def take(self, max_points, max_bytes, unstamped_too=False):
-        """The next batch to send, or None."""
-        if self.spool is not None:
-            budget = max_bytes - max_points - 1  # commas and brackets
-            batch = self.spool.take(OUTPUT, max_points, budget if budget > 0 else 0)
-            if batch is None:
-                return None
-            parts = [b"["]
-            n = 2
-            for r in batch.records:
-                if len(parts) > 1:
-                    parts.append(b",")
-                    n += 1
-                parts.append(r)
-                n += len(r)
-            parts.append(b"]")
-            return Pending(parts, n, len(batch.records), batch)
+        """The next batch from RAM (no spool), cut by the core's ``opentsdb.batches``; or None."""
         ready = [p for p in self.points if p.ts is not None or unstamped_too]
         if not ready:
             return None
@@ -106,9 +91,7 @@ class Buffer:
         return None
 
     def ack(self, pending):
-        if self.spool is not None:
-            self.spool.ack(pending.handle)
-            return
+        """Forget the points of a delivered (or refused) RAM batch."""
         gone = {}
         for p in pending.handle:
             gone[id(p)] = True
@@ -122,7 +105,5 @@ class Buffer:
         self.read_ms = keep_ms
 
     def reject(self, pending, reason):
-        """The server refused these points for good: keep them aside (spool) and move on."""
-        if self.spool is not None:
-            self.spool.dead_letter(OUTPUT, [(r, reason) for r in pending.handle.records])
+        """The server refused these points for good (no spool: no dead-letter file)."""
         self.ack(pending)

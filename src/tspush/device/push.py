@@ -1,16 +1,17 @@
-"""Sending what the buffer holds: batches, answers, back-off.
+"""Sending what the buffer holds, over the board's HTTP client.
 
-Batches come from the buffer (spool records or ``opentsdb.batches``), go
-out over one kept-alive ``core.http.Connection``, and the answer is judged
-by ``core.response.classify``, as on the computer: 2xx acks, 400/422 sets
-the points aside (dead letter), 401/403 keeps them and waits long
-(``Retry.auth_backoff_s``), 429/5xx and network trouble keep them and wait
-``Retry.delay_s`` (honouring ``Retry-After``). No loop here waits: the app
-asks ``ready()`` each cycle.
+With a spool (the normal case) the agent's ``core.forward.Forwarder`` does
+the work, exactly as on the computer: take a batch, send, then ack,
+dead-letter refused points (halving a refused batch to find them), or keep
+and back off (``Retry``, ``Retry-After``; a rejected token waits
+``auth_backoff_s``). Without a spool, batches come from RAM via the core's
+``opentsdb.batches``. Either way ``send`` is the one place that talks to the
+server: it logs ``POST host/path`` and ``http: CODE`` like the original, and
+names the cause of a failure. Nothing here sleeps: the app asks ``ready()``.
 """
 
 from tspush.core import auth
-from tspush.core.errors import AuthError, Rejected, ResponseError, TransportError
+from tspush.core.errors import ResponseError, TransportError
 from tspush.device import ticks
 
 MAX_REQUESTS_PER_CYCLE = 20
@@ -28,8 +29,12 @@ class Pusher:
         self.retry = retry or Retry(backoff_s=cfg["interval_s"], cap_s=600)
         self.rand = rand
         token = cfg.get("token") or None
-        self.header = auth.header_pair(cfg.get("auth", "basic"), token, cfg.get("user", "DESC"))
-        self.secrets = auth.secret_forms(token, cfg.get("user", "DESC"))
+        user = cfg.get("user", "DESC")
+        pair = auth.header_pair(cfg.get("auth", "basic"), token, user)
+        self.headers = {"Content-Type": "application/json"}
+        if pair is not None:
+            self.headers[pair[0]] = pair[1]
+        self.secrets = auth.secret_forms(token, user)
         self.attempt = 0
         self.wait_until_ms = None
         self.sent = 0
@@ -38,53 +43,35 @@ class Pusher:
         self.last_cause = None
         self.failures = {}
         self.said_pins = False
+        self.forwarder = None
 
     def ready(self):
         if self.wait_until_ms is None:
             return True
         return ticks.ticks_diff(ticks.ticks_ms(), self.wait_until_ms) >= 0
 
-    def _headers(self):
-        h = {"Content-Type": "application/json"}
-        if self.header is not None:
-            h[self.header[0]] = self.header[1]
-        return h
+    def _wait(self, wait_s):
+        self.wait_until_ms = ticks.ticks_add(ticks.ticks_ms(), int(wait_s * 1000))
 
-    def push(self, buffer, unstamped_too=False):
-        """Send until the buffer is empty, a failure, or the per-cycle cap; return points sent."""
-        if not self.ready():
-            return 0
-        sent = 0
-        headers = self._headers()
-        for _ in range(MAX_REQUESTS_PER_CYCLE):
-            pending = buffer.take(self.max_points, self.max_bytes, unstamped_too)
-            if pending is None:
-                break
-            try:
-                self._send(pending, headers)
-            except Rejected as e:
-                self.log.fail(e, "sending")
-                buffer.reject(pending, str(e))
-                self.rejected += pending.count
-                continue
-            except (TransportError, ResponseError, MemoryError, OSError) as e:
-                self._failed(e)
-                return sent
-            buffer.ack(pending)
-            sent += pending.count
-            self.sent += pending.count
-            self.attempt = 0
-            self.wait_until_ms = None
-            self.last_cause = None
-        return sent
+    # -- the one place that talks to the server -----------------------------------
 
-    def _send(self, pending, headers):
-        from tspush.core.response import classify
-
+    def send(self, body, details=False, count=None):
+        """POST one body; ``(status, headers, body)``. Failures are logged with their cause."""
         conn = self.conn
-        self.log.post(conn.host, self.path, pending.count, pending.body_len)
+        if count is None:
+            count = body.count(b'"metric"')
+        self.log.post(conn.host, self.path, count, len(body))
         self.requests += 1
-        resp = conn.request("POST", self.path, pending.parts, headers, pending.body_len)
+        try:
+            resp = conn.request("POST", self.path, body, self.headers)
+        except TransportError as e:
+            self._note(e)
+            raise
+        except MemoryError as e:
+            err = TransportError("out of memory while sending: send fewer points per batch", e)
+            err.reason = "out-of-memory"
+            self._note(err)
+            raise err
         if getattr(conn, "pins_unchecked", False) and not self.said_pins:
             self.said_pins = True
             self.log.warn(
@@ -92,20 +79,107 @@ class Pusher:
                 "is not checked, the CA check is"
             )
         self.log.http(resp.status, resp.body)
-        classify(resp.status, resp.body, resp.headers, self.secrets, conn.host + self.path)
+        if not 200 <= resp.status < 300:
+            from tspush.core.response import classify
 
-    def _failed(self, e):
+            try:
+                classify(resp.status, resp.body, resp.headers, self.secrets, conn.host + self.path)
+            except ResponseError as e:
+                self._note(e)
+        return resp.status, resp.headers, resp.body
+
+    def _note(self, e):
         import gc
 
-        self.conn.close()
+        if isinstance(e, TransportError):
+            self.conn.close()
         gc.collect()
         cause = self.log.fail(e, "sending")
         self.last_cause = cause
         self.failures[cause] = self.failures.get(cause, 0) + 1
-        self.attempt += 1
-        if isinstance(e, AuthError):
-            delay_s = self.retry.auth_backoff_s
+
+    # -- per cycle ------------------------------------------------------------
+
+    def push(self, buffer, unstamped_too=False):
+        """Send until the buffer is empty, a failure, or the per-cycle cap; return points sent."""
+        if not self.ready():
+            return 0
+        if buffer.spool is not None:
+            return self._push_spool(buffer.spool)
+        return self._push_ram(buffer, unstamped_too)
+
+    def _forward_log(self, level, message):
+        if level in ("error", "warning"):
+            self.log.line("%s: %s" % (level, message))
         else:
-            delay_s = self.retry.delay_s(self.attempt, getattr(e, "retry_after_s", None), self.rand)
-        self.wait_until_ms = ticks.ticks_add(ticks.ticks_ms(), int(delay_s * 1000))
-        self.log.line("retry: in %d s (attempt %d); readings are kept" % (delay_s, self.attempt))
+            self.log.line(message)
+
+    def _push_spool(self, spool):
+        from tspush.core import forward
+
+        fw = self.forwarder
+        if fw is None or fw.spool is not spool:
+            fw = forward.Forwarder(
+                spool,
+                "board",
+                self.send,
+                self.max_points,
+                self.max_bytes,
+                retry=self.retry,
+                rand=self.rand,
+                log=self._forward_log,
+            )
+            self.forwarder = fw
+        before = fw.sent_points
+        dead_before = fw.dead_letters
+        for _ in range(MAX_REQUESTS_PER_CYCLE):
+            outcome, wait_s = fw.step()
+            if outcome == forward.SENT:
+                continue
+            if outcome != forward.EMPTY:
+                self.attempt = fw.attempt
+                self._wait(wait_s)
+            break
+        if fw.attempt == 0:
+            self.attempt = 0
+            self.wait_until_ms = None
+        self.rejected += fw.dead_letters - dead_before
+        sent = fw.sent_points - before
+        self.sent += sent
+        return sent
+
+    def _push_ram(self, buffer, unstamped_too):
+        from tspush.core.errors import AuthError, Rejected
+        from tspush.core.response import classify
+
+        sent = 0
+        for _ in range(MAX_REQUESTS_PER_CYCLE):
+            pending = buffer.take(self.max_points, self.max_bytes, unstamped_too)
+            if pending is None:
+                break
+            try:
+                status, headers, body = self.send(pending.parts[0], False, pending.count)
+                classify(status, body, headers, self.secrets)
+            except Rejected as e:
+                buffer.reject(pending, str(e))
+                self.rejected += pending.count
+                continue
+            except (TransportError, ResponseError) as e:
+                self.attempt += 1
+                if isinstance(e, AuthError):
+                    wait_s = self.retry.auth_backoff_s
+                else:
+                    wait_s = self.retry.delay_s(
+                        self.attempt, getattr(e, "retry_after_s", None), self.rand
+                    )
+                self._wait(wait_s)
+                self.log.line(
+                    "retry: in %.1f s (attempt %d); readings are kept" % (wait_s, self.attempt)
+                )
+                return sent
+            buffer.ack(pending)
+            sent += pending.count
+            self.sent += pending.count
+            self.attempt = 0
+            self.wait_until_ms = None
+        return sent
