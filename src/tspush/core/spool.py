@@ -85,13 +85,16 @@ def _fsync(f) -> None:
             pass
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data``: temp file, flush+fsync, rename."""
+def write_atomic(path: str, data: bytes, sync: bool = True) -> None:
+    """Replace ``path`` with ``data``: temp file, flush (+fsync), rename."""
     tmp = path + ".tmp"
     f = open(tmp, "wb")
     try:
         f.write(data)
-        _fsync(f)
+        if sync:
+            _fsync(f)
+        else:
+            f.flush()
     finally:
         f.close()
     try:
@@ -231,6 +234,7 @@ class Spool:
         clock=None,
         lock=None,
         record_bytes: int = 0,
+        cursor_sync: bool = False,
     ):
         if not outputs:
             raise SpoolError("spool needs at least one output name")
@@ -251,6 +255,10 @@ class Spool:
         self.max_age_s = max_age_s
         self.segment_bytes = segment_bytes
         self.sync_every_s = sync_every_s
+        # Cursor files are replaced by rename, which a crashed process cannot
+        # tear; fsync'ing them too only matters for a power cut, where a stale
+        # cursor means points sent again, never lost.
+        self.cursor_sync = cursor_sync
         # Small segments mean flash: small records and small reads save RAM.
         small = segment_bytes < 65536
         self.record_bytes = min(record_bytes or (1024 if small else 65536), segment_bytes // 4)
@@ -590,6 +598,20 @@ class Spool:
                 points = payload.split(b"\n")
                 i = skip
                 n_pts = len(points)
+                room = want - len(records)
+                chunk = points[i : i + room] if (i or room < n_pts) else points
+                size = 0
+                if max_bytes:
+                    for p in chunk:
+                        size += len(p)
+                    size += extra * len(chunk)
+                if not max_bytes or budget[3] + size <= max_bytes:
+                    # The common case: the whole rest of the record fits.
+                    records.extend(chunk)
+                    appended.extend([appended_s] * len(chunk))
+                    budget[3] += size
+                    recno += len(chunk)
+                    i += len(chunk)
                 while i < n_pts and len(records) < want:
                     p = points[i]
                     if max_bytes and records and budget[3] + len(p) + extra > max_bytes:
@@ -676,7 +698,7 @@ class Spool:
     def _save_cursor(self, name: str, c: Cursor) -> None:
         path = self.path + "/" + _CURSOR + name
         try:
-            write_atomic(path, c.encode())
+            write_atomic(path, c.encode(), self.cursor_sync)
         except OSError:
             # Disk full: the cursor moves in memory and is saved at a later ack, after
             # the segments it frees have made room. A crash before then sends again.

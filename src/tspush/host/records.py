@@ -57,8 +57,8 @@ class RecordEncoder:
                 self._series[key] = prefix
             if prefix is not None:
                 if ts is None:
-                    return prefix + b',"value":' + orjson.dumps(v) + b"}"
-                return prefix + b',"timestamp":%d,"value":' % ts + orjson.dumps(v) + b"}"
+                    return b'%s,"value":%s}' % (prefix, orjson.dumps(v))
+                return b'%s,"timestamp":%d,"value":%s}' % (prefix, ts, orjson.dumps(v))
         # Anything unusual: the core decides, with its own messages.
         err = check(p, self.mode)
         if err is not None:

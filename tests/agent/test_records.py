@@ -1,0 +1,60 @@
+"""The host's fast record encoder: same data as the core's, same refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tspush.core.errors import PointError
+from tspush.core.opentsdb import encode_point
+from tspush.core.point import STRICT, Point
+from tspush.core.spool import decode_point
+from tspush.host.records import RecordEncoder, encode_all
+
+CASES = [
+    Point("sys.cpu", 1, 1700000000, {"host": "a"}),
+    Point("sys.cpu", 0.1 + 0.2, 1700000000123, {"host": "a"}),
+    Point("t", -5, None, {}),
+    Point("ünïcode.m", 1e-300, 1700000001, {"ort": "Köln", "q": "x/y"}),
+    Point("big", 2**70, 1700000002, {}),  # beyond 64 bits: the core encodes it
+]
+
+
+@pytest.mark.parametrize("p", CASES, ids=lambda p: p.metric)
+def test_same_data_as_the_core_encoder(p: Point) -> None:
+    enc = RecordEncoder()
+    for _ in range(2):  # the second time from the series cache
+        b = enc.encode(p)
+        assert json.loads(b) == json.loads(encode_point(p))
+        assert decode_point(b) == p
+
+
+def test_refusals_are_the_cores() -> None:
+    enc = RecordEncoder()
+    enc.encode(Point("m", 1, 1700000000, {"k": "v"}))
+    bad = [
+        Point("m", float("nan"), 1700000000, {"k": "v"}),  # cached series, bad value
+        Point("m", True, 1700000000, {"k": "v"}),
+        Point("m", 1, 1.5, {"k": "v"}),  # type: ignore[arg-type]
+        Point("m m", 1, 1700000000, {}),
+        Point("m", 1, 1700000000, {"k": 5}),  # type: ignore[dict-item]
+    ]
+    good, errors = encode_all(enc, bad + [Point("ok", 2, 1700000000, {})])
+    assert len(good) == 1 and len(errors) == 5
+    assert [e.rule for e in errors] == [
+        "value-finite",
+        "value-type",
+        "timestamp-type",
+        "metric-chars",
+        "tag value-type",
+    ]
+    with pytest.raises(PointError, match="no tags"):
+        RecordEncoder(STRICT).encode(Point("m", 1, 1700000000, {}))
+
+
+def test_series_cache_is_bounded() -> None:
+    enc = RecordEncoder(max_series=10)
+    for i in range(25):
+        enc.encode(Point("m", i, 1700000000, {"i": str(i)}))
+    assert len(enc._series) <= 10
