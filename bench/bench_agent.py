@@ -60,15 +60,20 @@ def python_ceiling(url: str, body: bytes, points: int, duration_s: float) -> tup
     return total * points / duration_s, f"{procs} Python processes, one connection each"
 
 
-def ceiling(url: str, duration_s: int) -> tuple[float, str]:
+def ceilings(url: str, duration_s: int) -> list[tuple[str, float, str]]:
+    """Pre-built bodies posted on many connections: by Python processes, and by wrk if present."""
     from tspush.core.opentsdb import encode
 
     body = encode(make_points(BODY_POINTS, first_ts_ms=1_600_000_000_000))
+    out = []
+    rate, how = python_ceiling(url, body, BODY_POINTS, duration_s)
+    out.append(("ceiling: pre-built bodies, Python loop", rate, how))
     if shutil.which("wrk"):
         from bench_e2e import wrk_rate
 
-        return wrk_rate(url, body, BODY_POINTS, False, duration_s)
-    return python_ceiling(url, body, BODY_POINTS, duration_s)
+        rate, how = wrk_rate(url, body, BODY_POINTS, False, duration_s)
+        out.append(("ceiling: pre-built bodies, wrk", rate, how))
+    return out
 
 
 class FastSource:
@@ -138,7 +143,6 @@ def run(quick: bool = False) -> list[Row]:
     rows: list[Row] = []
     try:
         with VictoriaMetrics(tmp / "vm") as vm:
-            rate, stored_n = 0.0, 0
             e2e, spool_rate, stored_n = agent_rate(vm, tmp, n)
             rows.append(
                 row(
@@ -149,16 +153,12 @@ def run(quick: bool = False) -> list[Row]:
                     f"{CHUNK} points per append, while the output sends",
                 )
             )
-            ceil, how = ceiling(vm.opentsdb_url, duration_s)
-            rows.append(
-                row(
-                    BENCH,
-                    "ceiling: pre-built bodies",
-                    ceil,
-                    "points/s",
-                    f"{BODY_POINTS} points per body; {how}",
+            ceil = 0.0
+            for metric, rate, how in ceilings(vm.opentsdb_url, duration_s):
+                rows.append(
+                    row(BENCH, metric, rate, "points/s", f"{BODY_POINTS} points per body; {how}")
                 )
-            )
+                ceil = max(ceil, rate)
             ok = stored_n == n and e2e >= ceil / 2
             rows.append(
                 row(
@@ -166,13 +166,12 @@ def run(quick: bool = False) -> list[Row]:
                     "agent end to end",
                     e2e,
                     "points/s",
-                    f"{n:,} points, {BODY_POINTS} per body, one connection; "
-                    f"{stored_n:,} read back; {100 * e2e / ceil:.0f}% of the ceiling",
+                    f"{n:,} points, {BODY_POINTS} per body, one connection, fsync per append; "
+                    f"{stored_n:,} read back; {100 * e2e / ceil:.0f}% of the higher ceiling",
                     goal=">= 50% of ceiling",
                     ok=ok,
                 )
             )
-            del rate
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
