@@ -192,3 +192,37 @@ def test_sigterm_stops_cleanly_too(tmp_path: Path) -> None:
     assert rx.proc.wait(15) == 0
     assert rx.stop() == 0
     assert "Traceback" not in rx.text and "tspush serve: stopped" in rx.text
+
+
+def test_given_cert_and_key_are_served_and_printed(tmp_path: Path) -> None:
+    from support.tls import make_certs
+
+    certs = make_certs(tmp_path)
+    with ReceiverProcess(
+        tmp_path, "--cert", str(certs.cert_file), "--key", str(certs.key_file)
+    ) as rx:
+        sha1, _ = printed_pins(rx.text)
+        assert sha1 == fingerprint.format_original(hashlib.sha1(certs.der).digest())
+        assert served_der(rx.port) == certs.der
+        ctx = ssl.create_default_context(cafile=str(certs.ca_file))
+        import urllib.request
+
+        with urllib.request.urlopen(rx.url + "/api/version", context=ctx, timeout=10) as resp:
+            assert json.loads(resp.read())["version"].startswith("2.")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tspush.cli.main",
+            "serve",
+            "--no-auth",
+            "--cert",
+            str(certs.cert_file),
+            "--db",
+            str(tmp_path / "z.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2 and "--cert" in out.stderr and "--key" in out.stderr
