@@ -33,9 +33,10 @@ def spooled_ts(spool_dir: Path) -> set[int]:
     for seg in sorted(spool_dir.glob("*" + SEG_SUFFIX)):
         buf = seg.read_bytes()
         for start, end, _ in scan(buf):
-            d = json.loads(buf[start + HEADER : end])
-            if d.get("metric") == METRIC:
-                out.add(int(d["timestamp"]))
+            for line in bytes(buf[start + HEADER : end]).split(b"\n"):
+                d = json.loads(line)  # one or more points per record, one per line
+                if d.get("metric") == METRIC:
+                    out.add(int(d["timestamp"]))
     return out
 
 
