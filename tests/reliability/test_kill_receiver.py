@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import urllib3
+
 from support.receiver import ReceiverProcess
 
 from .figures import record
@@ -71,7 +72,8 @@ def test_sigkill_of_the_receiver_never_loses_acknowledged_points(tmp_path: Path)
         stop = threading.Event()
         out: list[int] = []
         th = threading.Thread(
-            target=lambda: out.append(_hammer(rx.url, rx.write_headers(), next_i, acked, stop)),
+            target=lambda o, u, h, i, ev: o.append(_hammer(u, h, i, acked, ev)),
+            args=(out, rx.url, rx.write_headers(), next_i, stop),
             daemon=True,
         )
         th.start()
