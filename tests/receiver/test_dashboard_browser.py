@@ -151,3 +151,10 @@ def test_assets_are_ours_and_local() -> None:
         urls = set(re.findall(r"https?://[^\s\"')]+", text))
         assert urls <= {"http://www.w3.org/2000/svg"}, (f, urls)
         assert "Copyright" not in text and "@license" not in text
+
+
+def test_long_ranges_are_downsampled(rx: ReceiverProcess, tmp_path: Path) -> None:
+    dom = dump_dom(f"{rx.url}/?token={rx.read_token}#m=universe&r=24h", tmp_path / "chrome")
+    (line,) = [p for p in paths(dom) if p.get("class") == "series"]
+    # 30 points over 5 minutes, in 5-minute averages: one or two buckets, still 42
+    assert line["data-points"] in ("1", "2") and line["data-last"] == "42"
