@@ -79,10 +79,21 @@ class Forwarder:
 
     def step(self):
         """Try one batch: ``(outcome, wait_s)``; outcome is SENT, EMPTY, KEPT or AUTH."""
-        body_room = self.max_bytes - 2 if self.raw else 0
-        batch = self.spool.take(self.output, self.max_points, body_room, 1)
+        batch = self.take()
         if batch is None:
             return EMPTY, 0.0
+        outcome, wait_s = self.handle(batch)
+        if outcome == SENT:
+            self.spool.ack(batch)
+        return outcome, wait_s
+
+    def take(self, start=None):
+        """The next batch for this output (from ``start`` when batches are in flight)."""
+        body_room = self.max_bytes - 2 if self.raw else 0
+        return self.spool.take(self.output, self.max_points, body_room, 1, start)
+
+    def handle(self, batch):
+        """Send one batch; dead-letter what the server refused. The caller acks on SENT."""
         records = batch.records
         dead = []
         if self.prepare is not None:
@@ -122,7 +133,6 @@ class Forwarder:
                 "output %s: %d point(s) refused, written to the dead-letter file: %s"
                 % (self.output, len(dead), dead[0][1]),
             )
-        self.spool.ack(batch)
         if self.auth_failed:
             self.log("info", "output %s: the token is accepted again" % self.output)
         self.auth_failed = False

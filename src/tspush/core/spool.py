@@ -537,16 +537,20 @@ class Spool:
 
     # -- transactions ---------------------------------------------------------
 
-    def take(self, output: str, max_points: int = 500, max_bytes: int = 0, per_record_bytes=0):
+    def take(
+        self, output: str, max_points: int = 500, max_bytes: int = 0, per_record_bytes=0, start=None
+    ):
         """The next unacked points for ``output`` (oldest first), or None when none are pending.
 
         ``max_bytes`` bounds the total bytes of the points, counting
         ``per_record_bytes`` more for each (a separator); 0: no bound.
-        At least one point is returned when any is pending.
+        At least one point is returned when any is pending. ``start`` (a
+        previous batch's ``end``) reads on past batches still in flight.
         """
         with self.lock:
             c = self._cursor(output)
-            start = c.position()
+            if start is None or (start[0], start[2]) < (c.seq, c.recno):
+                start = c.position()
             records = []
             appended = []
             pos = start
