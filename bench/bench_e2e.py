@@ -1,6 +1,6 @@
 """End to end: points/s from Python to VictoriaMetrics' OpenTSDB listener on loopback.
 
-* Ceiling: the same pre-built body (same point count, same bytes as tspush
+* Ceiling: pre-built bodies (same point count, same kind of data as tspush
   sends) posted over and over by ``wrk`` with keep-alive from a small Lua
   script of ours (``bench/wrk_post.lua``). VictoriaMetrics is then CPU-bound.
 * tspush: ``Transport`` + ``push_points`` (the public host API), one
@@ -43,11 +43,16 @@ WRK_CONNECTIONS = 16
 # -- the ceiling -----------------------------------------------------------------
 
 
-def wrk_rate(url: str, body: bytes, points: int, gz: bool, duration_s: int) -> tuple[float, str]:
-    """Points/s that ``wrk`` gets through posting ``body`` (``points`` points) for a while."""
+def wrk_rate(
+    url: str, bodies: list[bytes], points: int, gz: bool, duration_s: int
+) -> tuple[float, str]:
+    """Points/s ``wrk`` gets through posting ``bodies`` (``points`` points each) in turn."""
     with tempfile.TemporaryDirectory() as d:
-        body_file = Path(d) / "body"
-        body_file.write_bytes(gzip.compress(body) if gz else body)
+        body_file = Path(d) / "bodies"
+        with open(body_file, "wb") as f:
+            for body in bodies:
+                data = gzip.compress(body) if gz else body
+                f.write(b"%d\n" % len(data) + data)
         env = dict(os.environ, BODY_FILE=str(body_file), BODY_GZIP="1" if gz else "")
         out = subprocess.run(
             [
@@ -62,14 +67,17 @@ def wrk_rate(url: str, body: bytes, points: int, gz: bool, duration_s: int) -> t
             env=env,
             capture_output=True,
             text=True,
-            timeout=duration_s + 30,
+            timeout=duration_s + 120,
         ).stdout
     fields = [line.split() for line in out.splitlines() if line.startswith("RESULT ")]
     if not fields:
         raise RuntimeError("wrk printed no RESULT line:\n" + out)
     requests, duration_us, non2xx, errors = (int(x) for x in fields[0][1:5])
     rate = (requests - non2xx - errors) * points / (duration_us / 1e6)
-    return rate, f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}, {requests:,} requests, {non2xx} non-2xx"
+    return rate, (
+        f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}, {len(bodies):,} distinct bodies, "
+        f"{requests:,} requests, {non2xx} non-2xx"
+    )
 
 
 # -- read-back ---------------------------------------------------------------------
@@ -254,7 +262,7 @@ def run(quick: bool = False) -> list[Row]:
     configs = [(1, 1), (2, 2)]
     if not quick:
         cases.append((1000, True))
-        configs += [(3, 2), (4, 2)]
+        configs = [(1, 1), (2, 1), (2, 2), (3, 2)]
     rows: list[Row] = []
     seq = 0
 
@@ -266,8 +274,11 @@ def run(quick: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory() as d, VictoriaMetrics(Path(d) / "vm") as vm:
         for size, gz in cases:
             tag = f"{size}-point bodies, {'gzip' if gz else 'plain'}"
-            body = next(fastencode.batches(make_points(size), size, 1 << 30))[0]
-            ceilings = [wrk_rate(vm.opentsdb_url, body, size, gz, duration_s)]
+            # the ceiling's bodies: the same shape of data, its own metric names
+            ceiling_points = make_points(n, first_ts_ms=BASE_TS_MS, prefix=f"wrk{size}")
+            bodies = [b for b, _ in fastencode.batches(ceiling_points, size, 1 << 30)]
+            del ceiling_points
+            ceilings = [wrk_rate(vm.opentsdb_url, bodies, size, gz, duration_s)]
             best: dict[str, float] = {}
             for pusher, label in [
                 ("tspush", "tspush Transport (urllib3)"),
@@ -287,7 +298,7 @@ def run(quick: bool = False) -> list[Row]:
                             f"{landed:,}/{n:,} read back",
                         )
                     )
-            ceilings.append(wrk_rate(vm.opentsdb_url, body, size, gz, duration_s))
+            ceilings.append(wrk_rate(vm.opentsdb_url, bodies, size, gz, duration_s))
             ceiling = max(c for c, _ in ceilings)
             rows.append(
                 row(
