@@ -257,3 +257,33 @@ def test_disk_full_is_503_retry_later_and_nothing_half_stored(tmp_path: Path) ->
         again = urllib3.request("POST", rx.url + "/api/put", body=body, headers=rx.write_headers())
         assert again.status == 503 and again.headers["Retry-After"] == "10"
         assert "Traceback" not in rx.text
+
+
+def test_strict_refuses_bodies_stock_opentsdb_refuses(tmp_path: Path) -> None:
+    """Stock OpenTSDB: over 8192 bytes or chunked is 'Chunked request not supported.'"""
+    pts = [
+        {"metric": "stock.v", "timestamp": T + i, "value": i, "tags": {"host": "a"}}
+        for i in range(200)
+    ]
+    small = json.dumps(pts[:50]).encode()
+    big = json.dumps(pts).encode()
+    assert len(small) <= 8192 < len(big)
+    with ReceiverProcess(tmp_path, "--strict") as rx:
+        assert send(rx, small)[0] == 204
+        status, doc = send(rx, big)
+        assert status == 400
+        assert_error(doc, 400, "Chunked request not supported.")
+        r = urllib3.request(
+            "POST",
+            rx.url + "/api/put",
+            body=iter([small]),
+            headers={**rx.write_headers(), "Transfer-Encoding": "chunked"},
+        )
+        assert r.status == 400 and b"Chunked request not supported." in r.data
+        assert send(rx, gzip.compress(big), headers={"Content-Encoding": "gzip"})[0] == 204
+        r = urllib3.request(
+            "GET", rx.url + f"/api/query?start={T}&m=sum:stock.v", headers=rx.read_headers()
+        )
+        assert len(json.loads(r.data)[0]["dps"]) == 200
+    with ReceiverProcess(tmp_path / "lenient") as rx:
+        assert send(rx, big)[0] == 204  # the default takes what OVH and VictoriaMetrics take

@@ -103,7 +103,7 @@ class Receiver:
 
     async def put(self, request: Request) -> Response:
         self.need_write(request)
-        body = await read_body(request, self.limits)
+        body = await read_body(request, self.limits, stock_opentsdb=self.mode == STRICT)
         items = parse_items(body, self.limits)
         now_s = int(self.clock())
         good, errors = self.checker.check_all(items, now_s)

@@ -46,7 +46,28 @@ def too_large(message: str, details: str) -> ApiError:
     return ApiError(413, message, details)
 
 
-async def read_body(request: Request, limits: Limits) -> bytes:
+STOCK_OPENTSDB_MAX_BYTES = 8192
+
+
+def stock_opentsdb_check(request: Request, wire_bytes: int) -> None:
+    """What stock OpenTSDB 2.x does with a chunked body or one over 8192 bytes: 400.
+
+    Netty hands OpenTSDB any body over 8192 bytes in chunks, and chunked
+    requests are refused unless ``tsd.http.request.enable_chunked`` is set.
+    ``--strict`` applies this so clients meet the limit before production does.
+    """
+    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+    if chunked or wire_bytes > STOCK_OPENTSDB_MAX_BYTES:
+        raise ApiError(
+            400,
+            "Chunked request not supported.",
+            "stock OpenTSDB (as --strict) refuses chunked bodies and bodies over %d bytes "
+            "(this one: %s); send smaller batches with Content-Length"
+            % (STOCK_OPENTSDB_MAX_BYTES, "chunked" if chunked else "%d bytes" % wire_bytes),
+        )
+
+
+async def read_body(request: Request, limits: Limits, stock_opentsdb: bool = False) -> bytes:
     """The request body, gunzipped if sent with ``Content-Encoding: gzip``; 413 when too big."""
     cap = limits.max_body_bytes
     cl = request.headers.get("content-length")
@@ -79,6 +100,8 @@ async def read_body(request: Request, limits: Limits) -> bytes:
             "send the whole body at once",
         ) from None
     body = b"".join(parts)
+    if stock_opentsdb:
+        stock_opentsdb_check(request, len(body))
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         body = _inflate(body, encoding, cap * GZIP_EXPANSION)
