@@ -229,8 +229,8 @@ class Receiver:
             m = (params.get("m") or [""])[-1]
             if not m:
                 raise ApiError(400, "Missing 'm' parameter", "use m=metric{tagk=*}")
-            metric, groups = q._brace_groups(m)
-            pairs = q._tag_pairs(groups[0]) if groups else []
+            metric, groups = q.brace_groups(m)
+            pairs = q.tag_pairs(groups[0]) if groups else []
             if "limit" in params:
                 try:
                     limit = int(params["limit"][-1])

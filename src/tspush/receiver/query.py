@@ -21,7 +21,7 @@ from typing import Any
 
 from tspush.core.point import MAX_SECONDS
 from tspush.receiver.errors import ApiError
-from tspush.receiver.filters import Filter, filters_from_tags, parse_filter
+from tspush.receiver.filters import Filter, filters_from_tags, parse_filter, split_typed
 from tspush.receiver.store import Series, Store
 
 Value = int | float | None
@@ -307,7 +307,7 @@ def _split_top(text: str, sep: str) -> list[str]:
     return out
 
 
-def _brace_groups(text: str) -> tuple[str, list[str]]:
+def brace_groups(text: str) -> tuple[str, list[str]]:
     """``metric{a=b}{c=d}`` -> ("metric", ["a=b", "c=d"])."""
     i = text.find("{")
     if i < 0:
@@ -331,7 +331,7 @@ def _brace_groups(text: str) -> tuple[str, list[str]]:
     return name, groups
 
 
-def _tag_pairs(text: str) -> list[tuple[str, str]]:
+def tag_pairs(text: str) -> list[tuple[str, str]]:
     pairs = []
     for part in _split_top(text, ","):
         if not part.strip():
@@ -349,7 +349,7 @@ def subquery_from_m(m: str) -> dict[str, Any]:
     if len(parts) < 2:
         raise bad("Invalid m parameter %r" % m, "use aggregator:[rate:][downsample:]metric{tags}")
     d: dict[str, Any] = {"aggregator": parts[0]}
-    metric, groups = _brace_groups(parts[-1])
+    metric, groups = brace_groups(parts[-1])
     d["metric"] = metric
     for mid in parts[1:-1]:
         if mid == "rate" or mid.startswith("rate{"):
@@ -370,10 +370,10 @@ def subquery_from_m(m: str) -> dict[str, Any]:
             d["downsample"] = mid
     filters = []
     if groups:
-        for k, v in _tag_pairs(groups[0]):
+        for k, v in tag_pairs(groups[0]):
             filters.append(_filter_dict(k, v, True))
     if len(groups) > 1:
-        for k, v in _tag_pairs(groups[1]):
+        for k, v in tag_pairs(groups[1]):
             filters.append(_filter_dict(k, v, False))
     if filters:
         d["filters"] = filters
@@ -381,8 +381,6 @@ def subquery_from_m(m: str) -> dict[str, Any]:
 
 
 def _filter_dict(tagk: str, value: str, group_by: bool) -> dict[str, Any]:
-    from tspush.receiver.filters import split_typed
-
     ftype, expr = split_typed(value)
     return {"type": ftype, "tagk": tagk, "filter": expr, "groupBy": group_by}
 
