@@ -173,8 +173,15 @@ def run_demo(interval_s: float, port: int, db: Path, no_browser: bool, temporary
 
 
 def _open_browser(url: str) -> None:
+    import os
     import webbrowser
 
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        # No desktop: webbrowser would start a text browser in this terminal.
+        echo("  (no desktop session: open the dashboard link above in a browser)")
+        return
     try:
         if not webbrowser.open(url, new=2):
             echo("  (no browser found: open the dashboard link above yourself)")
