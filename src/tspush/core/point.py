@@ -79,7 +79,10 @@ def ts_to_ms(ts):
 def point_from_dict(d, mode: str = LENIENT, now_s=None) -> Point:
     """Build a point from an OpenTSDB JSON object, checking types on the way."""
     if not isinstance(d, dict):
-        raise PointError("a data point must be a JSON object, got %r" % (d,), "object")
+        # the type, not the value: the repr of a deeply nested list would recurse
+        raise PointError(
+            "a data point must be a JSON object, got a %s" % type(d).__name__, "object"
+        )
     metric = d.get("metric")
     value = d.get("value")
     ts = d.get("timestamp")
