@@ -209,3 +209,46 @@ def test_flush_interval_batches_and_a_full_batch_wakes_the_output(tmp_path: Path
         srv.wait_requests(1, timeout_s=5)
         out.stop()
         assert _values(srv.requests[0]) == list(range(50))
+
+
+def test_several_connections_ack_in_spool_order_whatever_answers_first(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    fail_once = {5, 11}
+    lock = threading.Lock()
+
+    def responder(req: Request) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(rng.uniform(0, 0.03))  # answers overtake each other
+        first = _values(req)[0]
+        with lock:
+            if first // 10 in fail_once:
+                fail_once.discard(first // 10)
+                return 503, {}, b"try again"
+        return 204, {}, b""
+
+    certs = make_certs(tmp_path)
+    with RecordingServer(tls=True, certs=certs, responder=responder) as srv:
+        spool = Spool(str(tmp_path / "spool"), outputs=["out"], lock=threading.RLock())
+        cfg = output_config(srv.url, token=TOKEN, ca_file=str(certs.ca_file))
+        cfg.connections = 4
+        out = Output(cfg, spool, log=Lines())
+        out.forwarder.max_points = 10
+        for _, f in out.extra:
+            f.max_points = 10
+        spool.append(_points(200))
+        out.start()
+        deadline = time.monotonic() + 20
+        while spool.pending("out") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out.stop()
+        assert spool.pending("out") == 0
+        sent = [v for r in srv.requests for v in _values(r)]
+        assert sorted(set(sent)) == list(range(200))
+        assert len(sent) == 200 + 20  # only the two refused batches went twice
+        assert len(srv.connections) >= 2  # really several connections
+        state = out.state()
+        assert state["connections"] == 4 and state["sent_points"] == 200 and state["retries"] == 2
+    # the cursor is at the end: a restart sends nothing again
+    spool2 = Spool(str(tmp_path / "spool"), outputs=["out"])
+    assert spool2.take("out") is None

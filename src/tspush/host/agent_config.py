@@ -80,6 +80,7 @@ OUTPUT_AGENT_KEYS: dict[str, tuple[Any, Any]] = {
     "retry_jitter": ("num", 0.2),
     "auth_backoff_s": ("pos", 300.0),
     "details": ("bool", None),
+    "connections": ("posint", 1),
 }
 
 
@@ -107,6 +108,7 @@ class OutputConfig:
     flush_jitter_s: float = 1.0
     retry: Retry = field(default_factory=Retry)
     details: bool | None = None
+    connections: int = 1
 
     def profile(self) -> profiles.Profile:
         return self.settings.make_profile()
@@ -442,6 +444,7 @@ def _outputs(
                     auth_backoff_s=av["auth_backoff_s"],
                 ),
                 details=av.get("details"),
+                connections=av["connections"],
             )
         )
     return out

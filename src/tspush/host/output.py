@@ -73,26 +73,42 @@ class Output:
             warn=lambda m: log("warning", m, output=cfg.name)
         )
         self.sender = Sender(self.transport, self.profile)
+        self.dead_letter_path = str(dead_letter_path) if dead_letter_path else None
+        self.forwarder = self._forwarder(self.sender)
+        # More connections: each sender has its own transport and forwarder;
+        # batches are acked in spool order whichever answer comes first.
+        self.extra: list[tuple[Transport, forward.Forwarder]] = []
+        for _ in range(max(1, cfg.connections) - 1):
+            t = settings.make_transport(warn=lambda m: None)
+            self.extra.append((t, self._forwarder(Sender(t, self.profile))))
+        self._order = threading.Lock()
+        self._inflight: list[list[Any]] = []  # [batch, done] in the order taken
+        self._read_pos: Any = None
+        self._batcher = profiles.batcher_for(self.profile, self.sender.path)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._rand = random.Random()
+
+    def _forwarder(self, sender: Sender) -> forward.Forwarder:
+        cfg = self.cfg
         details = cfg.details if cfg.details is not None else self.profile.supports_details
-        raw = self.profile.format == "opentsdb"
-        self.forwarder = forward.Forwarder(
-            spool,
+        return forward.Forwarder(
+            self.spool,
             cfg.name,
-            self.sender,
+            sender,
             max_points=self.profile.max_points,
             max_bytes=self.profile.max_bytes,
             retry=cfg.retry,
             details=details,
-            encode=None if raw else self._encode,
+            encode=None if self.profile.format == "opentsdb" else self._encode,
             prepare=self._prepare if _needs_prepare(self.profile) else None,
             log=self._log,
-            dead_letter_path=str(dead_letter_path) if dead_letter_path else None,
+            dead_letter_path=self.dead_letter_path,
         )
-        self._batcher = profiles.batcher_for(self.profile, self.sender.path)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._rand = random.Random()
+
+    def forwarders(self) -> list[forward.Forwarder]:
+        return [self.forwarder] + [f for _, f in self.extra]
 
     def _log(self, level: str, message: str) -> None:
         self.log(level, message, output=self.name)
@@ -111,10 +127,18 @@ class Output:
     # -- the thread -------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.run, name="tspush-out-" + self.name, daemon=True
-        )
-        self._thread.start()
+        if not self.extra:
+            self._threads = [threading.Thread(target=self.run, name="tspush-out-" + self.name)]
+        else:
+            self._threads = [
+                threading.Thread(
+                    target=self.run_pipelined, args=(f,), name="tspush-out-" + self.name
+                )
+                for f in self.forwarders()
+            ]
+        for t in self._threads:
+            t.daemon = True
+            t.start()
 
     def wake(self) -> None:
         """A full batch is waiting: do not sit out the flush interval."""
@@ -123,27 +147,31 @@ class Output:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        for t in self._threads:
+            t.join(timeout_s)
         self.transport.close()
+        for transport, _ in self.extra:
+            transport.close()
 
     def backing_off(self) -> bool:
         """The last try failed (the server is down or refuses the token)."""
-        return self.forwarder.attempt > 0 or self.forwarder.auth_failed
+        return any(f.attempt > 0 or f.auth_failed for f in self.forwarders())
 
     def flush_wait_s(self) -> float:
         j = self.cfg.flush_jitter_s
         return max(0.0, self.cfg.flush_interval_s + (self._rand.uniform(-j, j) if j else 0.0))
 
     def run(self) -> None:
+        """One connection: take, send, ack, one batch at a time."""
+        fwd = self.forwarder
         while not self._stop.is_set():
             try:
-                outcome, wait_s = self.forwarder.step()
+                outcome, wait_s = fwd.step()
             except Exception as e:  # noqa: BLE001 - an output never dies; it reports and waits
                 self._log("error", "unexpected failure, retrying: %r" % e)
                 outcome, wait_s = forward.KEPT, self.cfg.retry.delay_s(1)
             if outcome == forward.SENT:
-                if self.spool.pending(self.name) >= self.forwarder.max_points:
+                if self.spool.pending(self.name) >= fwd.max_points:
                     continue
                 wait_s = self.flush_wait_s()
             elif outcome == forward.EMPTY:
@@ -155,8 +183,56 @@ class Output:
                 # Backing off: only stopping cuts the wait short.
                 self._stop.wait(wait_s)
 
+    def run_pipelined(self, fwd: forward.Forwarder) -> None:
+        """One of several connections: batches in flight at once, acked in spool order."""
+        while not self._stop.is_set():
+            with self._order:
+                # At most one batch per connection in flight: after a crash,
+                # at most ``connections`` batches are sent again.
+                full = len(self._inflight) >= 1 + len(self.extra)
+                batch = None if full else fwd.take(self._read_pos)
+                if batch is not None:
+                    entry: list[Any] = [batch, False]
+                    self._inflight.append(entry)
+                    self._read_pos = batch.end
+            if full:
+                self._stop.wait(0.01)
+                continue
+            if batch is None:
+                self._wake.clear()
+                self._wake.wait(self.flush_wait_s())
+                continue
+            while True:
+                try:
+                    outcome, wait_s = fwd.handle(batch)
+                except Exception as e:  # noqa: BLE001
+                    self._log("error", "unexpected failure, retrying: %r" % e)
+                    outcome, wait_s = forward.KEPT, self.cfg.retry.delay_s(1)
+                if outcome == forward.SENT:
+                    break
+                if self._stop.wait(wait_s):
+                    return  # never acked: sent again after the next start
+            with self._order:
+                entry[1] = True
+                while self._inflight and self._inflight[0][1]:
+                    self.spool.ack(self._inflight.pop(0)[0])
+            if len(batch) < fwd.max_points:
+                self._wake.clear()
+                self._wake.wait(self.flush_wait_s())
+
     def state(self) -> dict[str, Any]:
         st = self.forwarder.state()
+        for _, f in self.extra:
+            other = f.state()
+            for key in ("sent_points", "requests", "retries", "dead_letters"):
+                st[key] += other[key]
+            st["auth_failed"] = st["auth_failed"] or other["auth_failed"]
+            st["attempt"] = max(st["attempt"], other["attempt"])
+            if (other["last_error_s"] or 0) > (st["last_error_s"] or 0):
+                st["last_error"], st["last_error_s"] = other["last_error"], other["last_error_s"]
+            if (other["last_success_s"] or 0) > (st["last_success_s"] or 0):
+                st["last_success_s"] = other["last_success_s"]
+        st["connections"] = 1 + len(self.extra)
         st.update(self.spool.stats(self.name))
         st["url"] = self.transport.display_url(self.sender.path)
         st["profile"] = self.profile.name
