@@ -342,3 +342,41 @@ def test_version_1_cursor_files_still_read():
         s.close()
     finally:
         _rmtree(d)
+
+
+def test_cursor_slots_newest_wins_and_a_torn_slot_falls_back_one_ack():
+    d = _fresh("slots")
+    try:
+        s = Spool(d)
+        s.append(_pts(50))
+        for _ in range(4):
+            s.ack(s.take("default", 10))  # acks 0..39
+        s.close()
+        s = Spool(d)
+        assert s.pending("default") == 10
+        s.ack(s.take("default", 5))  # 40..44
+        s.ack(s.take("default", 3))  # 45..47, in the other slot
+        s.close()
+        f = open(d + "/cursor.default", "rb")
+        data = bytearray(f.read())
+        f.close()
+        assert len(data) == 2 * spool_mod.SLOT
+        s = Spool(d)
+        assert s.pending("default") == 2
+        s.close()
+        # Tear the newest slot: the previous one (after 0..44) is used; nothing is lost.
+        newest = None
+        for i in (0, 1):
+            got = spool_mod.Cursor.from_slot(bytes(data[i * 128 : (i + 1) * 128]))
+            if newest is None or got[0] > newest[0]:
+                newest = (got[0], i)
+        data[newest[1] * 128 + 10] ^= 0x21
+        f = open(d + "/cursor.default", "wb")
+        f.write(data)
+        f.close()
+        s = Spool(d)
+        assert s.pending("default") == 5
+        assert [p.value for p in s.take("default", 100).points()] == list(range(45, 50))
+        s.close()
+    finally:
+        _rmtree(d)

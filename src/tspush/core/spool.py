@@ -7,7 +7,12 @@ format runs on a board's flash (small segments, one write per append).
 On disk, in one directory::
 
     00000001.seg ...   segments; each a run of records
-    cursor.NAME        one per output: where its unacked points start
+    cursor.NAME        one per output: where its unacked points start, in two
+                       128-byte slots written in turn in place (no rename,
+                       no new block: an ack costs one small write, and works
+                       on a full disk); each slot has a counter and a CRC, and
+                       the newest valid one wins, so a torn write falls back
+                       to the previous position (points sent again, not lost)
 
 A record is a 12-byte header then the payload::
 
@@ -44,6 +49,7 @@ MAX_POINT = 65536  # bytes of one encoded point
 MAX_RECORD = 1 << 20  # a length above this is taken as corruption
 SEG_SUFFIX = ".seg"
 _CURSOR = "cursor."
+SLOT = 128
 
 
 def _crc(data, crc=0) -> int:
@@ -182,8 +188,45 @@ class Cursor:
             % (self.seq, self.offset, self.recno, self.skip, self.dropped, self.dead)
         ).encode()
 
+    def slot(self, counter: int) -> bytes:
+        """One 128-byte slot: ``v3 counter seq offset recno skip dropped dead crc``."""
+        text = "v3 %d %d %d %d %d %d %d" % (
+            counter,
+            self.seq,
+            self.offset,
+            self.recno,
+            self.skip,
+            self.dropped,
+            self.dead,
+        )
+        line = ("%s %08x" % (text, _crc(text.encode()))).encode()
+        return line + b" " * (SLOT - 1 - len(line)) + b"\n"
+
+    @staticmethod
+    def from_slot(data):
+        """``(counter, Cursor)`` from a slot, or None when it does not check."""
+        try:
+            text = bytes(data).decode().strip()
+            body, crc = text.rsplit(" ", 1)
+            if not body.startswith("v3 ") or int(crc, 16) != _crc(body.encode()):
+                return None
+            v = [int(w) for w in body.split()[1:]]
+            if len(v) != 7:
+                return None
+        except (ValueError, UnicodeError):
+            return None
+        return v[0], Cursor(v[1], v[2], v[3], v[5], v[6], v[4])
+
     @staticmethod
     def decode(data):
+        """The newest valid slot of a cursor file (or a v1/v2 one-line file), or None."""
+        if data[:3] == b"v3 ":
+            best = None
+            for i in range(0, len(data) - SLOT + 1, SLOT):
+                got = Cursor.from_slot(data[i : i + SLOT])
+                if got is not None and (best is None or got[0] > best[0]):
+                    best = got
+            return best
         try:
             words = data.decode().split()
             if words[0] == "v1" and len(words) == 6:
@@ -193,7 +236,7 @@ class Cursor:
             v = [int(w) for w in words[1:]]
         except (ValueError, IndexError, UnicodeError):
             return None
-        return Cursor(v[0], v[1], v[2], v[4], v[5], v[3])
+        return 0, Cursor(v[0], v[1], v[2], v[4], v[5], v[3])
 
 
 class Batch:
@@ -269,6 +312,8 @@ class Spool:
         self.cursors = {}
         self.corrupt_bytes = 0
         self.closed = False
+        self._counters = {}  # output -> counter of its newest cursor slot
+        self._cursor_files = {}  # output -> open cursor file, written in place
         self._last_sync_s = 0
         self._torn = False  # a write failed half-way: the last segment takes no more records
         self._open()
@@ -333,9 +378,11 @@ class Spool:
         try:
             f = open(path, "rb")
             try:
-                c = Cursor.decode(f.read())
+                got = Cursor.decode(f.read(4 * SLOT))
             finally:
                 f.close()
+            if got is not None:
+                self._counters[name], c = got
         except OSError:
             pass
         first = self.segments[0]
@@ -495,6 +542,12 @@ class Spool:
                     self._f.close()
                 except (OSError, ValueError):
                     pass  # disk full or already closed after a failed write: all is indexed
+                for name in self._cursor_files:
+                    try:
+                        self._cursor_files[name].close()
+                    except OSError:
+                        pass
+                self._cursor_files = {}
                 self.closed = True
 
     # -- caps -----------------------------------------------------------------
@@ -701,8 +754,24 @@ class Spool:
 
     def _save_cursor(self, name: str, c: Cursor) -> None:
         path = self.path + "/" + _CURSOR + name
+        counter = self._counters.get(name, 0) + 1
+        self._counters[name] = counter
         try:
-            write_atomic(path, c.encode(), self.cursor_sync)
+            f = self._cursor_files.get(name)
+            if f is None:
+                # First save since opening: a fresh two-slot file, then written in place.
+                slots = [c.slot(counter - 1), c.slot(counter)]
+                if counter % 2 == 0:
+                    slots.reverse()
+                write_atomic(path, slots[0] + slots[1], self.cursor_sync)
+                self._cursor_files[name] = open(path, "r+b")
+                return
+            f.seek(SLOT * (counter % 2))
+            f.write(c.slot(counter))
+            if self.cursor_sync:
+                _fsync(f)
+            else:
+                f.flush()
         except OSError:
             # Disk full: the cursor moves in memory and is saved at a later ack, after
             # the segments it frees have made room. A crash before then sends again.
