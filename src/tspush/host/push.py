@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tspush.core import response
+from tspush.core import auth, response
 from tspush.core.errors import (
     PointError,
     Rejected,
@@ -84,11 +84,23 @@ def send_batch(
             url=transport.display_url(path),
         )
     except ResponseError as e:
-        setattr(e, "reply", reply)  # noqa: B010 - keeps headers (Retry-After) for display
+        # keeps headers (Retry-After) for display, without the token a server echoed
+        setattr(e, "reply", _redacted(reply, transport.secrets))  # noqa: B010
         if isinstance(e, Rejected):
             e.failed = [_locate(f, points) for f in e.failed]
         raise
     return reply
+
+
+def _redacted(reply: Reply, secrets: list[str]) -> Reply:
+    """The reply with every form of the token masked (vmauth echoes it on a 401)."""
+    if not secrets:
+        return reply
+    return replace(
+        reply,
+        body=auth.redact(reply.body, secrets).encode(),
+        headers={k: auth.redact(v, secrets) for k, v in reply.headers.items()},
+    )
 
 
 def _locate(failed: tuple[Any, Any, str], points: Sequence[Any]) -> tuple[Any, Any, str]:
