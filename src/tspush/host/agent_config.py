@@ -11,6 +11,7 @@ anything starts.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,6 +222,12 @@ class _Problems:
                 )
 
 
+def _holds_token(doc: Mapping[str, Any]) -> bool:
+    outs = doc.get("outputs")
+    tables = [doc.get("output"), *(outs if isinstance(outs, list) else [])]
+    return any(isinstance(t, dict) and t.get("token") for t in tables)
+
+
 def load(
     path: str | Path | None,
     environ: Mapping[str, str] | None = None,
@@ -230,6 +237,8 @@ def load(
     found = hconfig.find_config(str(path) if path else environ.get("TSPUSH_CONFIG") or None)
     doc: dict[str, Any] = hconfig.load_toml(found) if found else {}
     src = str(found) if found else "(no config file)"
+    if found and _holds_token(doc):
+        hconfig.warn_if_readable(found, lambda m: print(m, file=sys.stderr))
     probs = _Problems(src)
 
     agent_t = _table(doc, "agent", probs)
