@@ -157,6 +157,8 @@ class Agent:
         self.log = log or Logger(fmt=cfg.log_format, level=cfg.log_level, secrets=cfg.secrets())
         self.stopping = threading.Event()
         self.started_s = clock()
+        if not cfg.spool.dir.exists():  # it holds the data: the owner's alone
+            cfg.spool.dir.mkdir(mode=0o700, parents=True)
         self.spool = Spool(
             str(cfg.spool.dir),
             outputs=[o.name for o in cfg.outputs],
