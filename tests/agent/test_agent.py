@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -140,3 +141,29 @@ def test_status_without_a_state_file_says_how_to_start(tmp_path: Path) -> None:
         text=True,
     )
     assert r.returncode == 2 and "tspush run" in r.stderr
+
+
+def test_a_second_agent_on_the_same_spool_is_refused(tmp_path: Path) -> None:
+    cfg_path = tmp_path / "agent.toml"
+    cfg_path.write_text(
+        f"""
+[spool]
+dir = "{tmp_path / "spool"}"
+[[outputs]]
+url = "http://127.0.0.1:{free_port()}"
+"""
+    )
+    first = Agent(load(cfg_path), log=lambda *a, **k: None, sources=[])
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "tspush.cli.main", "run", "--config", str(cfg_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 7
+        assert "in use by another tspush process (pid %d)" % os.getpid() in r.stderr
+    finally:
+        first.stop(flush_s=0)
+    # released on stop: the next one starts
+    Agent(load(cfg_path), log=lambda *a, **k: None, sources=[]).stop(flush_s=0)

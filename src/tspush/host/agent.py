@@ -27,6 +27,7 @@ from tspush.host import sources as sources_mod
 from tspush.host.agent_config import AgentConfig
 from tspush.host.output import Output
 from tspush.host.records import RecordEncoder, encode_all
+from tspush.host.spoollock import lock_spool
 from tspush.host.status import write_state
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -159,6 +160,7 @@ class Agent:
         self.started_s = clock()
         if not cfg.spool.dir.exists():  # it holds the data: the owner's alone
             cfg.spool.dir.mkdir(mode=0o700, parents=True)
+        self._lock_file = lock_spool(cfg.spool.dir)
         self.spool = Spool(
             str(cfg.spool.dir),
             outputs=[o.name for o in cfg.outputs],
@@ -309,7 +311,8 @@ class Agent:
             return
         self.stopping.set()
         for r in self.runners:
-            r.thread.join(5)
+            if r.thread.ident is not None:
+                r.thread.join(5)
             r.source.close()
         flush_s = self.cfg.shutdown_flush_s if flush_s is None else flush_s
         deadline = time.monotonic() + flush_s
@@ -324,10 +327,13 @@ class Agent:
             time.sleep(0.05)
         for o in self.outputs:
             o.stop()
-        self._aux.join(5)
+        if self._aux.ident is not None:
+            self._aux.join(5)
         self.write_state()
+        pending = self.state_pending()
         self.spool.close()
-        self.log("info", "agent stopped", pending=self.state_pending())
+        self._lock_file.close()
+        self.log("info", "agent stopped", pending=pending)
 
     def state_pending(self) -> int:
         return sum(self.spool.pending(o.name) for o in self.outputs)

@@ -21,6 +21,7 @@ from tspush.core.retry import Retry
 from tspush.core.spool import Spool
 from tspush.host import config as hconfig
 from tspush.host.agent_config import OutputConfig
+from tspush.host.spoollock import lock_spool
 
 OUTPUT_NAME = "upstream"
 
@@ -62,6 +63,7 @@ class Relay:
         self.profile = self.cfg.profile()  # an unknown profile fails here, before start
         self.log = log or Logger(secrets=secret_forms(token, self.profile.auth_user))
         self.spool_dir = Path(spool_dir)
+        self._lock_file = lock_spool(self.spool_dir)
         self.spool = Spool(str(self.spool_dir), outputs=[OUTPUT_NAME], lock=threading.RLock())
         self.output = Output(
             self.cfg,
@@ -99,3 +101,4 @@ class Relay:
     def stop(self) -> None:
         self.output.stop()
         self.spool.close()
+        self._lock_file.close()
