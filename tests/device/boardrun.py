@@ -2,7 +2,8 @@
 
     cd BOARD_DIR && micropython .../tests/device/boardrun.py [config.json]
 
-BOARD_DIR plays the board's flash (config.json, ca.der, spool/). An optional
+BOARD_DIR plays the board's flash (config.json, ca.der, spool/, and lib/ with
+the compiled .mpy files if ``tspush deploy`` staged them there). An optional
 ``shims.json`` there sets the shims' state, e.g. ``{"machine": {"adc": {"0": 517}}}``.
 """
 
@@ -18,6 +19,13 @@ def main():
     here = _dirname(sys.argv[0])
     for p in (_dirname(_dirname(here)) + "/src", here + "/shims"):
         sys.path.insert(0, p)
+    import os
+
+    try:
+        os.stat("lib/tspush")  # deployed (compiled) files on "flash" win, as on a board
+        sys.path.insert(0, "lib")
+    except OSError:
+        pass
     import json
 
     try:

@@ -38,8 +38,9 @@ class FakeConn:
         self.bodies = []
         self.headers = []
 
-    def request(self, method, path, body, headers):
-        data = bytes(body)
+    def request(self, method, path, body, headers, body_len=None):
+        data = b"".join(body) if not isinstance(body, bytes) else body
+        assert body_len is None or body_len == len(data)
         self.bodies.append(data)
         self.headers.append(headers)
         a = self.answers.pop(0)

@@ -261,3 +261,34 @@ def test_tls_none_warns_and_config_errors_name_the_key(tmp_path: Path, certs: Ce
     r = run_board(flash)
     assert r.returncode == 2
     assert "config error: config.json: interval_s: '5' has the wrong type" in r.stdout
+
+
+# Smallest heap measured by bench/bench_board.py for this cycle (50 points, verified TLS,
+# .mpy files): 138 KiB on the 64-bit unix port, with the default 20 KB TLS margin 147 KiB.
+BOUNDED_HEAP = "160k"
+
+
+def test_full_cycle_fits_in_a_bounded_heap(tmp_path: Path, certs: Certs) -> None:
+    """Sample, spool, a 50-point batch, TLS POST, answer: with the compiled app, in 160 KiB."""
+    from tspush.cli.deploy import stage
+    from tspush.core.point import Point
+    from tspush.core.spool import Spool
+
+    with https_receiver(tmp_path, certs, "--quiet") as rx:
+        flash = board(
+            tmp_path,
+            {"url": rx.url + "/api/put", "token": rx.write_token, "cycles": 1},
+            certs,
+        )
+        stage(flash, "unix")
+        sp = Spool(str(flash / "spool"), outputs=("board",), segment_bytes=4096, max_bytes=65536)
+        t0 = int(time.time()) - 100
+        sp.append([Point("kept", i, t0 + i, {"n": "x"}) for i in range(49)])
+        sp.close()
+        r = run_board(flash, BOUNDED_HEAP)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "POST 127.0.0.1/api/put (50 points" in r.stdout
+        assert "done: 1 cycle(s), 50 point(s) sent, 0 waiting" in r.stdout
+        kept = query(rx, "kept", t0 - 5, certs)[json.dumps({"n": "x"})]
+        assert sorted(kept.values()) == list(range(49))
+        assert len(query(rx, "universe", t0 - 5, certs)["{}"]) == 1

@@ -159,6 +159,12 @@ class App:
             n = self.buffer.spool.pending("board")
             if n:
                 log.line("spool: %d reading(s) kept from before, to send" % n)
+        gc.collect()
+        if hasattr(gc, "mem_free"):
+            log.line(
+                "memory: %d bytes free, %d in use at rest"
+                % (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")())
+            )
 
     def _spool(self):
         d = self.cfg["spool_dir"]
@@ -234,8 +240,8 @@ class App:
         cfg = self.cfg
         log = self.log
         self.feed()
+        self.cycle += 1  # first: a cycle that fails still counts (no endless retry loop)
         self.sample()
-        self.cycle += 1
         last = cfg["cycles"] and self.cycle >= cfg["cycles"]
         if self.cycle % cfg["wifi_every"] and not last:
             return
@@ -298,11 +304,26 @@ class App:
         if self.buffer.spool is not None:
             self.buffer.to_spool(True)
             self.buffer.spool.close()
+        gc.collect()
+        if hasattr(gc, "mem_free"):
+            self.log.line(
+                "memory: %d bytes free, %d in use after the last cycle"
+                % (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")())
+            )
         self.log.line(
-            "done: %d cycle(s), %d point(s) sent, %d waiting"
-            % (self.cycle, self.pusher.sent, self.buffer.pending())
+            "done: %d cycle(s), %d point(s) sent, %d waiting, %d bytes written"
+            % (self.cycle, self.pusher.sent, self.buffer.pending(), self.pusher.conn.sent_bytes)
         )
         return self
+
+
+def _forget(package, name):
+    """Drop a submodule so the GC can take its RAM back (the board imports it again if needed)."""
+    sys.modules.pop(package + "." + name, None)
+    try:
+        delattr(sys.modules[package], name)
+    except (KeyError, AttributeError):
+        pass
 
 
 def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=True):
@@ -315,6 +336,10 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
     log.banner(__version__, board_name())
     try:
         cfg = config.load(path)
+        # The checks and defaults are not needed again: give their RAM back.
+        _forget("tspush.device", "config")
+        del config
+        gc.collect()
     except ConfigError as e:
         log.line("config error: %s" % e)
         log.line("fix config.json (tspush deploy, or mpremote); Ctrl-C gives the REPL")
