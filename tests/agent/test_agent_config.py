@@ -53,7 +53,14 @@ def test_sample_documents_every_agent_key_and_loads_uncommented(tmp_path: Path) 
     for kind in agent_config.SOURCE_KEYS:
         assert 'type = "%s"' % kind in part
     cfg = agent_config.load(_uncommented_sample(tmp_path), environ={"TSPUSH_TOKEN": "t0k"})
-    assert [s.kind for s in cfg.sources] == ["constant", "system", "command", "file", "stdin"]
+    assert [s.kind for s in cfg.sources] == [
+        "constant",
+        "system",
+        "command",
+        "file",
+        "stdin",
+        "http_listener",
+    ]
     assert [o.name for o in cfg.outputs] == ["default"]
     out = cfg.outputs[0]
     assert out.settings.token == "t0k" and out.flush_interval_s == 10.0

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TextIO
 
 from tspush.core.auth import redact
@@ -217,6 +218,15 @@ class Agent:
                 o.wake()
         return n
 
+    def _receive(self, runner: SourceRunner, points: list[Point]) -> int:
+        """Points pushed to a listening source: spooled before its client gets an answer."""
+        now = self.clock()
+        stamp = int(now * 1000) if self.cfg.timestamp_unit == "ms" else int(now)
+        n = self.append(points, stamp, runner.source.name)
+        runner.points += n
+        runner.last_ok_s = now
+        return n
+
     def self_metrics(self) -> list[Point]:
         now = self.clock()
         pre = self.cfg.self_metrics_prefix
@@ -298,6 +308,9 @@ class Agent:
         for o in self.outputs:
             o.start()
         for r in self.runners:
+            attach = getattr(r.source, "attach", None)
+            if attach is not None:  # push-style sources store through the agent directly
+                attach(partial(self._receive, r))
             r.thread.start()
         self._aux.start()
         self.write_state()

@@ -69,6 +69,11 @@ SOURCE_KEYS: dict[str, dict[str, SPEC]] = {
         "offset": ("number", 0.0, False),
     },
     "stdin": {},
+    "http_listener": {
+        "listen": ("str", "127.0.0.1:4242", False),
+        "token": ("str", None, False),
+        "max_body_bytes": ("posint", 1 << 20, False),
+    },
 }
 OUTPUT_AGENT_KEYS: dict[str, tuple[Any, Any]] = {
     "name": ("str", None),
@@ -139,6 +144,12 @@ class AgentConfig:
             from tspush.core import auth
 
             out += auth.secret_forms(s.token, s.user or auth.DEFAULT_USER)
+        for src in self.sources:
+            token = src.options.get("token")
+            if isinstance(token, str):
+                from tspush.core import auth
+
+                out += auth.secret_forms(token)
         return out
 
 
@@ -338,7 +349,7 @@ def _sources(doc: Mapping[str, Any], probs: _Problems, interval_s: float) -> lis
             probs.add(where, "must be a table")
             continue
         kind = item.get("type")
-        if kind not in SOURCE_KEYS:
+        if not isinstance(kind, str) or kind not in SOURCE_KEYS:  # a list is unhashable
             probs.add(
                 where + ".type",
                 "%r: use one of %s" % (kind, ", ".join(SOURCE_KEYS))

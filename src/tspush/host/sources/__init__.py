@@ -13,6 +13,7 @@ from tspush.host.sources.base import Source
 from tspush.host.sources.command import CommandSource
 from tspush.host.sources.constant import ConstantSource
 from tspush.host.sources.file import FileSource
+from tspush.host.sources.http_listener import HttpListenerSource
 from tspush.host.sources.stdin import StdinSource
 from tspush.host.sources.system import SystemSource
 
@@ -22,6 +23,7 @@ KINDS: dict[str, type[Source]] = {
     "command": CommandSource,
     "file": FileSource,
     "stdin": StdinSource,
+    "http_listener": HttpListenerSource,
 }
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "CommandSource",
     "ConstantSource",
     "FileSource",
+    "HttpListenerSource",
     "Source",
     "StdinSource",
     "SystemSource",
