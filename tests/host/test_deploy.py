@@ -263,3 +263,14 @@ def test_monitor_bad_port_says_what_to_check(tspush: Run) -> None:
     assert r.returncode == 1
     assert "cannot open /dev/does-not-exist-tspush" in r.stderr
     assert "check the port name" in r.stderr
+
+
+def test_sample_config_documents_every_board_key() -> None:
+    from tspush.device.config import DEFAULTS
+
+    text = (ROOT / "src/tspush/sample-config.toml").read_text()
+    part = text[text.index("# [board]\n") :]
+    from_output = {"url", "token", "auth", "user", "fingerprint", "tls_ca", "tags"}
+    for key in DEFAULTS:
+        if key not in from_output:
+            assert f"\n# {key} = " in part, key
