@@ -270,7 +270,17 @@ def test_sample_config_documents_every_board_key() -> None:
 
     text = (ROOT / "src/tspush/sample-config.toml").read_text()
     part = text[text.index("# [board]\n") :]
-    from_output = {"url", "token", "auth", "user", "fingerprint", "tls_ca", "tags"}
+    from_output = {
+        "url",
+        "token",
+        "auth",
+        "user",
+        "fingerprint",
+        "tls_ca",
+        "tags",
+        "max_points",
+        "max_bytes",
+    }
     for key in DEFAULTS:
         if key not in from_output:
             assert f"\n# {key} = " in part, key
