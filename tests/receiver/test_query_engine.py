@@ -200,3 +200,21 @@ def test_unknown_metric_aggregator_filter_are_400(store: Store) -> None:
         run(store, filters=[{"type": "regexp", "tagk": "host", "filter": "(a+)+$"}])
     with pytest.raises(ApiError, match="Invalid regular expression"):
         run(store, filters=[{"type": "regexp", "tagk": "host", "filter": "("}])
+
+
+def test_two_stores_on_one_file_share_series_ids(tmp_path: Path) -> None:
+    """A second process on the same database finds the series the first one made."""
+    a = Store(tmp_path / "two.sqlite")
+    b = Store(tmp_path / "two.sqlite")
+    a.insert([("m", {"k": "v"}, 1000, 1)])
+    b.insert([("m", {"k": "v"}, 2000, 2), ("m", {"k": "w"}, 2000, 3)])
+    c = Store(tmp_path / "two.sqlite")
+    assert sorted((s.metric, tuple(s.tags.items())) for s in c.all_series()) == [
+        ("m", (("k", "v"),)),
+        ("m", (("k", "w"),)),
+    ]
+    assert list(c.iter_all()) == [
+        ("m", {"k": "v"}, 1000, 1),
+        ("m", {"k": "v"}, 2000, 2),
+        ("m", {"k": "w"}, 2000, 3),
+    ]

@@ -134,10 +134,7 @@ class Store:
                         key = (metric, tags_key(tags))
                         s = self._series.get(key) or new.get(key)
                         if s is None:
-                            cur = conn.execute(
-                                "INSERT INTO series (metric, tags) VALUES (?, ?)", key
-                            )
-                            s = Series(int(cur.lastrowid or 0), metric, dict(tags))
+                            s = Series(self._series_id(conn, key), metric, dict(tags))
                             new[key] = s
                     values.append((s.id, ts_ms, value))
                 conn.executemany(
@@ -153,6 +150,15 @@ class Store:
                 self._by_id[s.id] = s
                 fast[(s.metric, tuple(sorted(s.tags.items())))] = s
             return len(values)
+
+    @staticmethod
+    def _series_id(conn: sqlite3.Connection, key: SeriesKey) -> int:
+        """The id of a series, created if new (or found, if another process made it)."""
+        cur = conn.execute("INSERT OR IGNORE INTO series (metric, tags) VALUES (?, ?)", key)
+        if cur.rowcount == 1 and cur.lastrowid:
+            return int(cur.lastrowid)
+        row = conn.execute("SELECT id FROM series WHERE metric = ? AND tags = ?", key).fetchone()
+        return int(row[0])
 
     def delete_before(self, ts_ms: int) -> int:
         """Delete every point older than ``ts_ms``; returns how many went."""
