@@ -133,3 +133,25 @@ def test_wifi_drop_is_repaired_and_a_failing_sensor_is_skipped():
     assert "Wi-Fi: link lost; re-joining" in out.text
     assert out.text.count("sensor: analog pin 7 skipped this cycle") == 2
     assert len(conn.bodies) == 2
+
+
+def test_tls_mode_is_stated_and_esp8266_cannot_verify():
+    from mpcompat import raises
+    from tspush.core.errors import ConfigError
+    from tspush.device.app import tls_options
+
+    out = Out()
+    cfg = config.check({"url": "https://db.example/api/put"})
+    e = raises(ConfigError, tls_options, cfg, Log([], out), "esp8266")
+    assert e.key == "tls_verify" and "relay" in str(e)
+    insecure = config.check({"url": "https://db.example/api/put", "tls_verify": "none"})
+    assert tls_options(insecure, Log([], out), "esp8266") == {"insecure": True}
+    assert "warning: TLS: the server's certificate is NOT verified" in out.text
+    e = raises(
+        ConfigError,
+        tls_options,
+        config.check({"url": "https://x/api/put", "tls_ca": "/nonexistent.der"}),
+        Log([], out),
+        "esp32",
+    )
+    assert e.key == "tls_ca"

@@ -292,3 +292,31 @@ def test_full_cycle_fits_in_a_bounded_heap(tmp_path: Path, certs: Certs) -> None
         kept = query(rx, "kept", t0 - 5, certs)[json.dumps({"n": "x"})]
         assert sorted(kept.values()) == list(range(49))
         assert len(query(rx, "universe", t0 - 5, certs)["{}"]) == 1
+
+
+def test_relay_mode_plain_http_to_tspush_serve(tmp_path: Path) -> None:
+    """The ESP8266 way: plain HTTP with a device token to ``tspush serve`` on the LAN."""
+    with ReceiverProcess(tmp_path, "--token", "device-token-for-the-lan") as rx:
+        flash = board(
+            tmp_path,
+            {
+                "url": rx.url + "/api/put",
+                "token": "device-token-for-the-lan",
+                "cycles": 2,
+                "sensors": [{"type": "internal"}],
+            },
+        )
+        t0 = int(time.time())
+        r = run_board(flash)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert (
+            "TLS: none: plain HTTP to 127.0.0.1 (for a tspush serve relay on your LAN)" in r.stdout
+        )
+        assert "device-token-for-the-lan" not in r.stdout
+        got = urllib3.request(
+            "GET",
+            rx.url + f"/api/query?start={t0 - 5}&m=none:board.uptime_s",
+            headers={"Authorization": "Bearer device-token-for-the-lan"},
+        )
+        series = json.loads(got.data)
+        assert len(series[0]["dps"]) == 2
