@@ -105,7 +105,7 @@ class Sampler:
 )
 @click.option(
     "--port",
-    type=int,
+    type=click.IntRange(0, 65535),
     default=4242,
     show_default=True,
     help="Port to try first; any free port if it is taken.",

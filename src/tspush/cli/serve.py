@@ -110,7 +110,11 @@ def echo(text: str = "") -> None:
     help="Address to listen on; 0.0.0.0 to accept boards on the LAN.",
 )
 @click.option(
-    "--port", type=int, default=DEFAULT_PORT, show_default=True, help="TCP port (0: any free port)."
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="TCP port (0: any free port).",
 )
 @click.option(
     "--db",
@@ -139,20 +143,28 @@ def echo(text: str = "") -> None:
 )
 @click.option("--no-auth", is_flag=True, help="No tokens at all: only on a closed network.")
 @click.option(
-    "--strict", is_flag=True, help="Apply real OpenTSDB's rules (tags and timestamp required)."
+    "--strict",
+    is_flag=True,
+    help="Stock OpenTSDB's rules: tags and timestamp required, bodies up to 8192 bytes.",
 )
 @click.option("--retention", default=None, help="Delete points older than this (e.g. 30d).")
-@click.option("--max-body-bytes", type=int, default=1_048_576, show_default=True)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=64),
+    default=1_048_576,
+    show_default=True,
+    help="Larger request bodies get 413.",
+)
 @click.option(
     "--max-points",
-    type=int,
+    type=click.IntRange(min=1),
     default=10_000,
     show_default=True,
     help="Most data points in one request.",
 )
 @click.option(
     "--max-name-chars",
-    type=int,
+    type=click.IntRange(min=1),
     default=256,
     show_default=True,
     help="Longest metric name, tag key or tag value.",
@@ -160,7 +172,7 @@ def echo(text: str = "") -> None:
 @click.option(
     "--body-timeout",
     "body_timeout_s",
-    type=float,
+    type=click.FloatRange(min=0.1),
     default=30.0,
     show_default=True,
     help="Seconds a client may take to send a request body (then 408).",
