@@ -297,6 +297,7 @@ class App:
                 self.run_cycle()
             except MemoryError as e:
                 self.log.fail(e, "running a cycle")
+                self.pusher.conn.close()  # a kept TLS session holds its buffers: free them
                 gc.collect()
             if self.cfg["cycles"] and self.cycle >= self.cfg["cycles"]:
                 break
