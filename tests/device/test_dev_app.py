@@ -155,3 +155,16 @@ def test_tls_mode_is_stated_and_esp8266_cannot_verify():
         "esp32",
     )
     assert e.key == "tls_ca"
+
+
+def test_radio_off_between_pushes_when_joining_every_n_samples():
+    app, conn, out = make_app(wifi_every=2)
+    app.run_cycle()
+    app.run_cycle()
+    assert len(conn.bodies) == 1
+    assert not network.WLAN(network.STA_IF).active()
+    app.run_cycle()
+    app.run_cycle()
+    assert len(conn.bodies) == 2
+    assert network.state["connects"] == ["home", "home"]
+    assert "link lost" not in out.text

@@ -265,6 +265,10 @@ class App:
         self.pusher.push(self.buffer, unstamped)
         if self.buffer.dropped:
             log.line("buffer: %d oldest reading(s) dropped so far (RAM full)" % self.buffer.dropped)
+        if cfg["wifi_every"] > 1 and not cfg["deep_sleep"]:
+            # Joining only every N samples: the radio sleeps in between (power).
+            self.pusher.conn.close()
+            self.wifi.off()
 
     def sleep(self):
         cfg = self.cfg
