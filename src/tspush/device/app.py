@@ -17,6 +17,7 @@ from tspush.core.errors import ConfigError, TspushError
 from tspush.device import ticks
 
 MAX_DEEP_SLEEP_S = 70 * 60  # the ESP8266's RTC overflows at about 71 minutes
+CRASH_RESTART_S = 30  # slow enough to reach the REPL, never a tight crash loop
 
 
 def board_name():
@@ -367,3 +368,12 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
             ticks.sleep_ms(60000)
             log.line("config error: %s" % e)
         return None
+    except Exception as e:  # a bug or a broken driver: say it, then start afresh
+        log.line("crash: %s: %s" % (type(e).__name__, e))
+        ticks.print_exception(e)
+        reset = getattr(app.machine, "reset", None)
+        if not wait_forever or reset is None:
+            raise
+        log.line("restarting in %d s (Ctrl-C for the REPL)" % CRASH_RESTART_S)
+        ticks.sleep_ms(CRASH_RESTART_S * 1000)
+        reset()
