@@ -306,3 +306,15 @@ def test_property_same_data_as_the_core(
         _assert_same_influx(
             b"".join(b for b, _ in fast_lp), b"".join(b for b, _ in core_lp), points
         )
+
+
+def test_influx_names_the_clean_path_must_not_take() -> None:
+    # '=' is plain in a measurement but escaped in keys; a tab is never escaped
+    points = [
+        Point("m=1", 1, 1700000000, {"k": "v"}),
+        Point("m", 1, 1700000000, {"k\tx": "v\ty"}),
+        Point("m", 1, 1700000000, {"k": "a=b"}),
+        Point("m", 1, 1700000000, {"k": "a b"}),
+    ]
+    for p in points:
+        assert fastencode.influx_encode([p]) == core_influx.encode([p]), p

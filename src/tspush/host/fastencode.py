@@ -20,6 +20,7 @@ the core's own. The ``batches`` functions have the shape of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -35,6 +36,8 @@ DEFAULT_MAX_POINTS = core_opentsdb.DEFAULT_MAX_POINTS
 DEFAULT_MAX_BYTES = core_opentsdb.DEFAULT_MAX_BYTES
 
 _NUMBER = {int, float}
+# Characters the core's Influx escaping escapes, refuses or looks at twice.
+_UNCLEAN = re.compile("[,= \\\\\n\r]")
 _INT64_MIN = core_influx.INT64_MIN
 _INT64_MAX = core_influx.INT64_MAX
 # Zeros that turn the digits of a seconds / milliseconds timestamp into the
@@ -146,9 +149,22 @@ def batches(
 
 
 def _prefix(metric: Any, tags: dict[Any, Any], field: str) -> str:
-    """``measurement,k=v,... field=`` escaped (and checked) by the core's functions."""
+    """``measurement,k=v,... field=`` escaped (and checked) as the core does it.
+
+    Names with nothing to escape or refuse (the usual case) are joined as they
+    are; anything else goes through the core's own functions.
+    """
+    keys = sorted(tags)
+    values = [tags[k] for k in keys]
+    names = [metric, field, *keys, *values]
+    if (
+        all(type(s) is str and s for s in names)
+        and metric[0] != "#"
+        and _UNCLEAN.search("\x00".join(names)) is None
+    ):
+        return metric + "".join([f",{k}={v}" for k, v in zip(keys, values)]) + f" {field}="
     parts = [core_influx.measurement(metric)]
-    for k in sorted(tags):
+    for k in keys:
         parts.append(core_influx.key(k) + "=" + core_influx.key(tags[k], "tag value of " + str(k)))
     return ",".join(parts) + " " + core_influx.key(field, "field key") + "="
 
