@@ -214,3 +214,11 @@ def test_restart_keeps_data_and_one_row_per_point(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("SELECT COUNT(*) FROM points").fetchone()[0] == 50
     assert db.execute("SELECT metric, tags FROM series").fetchall() == [("keep.v", '{"k":"v"}')]
+
+
+def test_deflate_body(rx: ReceiverProcess) -> None:
+    import zlib
+
+    body = zlib.compress(json.dumps([{"metric": "defl.v", "timestamp": T, "value": 8}]).encode())
+    assert put(rx, None, headers={"Content-Encoding": "deflate"}, raw=body).status == 204
+    assert dps_of(rx, "defl.v") == {"{}": {str(T): 8}}
