@@ -13,7 +13,6 @@ its peak (VmHWM).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -152,7 +151,7 @@ def run(quick: bool = False) -> list[Row]:
                 "agent start-up",
                 r["startup_cpu_s"],
                 "s CPU",
-                f"{r['startup_rss_mib']:.1f} MiB resident when idle; pid {os.getpid()} parent",
+                f"{r['startup_rss_mib']:.1f} MiB resident when idle",
             )
         )
     return rows

@@ -213,15 +213,15 @@ def push_rate(
     ctx = mp.get_context("fork")
     ready, results = ctx.Queue(), ctx.Queue()
     go = ctx.Event()
-    per = n // processes
+    counts = [n // processes + (1 if k < n % processes else 0) for k in range(processes)]
     procs = [
         ctx.Process(
             target=_worker,
             args=(
                 pusher,
                 vm.opentsdb_url,
-                per,
-                BASE_TS_MS + k * per,
+                counts[k],
+                BASE_TS_MS + sum(counts[:k]),
                 prefix,
                 body_points,
                 gz,
