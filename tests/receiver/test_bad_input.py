@@ -287,3 +287,31 @@ def test_strict_refuses_bodies_stock_opentsdb_refuses(tmp_path: Path) -> None:
         assert len(json.loads(r.data)[0]["dps"]) == 200
     with ReceiverProcess(tmp_path / "lenient") as rx:
         assert send(rx, big)[0] == 204  # the default takes what OVH and VictoriaMetrics take
+
+
+def test_series_cap_refuses_new_series_only(tmp_path: Path) -> None:
+    with ReceiverProcess(tmp_path, "--max-series", "3") as rx:
+        first = [
+            {"metric": "card.v", "timestamp": T, "value": i, "tags": {"t": str(i)}}
+            for i in range(2)
+        ]
+        assert send(rx, json.dumps(first).encode())[0] == 204
+        # a tag that changes with every reading: one new series per point
+        more = [
+            {"metric": "card.v", "timestamp": T + 1, "value": i, "tags": {"t": str(i)}}
+            for i in range(6)
+        ]
+        status, doc = send(rx, json.dumps(more).encode(), "/api/put?details")
+        assert status == 400
+        assert (doc["success"], doc["failed"]) == (3, 3)
+        assert [e["datapoint"]["tags"]["t"] for e in doc["errors"]] == ["3", "4", "5"]
+        assert "--max-series" in doc["errors"][0]["error"]
+        r = urllib3.request(
+            "GET", rx.url + f"/api/query?start={T}&m=none:card.v", headers=rx.read_headers()
+        )
+        got = {x["tags"]["t"]: x["dps"] for x in json.loads(r.data)}
+        assert got == {
+            "0": {str(T): 0, str(T + 1): 0},
+            "1": {str(T): 1, str(T + 1): 1},
+            "2": {str(T + 1): 2},
+        }

@@ -170,6 +170,13 @@ def echo(text: str = "") -> None:
     help="Longest metric name, tag key or tag value.",
 )
 @click.option(
+    "--max-series",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Most distinct metric+tag sets; points of further new series are refused.",
+)
+@click.option(
     "--body-timeout",
     "body_timeout_s",
     type=click.FloatRange(min=0.1),
@@ -248,6 +255,7 @@ def run_serve(opts: dict[str, Any]) -> None:
         max_points=opts["max_points"],
         max_name_chars=opts["max_name_chars"],
         body_timeout_s=opts["body_timeout_s"],
+        max_series=opts["max_series"],
         on_accepted=relay.accept if relay is not None else None,
     )
     sock = bind(opts["host"], opts["port"])

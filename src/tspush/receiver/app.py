@@ -107,6 +107,7 @@ class Receiver:
         items = parse_items(body, self.limits)
         now_s = int(self.clock())
         good, errors = self.checker.check_all(items, now_s)
+        good = self.cap_series(good, errors)
         if good:
             try:
                 self.store.insert(rows(good))
@@ -159,6 +160,36 @@ class Receiver:
         if summary:
             return JSON({"failed": 0, "success": len(good)}, 200)
         return Response(status_code=204)
+
+    def cap_series(self, points: list[Point], errors: list[dict[str, Any]]) -> list[Point]:
+        """Points of new series past ``max_series`` become errors; the rest go on.
+
+        The usual cause is a tag that changes with every reading (a time or a
+        counter), which makes one series per point and fills memory and disk.
+        """
+        cap = self.limits.max_series
+        store = self.store
+        room = cap - store.series_count()
+        keep: list[Point] = []
+        new: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        for p in points:
+            if store.has_series(p.metric, p.tags):
+                keep.append(p)
+                continue
+            key = (p.metric, tuple(sorted(p.tags.items())))
+            if key in new or len(new) < room:
+                new.add(key)
+                keep.append(p)
+                continue
+            errors.append(
+                {
+                    "datapoint": p.to_dict(),
+                    "error": "%s: the receiver already holds %d series, at most %d "
+                    "(--max-series); does a tag change with every reading (a time or a "
+                    "counter in a tag)?" % (p.describe(), store.series_count(), cap),
+                }
+            )
+        return keep
 
     # -- /api/query ------------------------------------------------------
 
@@ -379,6 +410,7 @@ def create_app(
     max_name_chars: int = 256,
     max_tags: int = 32,
     body_timeout_s: float = 30.0,
+    max_series: int = 100_000,
     on_accepted: Callable[[list[Point]], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
@@ -392,7 +424,7 @@ def create_app(
         store,
         Tokens(write_token, read_token, no_auth),
         STRICT if strict else LENIENT,
-        Limits(max_body_bytes, max_points, max_name_chars, max_tags, body_timeout_s),
+        Limits(max_body_bytes, max_points, max_name_chars, max_tags, body_timeout_s, max_series),
         on_accepted,
         retention_s,
         clock,

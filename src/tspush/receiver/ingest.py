@@ -34,8 +34,10 @@ class Limits:
         max_name_chars: int = 256,
         max_tags: int = 32,
         body_timeout_s: float = 30.0,
+        max_series: int = 100_000,
     ) -> None:
         self.body_timeout_s = body_timeout_s
+        self.max_series = max_series
         self.max_body_bytes = max_body_bytes
         self.max_points = max_points
         self.max_name_chars = max_name_chars

@@ -177,6 +177,12 @@ class Store:
 
     # -- reading ---------------------------------------------------------
 
+    def has_series(self, metric: str, tags: dict[str, str]) -> bool:
+        return (metric, tuple(sorted(tags.items()))) in self._fast
+
+    def series_count(self) -> int:
+        return len(self._by_id)
+
     def all_series(self) -> list[Series]:
         with self._lock:
             return list(self._by_id.values())
