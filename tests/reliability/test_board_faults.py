@@ -1,0 +1,160 @@
+"""Board faults under the MicroPython unix port: power cuts on the flash spool,
+and out of memory during TLS.
+
+Power cuts: ``mp_powercut.py`` damages the spool 300 times at random
+(truncation mid-write, a changed byte, garbage after the end, a torn cursor)
+and checks the reboot under ``micropython`` itself, then under CPython.
+
+Out of memory: the real board app (compiled .mpy, as ``tspush deploy``
+stages it) pushes over verified TLS to ``tspush serve`` with heaps from
+"too small" up; every run must end cleanly, say what ran out, keep what it
+could not send, and in the tight heaps recover on a later cycle. A last run
+with a normal heap on the same flash sends everything that was kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.receiver import ReceiverProcess
+from support.tls import make_certs
+
+from .figures import record
+
+ROOT = Path(__file__).resolve().parents[2]
+MICROPYTHON = str(Path(sys.executable).parent / "micropython")
+BOARDRUN = ROOT / "tests/device/boardrun.py"
+POWERCUT = Path(__file__).with_name("mp_powercut.py")
+ROUNDS = 300
+
+
+@pytest.mark.parametrize("interp", ["micropython", "cpython"])
+def test_power_cuts_on_the_flash_spool_lose_only_the_damaged_records(
+    tmp_path: Path, interp: str
+) -> None:
+    exe = MICROPYTHON if interp == "micropython" else sys.executable
+    args = [exe, "-X", "heapsize=4M"] if interp == "micropython" else [exe]
+    r = subprocess.run(
+        [*args, str(POWERCUT), str(ROOT / "src"), str(tmp_path), str(ROUNDS), "20261127"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout[-2000:] + r.stderr[-2000:]
+    _, rounds, lost, corrupt = r.stdout.split()
+    record(
+        "power cut on the flash spool (" + interp + ")",
+        rounds=int(rounds),
+        damage="truncate mid-write / flip a byte / garbage tail / torn cursor",
+        points_in_damaged_records=int(lost),
+        corrupt_bytes_cut=int(corrupt),
+        lost_outside_damage=0,
+    )
+
+
+def _flash(base: Path, name: str, url: str, token: str, ca_der: bytes, **cfg: object) -> Path:
+    from tspush.cli.deploy import stage
+
+    d = base / name
+    d.mkdir(parents=True, exist_ok=True)
+    conf = {
+        "boot_delay_s": 0,
+        "interval_s": 0.2,
+        "ntp_host": "",
+        "watchdog_s": 0,
+        "url": url,
+        "token": token,
+        "tls_ca": "ca.der",
+        "spool_dir": "spool",
+        "sensors": [{"type": "constant", "metric": "oom.test", "value": 42}],
+        **cfg,
+    }
+    (d / "config.json").write_text(json.dumps(conf))
+    (d / "ca.der").write_bytes(ca_der)
+    stage(d, "unix")
+    return d
+
+
+def _run(flash: Path, heap_k: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MICROPYTHON, "-X", f"heapsize={heap_k}k", str(BOARDRUN)],
+        cwd=flash,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_out_of_memory_during_tls_is_reported_and_recovered(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "pki")
+    ca_der = ssl.PEM_cert_to_DER_cert(certs.ca_file.read_text())
+    cycles = 6
+    rows = []
+    with ReceiverProcess(
+        tmp_path, "--tls", "--cert", str(certs.cert_file), "--key", str(certs.key_file)
+    ) as rx:
+        flashes = []
+        # guard 0: TLS is started whatever is free; 20000: refused under 20 kB free
+        runs = [(h, 0) for h in range(112, 161, 4)] + [(136, 20000), (144, 20000)]
+        for heap_k, guard in runs:
+            if True:
+                flash = _flash(
+                    tmp_path,
+                    f"f{heap_k}-{guard}",
+                    rx.url + "/api/put",
+                    rx.write_token or "",
+                    ca_der,
+                    cycles=cycles,
+                    tls_min_free_bytes=guard,
+                )
+                r = _run(flash, heap_k)
+                out = r.stdout + r.stderr
+                done = re.search(
+                    r"done: (\d+) cycle\(s\), (\d+) point\(s\) sent, (\d+) waiting", out
+                )
+                lines = out.splitlines()
+                oom_at = [i for i, s in enumerate(lines) if "out of memory" in s]
+                ok_at = [i for i, s in enumerate(lines) if s.startswith("http: 2")]
+                rows.append(
+                    {
+                        "heap_k": heap_k,
+                        "tls_min_free_bytes": guard,
+                        "exit": r.returncode,
+                        "sent": int(done.group(2)) if done else None,
+                        "waiting": int(done.group(3)) if done else None,
+                        "oom_reports": len(oom_at),
+                        "recovered_after_oom": bool(oom_at and ok_at and max(ok_at) > min(oom_at)),
+                        "set_up": "config:" in out,
+                    }
+                )
+                assert "Traceback" not in out or not rows[-1]["set_up"], out[-2500:]
+                if rows[-1]["set_up"]:
+                    assert r.returncode == 0 and done, out[-2500:]
+                    assert int(done.group(2)) + int(done.group(3)) <= cycles
+                    flashes.append((flash, int(done.group(3))))
+        # the same flashes with a normal heap: everything kept goes out (acked with a 2xx)
+        kept = sum(w for _, w in flashes)
+        resent = 0
+        for flash, waiting in flashes:
+            cfg = json.loads((flash / "config.json").read_text())
+            cfg["cycles"] = 1
+            (flash / "config.json").write_text(json.dumps(cfg))
+            r = _run(flash, 1024)
+            want = f"done: 1 cycle(s), {waiting + 1} point(s) sent, 0 waiting"
+            assert r.returncode == 0 and want in r.stdout, r.stdout[-2000:]
+            resent += waiting
+    record("board out of memory during TLS", cycles_per_run=cycles, runs=rows, kept=kept)
+    ran = [r for r in rows if r["set_up"]]
+    assert ran, "no heap was big enough to even start: move the range up"
+    assert any(r["oom_reports"] for r in ran), "no heap was small enough to run out"
+    assert any(r["recovered_after_oom"] for r in ran), "never recovered after running out"
+    assert any(r["sent"] == cycles for r in ran), "no heap was big enough to send everything"
+    assert resent == kept
