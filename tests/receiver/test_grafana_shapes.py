@@ -115,3 +115,19 @@ def test_grafana_get_query_with_rate_and_arrays(rx: ReceiverProcess) -> None:
     assert res[0]["dps"] == {str(BASE + 10): 0.1, str(BASE + 20): 0.1, str(BASE + 30): 0.1}
     res = get(rx, f"/api/query?start={BASE}&end={BASE + 10}&m=max:sys.cpu&arrays=true")
     assert res[0]["dps"] == [[BASE, 100], [BASE + 10, 101]]
+
+
+def test_query_last_get_and_post(rx: ReceiverProcess) -> None:
+    doc = get(rx, "/api/query/last?timeseries=sys.cpu{host=a}&timeseries=sys.mem")
+    assert sorted(
+        (d["metric"], d["tags"].get("host"), d["timestamp"], d["value"]) for d in doc
+    ) == [
+        ("sys.cpu", "a", (BASE + 170) * 1000, "17"),
+        ("sys.mem", "a", BASE * 1000, "1"),
+    ]
+    body = json.dumps({"queries": [{"metric": "sys.cpu", "tags": {"host": "b"}}], "backScan": 0})
+    r = urllib3.request(
+        "POST", rx.url + "/api/query/last", body=body.encode(), headers=rx.read_headers()
+    )
+    assert [(d["tags"]["host"], d["value"]) for d in json.loads(r.data)] == [("b", "117")]
+    assert get(rx, "/api/query/last?timeseries=sys.cpu&back_scan=1") == []  # all older than 1 h

@@ -212,6 +212,57 @@ class Receiver:
         results = await run_in_threadpool(q.run, self.store, query)
         return JSON(results)
 
+    async def query_last(self, request: Request) -> Response:
+        """``/api/query/last``: the newest point of each matching series (OpenTSDB 2.x shape)."""
+        self.need_read(request)
+        params = _params(request)
+        back_scan_h: Any = 0
+        wanted: list[tuple[str, dict[str, str]]] = []
+        if request.method == "POST":
+            body = await read_body(request, self.limits)
+            try:
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError as e:
+                raise ApiError(400, "Unable to parse the given JSON", str(e)) from None
+            if not isinstance(doc, dict) or not isinstance(doc.get("queries"), list):
+                raise ApiError(400, "Missing queries", "give {'queries': [{'metric': ...}]}")
+            back_scan_h = doc.get("backScan", 0)
+            for sub in doc["queries"]:
+                if not isinstance(sub, dict) or not isinstance(sub.get("metric"), str):
+                    raise ApiError(400, "Each query needs a metric", "give {'metric': 'name'}")
+                tags = sub.get("tags") or {}
+                if not isinstance(tags, dict):
+                    raise ApiError(400, "Invalid tags %r" % (tags,), "give a map of key to value")
+                wanted.append((sub["metric"], {str(k): str(v) for k, v in tags.items()}))
+        else:
+            back_scan_h = (params.get("back_scan") or ["0"])[-1]
+            for ts in params.get("timeseries", []):
+                metric, groups = q.brace_groups(ts)
+                wanted.append((metric, dict(q.tag_pairs(groups[0])) if groups else {}))
+        if not wanted:
+            raise ApiError(400, "Missing timeseries", "use timeseries=metric{tag=value}")
+        try:
+            back_scan_h = int(back_scan_h)
+        except (TypeError, ValueError):
+            raise ApiError(400, "Invalid back_scan %r" % (back_scan_h,), "give hours") from None
+        since_ms = int((self.clock() - back_scan_h * 3600) * 1000) if back_scan_h > 0 else 0
+        out = []
+        for metric, tags in wanted:
+            for s in self.store.series_for(metric):
+                if all(s.tags.get(k) == v for k, v in tags.items()):
+                    last = await run_in_threadpool(self.store.last, s.id, since_ms)
+                    if last is not None:
+                        out.append(
+                            {
+                                "metric": s.metric,
+                                "timestamp": last[0],
+                                "value": str(last[1]),
+                                "tags": s.tags,
+                                "tsuid": "%06X" % s.id,
+                            }
+                        )
+        return JSON(out)
+
     # -- lookups Grafana makes -------------------------------------------
 
     async def suggest(self, request: Request) -> Response:
@@ -463,6 +514,7 @@ def create_app(
     routes = [
         Route("/api/put", rx.put, methods=["POST"]),
         Route("/api/query", rx.query, methods=["GET", "POST"]),
+        Route("/api/query/last", rx.query_last, methods=["GET", "POST"]),
         Route("/api/suggest", rx.suggest, methods=["GET"]),
         Route("/api/search/lookup", rx.lookup, methods=["GET", "POST"]),
         Route("/api/aggregators", rx.aggregators, methods=["GET"]),

@@ -202,6 +202,19 @@ class Store:
         )
         return cur.fetchall()
 
+    def last(self, series_id: int, since_ms: int) -> tuple[int, int | float] | None:
+        """The newest ``(ts_ms, value)`` of a series at or after ``since_ms``, if any."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT ts_ms, value FROM points WHERE series_id = ? AND ts_ms >= ? "
+                "ORDER BY ts_ms DESC LIMIT 1",
+                (series_id, since_ms),
+            )
+            .fetchone()
+        )
+        return (int(row[0]), row[1]) if row else None
+
     def count_points(self) -> int:
         row = self._reader().execute("SELECT COUNT(*) FROM points").fetchone()
         return int(row[0])
