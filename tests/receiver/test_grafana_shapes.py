@@ -131,3 +131,10 @@ def test_query_last_get_and_post(rx: ReceiverProcess) -> None:
     )
     assert [(d["tags"]["host"], d["value"]) for d in json.loads(r.data)] == [("b", "117")]
     assert get(rx, "/api/query/last?timeseries=sys.cpu&back_scan=1") == []  # all older than 1 h
+
+
+def test_stats_in_opentsdb_shape(rx: ReceiverProcess) -> None:
+    stats = {d["metric"]: d for d in get(rx, "/api/stats")}
+    assert stats["tspush.receiver.points.stored"]["value"] == "37"  # 36 sys.cpu + 1 sys.mem
+    assert stats["tspush.receiver.series"]["value"] == "3"
+    assert all(set(d) == {"metric", "timestamp", "value", "tags"} for d in stats.values())

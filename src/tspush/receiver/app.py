@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sqlite3
 import time
 import urllib.parse
@@ -361,14 +362,26 @@ class Receiver:
         )
 
     async def stats(self, request: Request) -> Response:
+        """``/api/stats`` in OpenTSDB's shape: a list of points, values as strings."""
         self.need_read(request)
-        return JSON(
-            {
-                "series": len(self.store.all_series()),
-                "stored_total": self.stored_total,
-                "failed_total": self.failed_total,
-                "mode": self.mode,
+        now_s = int(self.clock())
+        host = socket.gethostname()
+
+        def stat(metric: str, value: int, **tags: str) -> dict[str, Any]:
+            return {
+                "metric": metric,
+                "timestamp": now_s,
+                "value": str(value),
+                "tags": dict(tags, host=host),
             }
+
+        return JSON(
+            [
+                stat("tsd.rpc.received", self.stored_total + self.failed_total, type="put"),
+                stat("tsd.rpc.errors", self.failed_total, type="invalid_values"),
+                stat("tspush.receiver.points.stored", self.stored_total),
+                stat("tspush.receiver.series", self.store.series_count()),
+            ]
         )
 
     # -- retention ---------------------------------------------------------
