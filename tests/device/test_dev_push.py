@@ -165,3 +165,15 @@ def test_ram_only_buffer_uses_core_batches():
     assert [len(json.loads(x)) for x in conn.bodies] == [2, 1]
     assert b.ram_count() == 0
     assert "Authorization" not in conn.headers[0]  # no token configured
+
+
+def test_out_of_memory_halves_the_next_batches_then_grows_back():
+    p, buf, conn, out = setup([MemoryError(), (204,), (204,), (204,)], "oom", max_points=4)
+    buf.add(points(4), ticks.ticks_ms())
+    buf.to_spool()
+    assert p.push(buf) == 0
+    assert "error: out of memory while sending" in out.text
+    assert "memory: next batches at most 2 points" in out.text
+    p.wait_until_ms = None  # the back-off has passed
+    assert p.push(buf) == 4
+    assert [len(json.loads(b)) for b in conn.bodies] == [1, 2, 2]  # 1 failed try of 4... see below

@@ -17,6 +17,7 @@ from tspush.core.errors import ConfigError, TspushError
 from tspush.device import ticks
 
 MAX_DEEP_SLEEP_S = 70 * 60  # the ESP8266's RTC overflows at about 71 minutes
+AXTLS_MIN_FREE_BYTES = 20000
 CRASH_RESTART_S = 30  # slow enough to reach the REPL, never a tight crash loop
 
 
@@ -99,6 +100,13 @@ def tls_options(cfg, log, platform=None):
     return {"ca_der": ca, "pins": pins}
 
 
+def _tls_min_free(cfg):
+    """axTLS (ESP8266) crashes the board when the heap runs out; mbedTLS raises MemoryError."""
+    if cfg["tls_min_free_bytes"]:
+        return cfg["tls_min_free_bytes"]
+    return AXTLS_MIN_FREE_BYTES if sys.platform == "esp8266" else 0
+
+
 def _module(name):
     try:
         return __import__(name)
@@ -139,7 +147,7 @@ class App:
             port,
             tls,
             timeout_s=cfg["timeout_s"],
-            min_free_bytes=cfg["tls_min_free_bytes"] if tls else 0,
+            min_free_bytes=_tls_min_free(cfg) if tls else 0,
             **opts,
         )
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)

@@ -25,7 +25,7 @@ DEFAULTS = {
     "tls_verify": "ca",  # ca | pin | none
     "tls_ca": "ca.der",  # CA certificate file on the board (DER or PEM)
     "fingerprint": "",  # SHA-256 or SHA-1 pin(s) of the server certificate; list or string
-    "tls_min_free_bytes": 20000,  # heap needed before a TLS handshake
+    "tls_min_free_bytes": 0,  # heap needed before TLS; 0: 20000 on ESP8266, else none
     "interval_s": 10,
     "max_points": 50,
     "max_bytes": 8192,

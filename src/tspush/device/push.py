@@ -164,12 +164,18 @@ class Pusher:
         before = fw.sent_points
         dead_before = fw.dead_letters
         for _ in range(MAX_REQUESTS_PER_CYCLE):
+            self.last_cause = None
             outcome, wait_s = fw.step()
             if outcome == forward.SENT:
+                if fw.max_points < self.max_points:  # memory came back: grow again
+                    fw.max_points = min(self.max_points, fw.max_points * 2)
                 continue
             if outcome != forward.EMPTY:
                 self.attempt = fw.attempt
                 self._wait(wait_s)
+                if self.last_cause == "out of memory" and fw.max_points > 1:
+                    fw.max_points = fw.max_points // 2
+                    self.log.line("memory: next batches at most %d points" % fw.max_points)
             break
         if fw.attempt == 0:
             self.attempt = 0
