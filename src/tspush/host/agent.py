@@ -232,17 +232,16 @@ class Agent:
         pre = self.cfg.self_metrics_prefix
         out: list[Point] = []
         for o in self.outputs:
-            st = self.spool.stats(o.name)
-            f = o.forwarder
+            st = o.state()  # spool figures plus every connection's counters
             tags = {"output": o.name}
-            last = f.last_success_s
+            last = st["last_success_s"]
             age = round(now - last, 1) if last else round(now - self.started_s, 1)
             out += [
                 Point(pre + ".spool.points", st["pending"], None, dict(tags)),
                 Point(pre + ".dropped", st["dropped"], None, dict(tags)),
                 Point(pre + ".dead_letters", st["dead_letters"], None, dict(tags)),
-                Point(pre + ".retries", f.retries, None, dict(tags)),
-                Point(pre + ".sent", f.sent_points, None, dict(tags)),
+                Point(pre + ".retries", st["retries"], None, dict(tags)),
+                Point(pre + ".sent", st["sent_points"], None, dict(tags)),
                 Point(pre + ".last_success_age_s", age, None, dict(tags)),
             ]
         for r in self.runners:
