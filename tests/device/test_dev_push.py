@@ -176,4 +176,5 @@ def test_out_of_memory_halves_the_next_batches_then_grows_back():
     assert "memory: next batches at most 2 points" in out.text
     p.wait_until_ms = None  # the back-off has passed
     assert p.push(buf) == 4
-    assert [len(json.loads(b)) for b in conn.bodies] == [1, 2, 2]  # 1 failed try of 4... see below
+    # the failed try of 4, then 2 (halved), then the last 2 (back up to 4 at most)
+    assert [len(json.loads(b)) for b in conn.bodies] == [4, 2, 2]
