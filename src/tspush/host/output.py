@@ -38,7 +38,10 @@ class Sender:
         path = self.path
         if details and self.profile.supports_details and "details" not in path:
             path += ("&" if "?" in path else "?") + "details"
-        reply = self.transport.post(path, body, content_type=self.profile.content_type)
+        extra = dict(self.profile.headers) or None  # e.g. promwrite: Content-Encoding: snappy
+        reply = self.transport.post(
+            path, body, content_type=self.profile.content_type, headers=extra
+        )
         return reply.status, reply.headers, reply.body
 
 
