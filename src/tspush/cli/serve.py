@@ -285,25 +285,28 @@ def run_serve(opts: dict[str, Any]) -> None:
 
         fwd = redact(opts["forward"], secret_forms(opts["forward_token"]))
         echo("  forwarding to %s (profile %s)" % (fwd, opts["forward_profile"]))
-    echo("  dashboard: %s/%s" % (url, "" if opts["no_auth"] else "?token=READ_TOKEN"))
-    echo("listening on %s" % url)
     server = Server(
         app,
         sock,
         cert_path=str(cert.cert_path) if cert else None,
         key_path=str(cert.key_path) if cert else None,
     )
-    if relay is not None:
-        relay.start()
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # uvicorn re-raises SIGTERM after its graceful stop
+    def on_stop(signum: int, frame: Any) -> None:
+        # Before uvicorn takes the signals: stop as soon as it has started.
+        # After its graceful stop uvicorn raises the signal again: run() returns.
+        server.uvicorn.should_exit = True
 
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    echo("  dashboard: %s/%s" % (url, "" if opts["no_auth"] else "?token=READ_TOKEN"))
+    echo("listening on %s" % url)
     try:
+        if relay is not None:
+            relay.start()
         server.run()
     except KeyboardInterrupt:
-        pass  # uvicorn has shut down gracefully and re-raised Ctrl-C: a normal stop
+        pass  # a Ctrl-C that came between two handlers: a normal stop too
     finally:
         if relay is not None:
             relay.stop()
