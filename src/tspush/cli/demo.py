@@ -138,38 +138,50 @@ def run_demo(interval_s: float, port: int, db: Path, no_browser: bool, temporary
     from tspush.receiver.app import create_app
     from tspush.receiver.server import Server, free_or, url_of
 
-    write_token = secrets.token_urlsafe(18)
-    read_token = secrets.token_urlsafe(18)
-    app = create_app(db_path=db, write_token=write_token, read_token=read_token)
-    sock = free_or("127.0.0.1", port)
-    url = url_of(sock, False)
-    server = Server(app, sock)
-    server.start_thread()
-    dashboard = "%s/?token=%s#m=universe" % (url, read_token)
-    echo("tspush demo %s" % __version__)
-    echo("  receiver: %s (OpenTSDB /api/put and /api/query)" % url)
-    echo("  database: %s%s" % (db, " (deleted on exit; --db FILE keeps it)" if temporary else ""))
-    echo("  pushing universe = 42 and this computer's CPU, load and memory every %g s" % interval_s)
-    echo("  dashboard: %s" % dashboard)
-    echo("  Ctrl-C to stop")
+    # Ctrl-C and SIGTERM only set a flag, from the first moment: whenever they
+    # come, the loop below ends and everything is stopped in order.
     stop = threading.Event()
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def on_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    old = signal.signal(signal.SIGTERM, on_term)
-    sampler = Sampler(url, write_token, interval_s)
+    old = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    server: Server | None = None
+    sampler: Sampler | None = None
     try:
-        if not no_browser:
+        write_token = secrets.token_urlsafe(18)
+        read_token = secrets.token_urlsafe(18)
+        app = create_app(db_path=db, write_token=write_token, read_token=read_token)
+        sock = free_or("127.0.0.1", port)
+        url = url_of(sock, False)
+        server = Server(app, sock)
+        server.start_thread()
+        dashboard = "%s/?token=%s#m=universe" % (url, read_token)
+        echo("tspush demo %s" % __version__)
+        echo("  receiver: %s (OpenTSDB /api/put and /api/query)" % url)
+        echo(
+            "  database: %s%s" % (db, " (deleted on exit; --db FILE keeps it)" if temporary else "")
+        )
+        echo(
+            "  pushing universe = 42 and this computer's CPU, load and memory every %g s"
+            % interval_s
+        )
+        echo("  dashboard: %s" % dashboard)
+        echo("  Ctrl-C to stop")
+        sampler = Sampler(url, write_token, interval_s)
+        if not no_browser and not stop.is_set():
             _open_browser(dashboard)
         sampler.run(stop)
     except KeyboardInterrupt:
-        pass
+        pass  # a Ctrl-C before our handler was in place
     finally:
-        signal.signal(signal.SIGTERM, old)
-        sampler.close()
-        server.stop()
-        echo("tspush demo: stopped (%d points pushed)" % sampler.pushed)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if sampler is not None:
+            sampler.close()
+        if server is not None:
+            server.stop()
+        echo("tspush demo: stopped (%d points pushed)" % (sampler.pushed if sampler else 0))
 
 
 def _open_browser(url: str) -> None:
