@@ -23,6 +23,7 @@ from support.receiver import READ_TOKEN, WRITE_TOKEN, ReceiverProcess
 from .figures import record
 
 T = 1_700_000_000
+WRONG = "not-the-token-but-maybe-another-servers"  # presented tokens are secrets too
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def rx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReceiverProcess]:
     r.stop()
     out = r.text
     assert "Traceback" not in out, out[-3000:]
-    for form in _forms(WRITE_TOKEN) + _forms(READ_TOKEN):
+    for form in _forms(WRITE_TOKEN) + _forms(READ_TOKEN) + _forms(WRONG):
         assert form not in out, "a token form reached the receiver's output"
 
 
@@ -99,8 +100,12 @@ PUT = json.dumps([{"metric": "intruder", "timestamp": T, "value": 1, "tags": {"k
     "where,headers,query",
     [
         ("no token", {}, ""),
-        ("wrong token", {"Authorization": "Bearer not-the-token"}, ""),
-        ("wrong basic", {"Authorization": "Basic " + base64.b64encode(b"DESC:nope").decode()}, ""),
+        ("wrong token", {"Authorization": "Bearer " + WRONG}, ""),
+        (
+            "wrong basic",
+            {"Authorization": "Basic " + base64.b64encode(b"DESC:" + WRONG.encode()).decode()},
+            "",
+        ),
         ("read token for writing", {"Authorization": "Bearer " + READ_TOKEN}, ""),
         ("token in the query string", {}, "?token=" + WRITE_TOKEN),
         ("token as access_token", {}, "?access_token=" + WRITE_TOKEN),
