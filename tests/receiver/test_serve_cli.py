@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -226,3 +227,30 @@ def test_given_cert_and_key_are_served_and_printed(tmp_path: Path) -> None:
         timeout=30,
     )
     assert out.returncode == 2 and "--cert" in out.stderr and "--key" in out.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_signal_right_at_start_up_stops_cleanly(tmp_path: Path, sig: int, command: str) -> None:
+    """The window between printing the address and uvicorn taking the signals."""
+    args = {
+        "serve": ["serve", "--no-auth", "--port", "0", "--db", str(tmp_path / "s.sqlite")],
+        "demo": ["demo", "--no-browser", "--port", "0"],
+    }[command]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tspush.cli.main", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.startswith("tspush ")
+    proc.send_signal(sig)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, first + out
+    assert "Traceback" not in out and "stopped" in out

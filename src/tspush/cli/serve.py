@@ -217,6 +217,18 @@ def run_serve(opts: dict[str, Any]) -> None:
     from tspush.receiver.app import create_app
     from tspush.receiver.server import Server, bind, url_of
 
+    # Ctrl-C and SIGTERM only ask to stop, from the first moment: the server
+    # stops as soon as it has started, and run() returns normally.
+    servers: list[Any] = []
+    stop_asked: list[bool] = []
+
+    def on_stop(signum: int, frame: Any) -> None:
+        stop_asked.append(True)
+        for srv in servers:
+            srv.uvicorn.should_exit = True
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
     setup_logging(opts["quiet"])
     db_path: Path = opts["db"] or default_db_path()
     retention_s = parse_retention_s(opts["retention"])
@@ -291,14 +303,9 @@ def run_serve(opts: dict[str, Any]) -> None:
         cert_path=str(cert.cert_path) if cert else None,
         key_path=str(cert.key_path) if cert else None,
     )
-
-    def on_stop(signum: int, frame: Any) -> None:
-        # Before uvicorn takes the signals: stop as soon as it has started.
-        # After its graceful stop uvicorn raises the signal again: run() returns.
+    servers.append(server)  # uvicorn takes the signals while it runs, then gives them back
+    if stop_asked:
         server.uvicorn.should_exit = True
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
     echo("  dashboard: %s/%s" % (url, "" if opts["no_auth"] else "?token=READ_TOKEN"))
     echo("listening on %s" % url)
     try:
