@@ -273,6 +273,7 @@ section = st.dictionaries(keys, toml_value, max_size=6)
 
 
 @FUZZ
+@example({"sources": [{"type": []}]})  # finding: TypeError (unhashable list)
 @given(
     st.fixed_dictionaries(
         {},
