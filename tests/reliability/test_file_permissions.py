@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from support.receiver import ReceiverProcess
 
 from .agentproc import AgentProcess, put_line, wait_until, write_config

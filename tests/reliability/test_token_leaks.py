@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 
 import pytest
+
 from support.badserver import BadServer
 from support.tls import RecordingServer, make_certs
 
