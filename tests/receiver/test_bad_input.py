@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -315,3 +316,13 @@ def test_series_cap_refuses_new_series_only(tmp_path: Path) -> None:
             "1": {str(T): 1, str(T + 1): 1},
             "2": {str(T + 1): 2},
         }
+
+
+def test_client_hanging_up_mid_body_is_no_error_in_the_log(rx: ReceiverProcess) -> None:
+    for path in ("/api/put", "/api/query"):
+        with socket.create_connection(("127.0.0.1", rx.port), timeout=5) as s:
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[{{".encode())
+            time.sleep(0.2)
+    time.sleep(0.3)
+    assert_all_kept(rx)
+    assert "Traceback" not in rx.text and "ClientDisconnect" not in rx.text

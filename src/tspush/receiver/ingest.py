@@ -13,7 +13,7 @@ import zlib
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from tspush.core.errors import PointError
 from tspush.core.point import LENIENT, MAX_MS, Point, point_from_dict, ts_to_ms
@@ -95,6 +95,9 @@ async def read_body(request: Request, limits: Limits, stock_opentsdb: bool = Fal
                         "send fewer points per request (or raise --max-body-bytes)",
                     )
                 parts.append(chunk)
+    except ClientDisconnect:
+        # Nothing can be answered; an ApiError keeps it out of the error log.
+        raise ApiError(400, "Client closed the connection before the whole body arrived") from None
     except TimeoutError:
         raise ApiError(
             408,
