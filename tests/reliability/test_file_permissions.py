@@ -115,3 +115,18 @@ def test_a_readable_config_holding_a_token_gets_a_warning(
         timeout=60,
     )
     assert ("readable by group/others" in r.stderr) == warns, r.stdout + r.stderr
+
+
+def test_relay_spool_of_the_receiver_is_owner_only(tmp_path: Path) -> None:
+    from tspush.host.relay import Relay
+
+    d = tmp_path / "db" / "relay-spool"
+    relay = Relay("http://127.0.0.1:9", token=TOKEN, spool_dir=d)
+    try:
+        from tspush.core.point import Point
+
+        relay.accept([Point("m", 1, 1700000000, {"a": "b"})])
+    finally:
+        relay.stop()
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert not any(TOKEN.encode() in f.read_bytes() for f in d.rglob("*") if f.is_file())
