@@ -8,6 +8,9 @@ announces and streams 100 GB.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -20,6 +23,8 @@ from tspush.core.point import Point
 from tspush.host import profiles
 from tspush.host.push import push_points
 from tspush.host.transport import MAX_REPLY_BYTES, Transport
+
+from .figures import record
 
 POINTS = [Point("fault.test", i, 1700000000 + i, {"k": "v"}) for i in range(120)]
 READ_TIMEOUT_S = 1.0
@@ -113,3 +118,50 @@ def test_huge_reply_is_cut_and_memory_stays_flat() -> None:
     assert len(reply.body) == MAX_REPLY_BYTES  # type: ignore[attr-defined]
     assert growth < 64 * 2**20, f"RSS grew {growth >> 20} MiB"
     assert streamed < 256 * 2**20
+
+
+@pytest.mark.parametrize("behaviour", ["never", "garbage", "reset", "huge"])
+def test_push_command_ends_keeps_count_and_stays_small(behaviour: str) -> None:
+    """``tspush push -`` with 5,000 points as a subprocess: bounded time, RSS sampled."""
+    lines = "".join(f"put fault.cli {1700000000 + i} {i} k=v\n" for i in range(5000))
+    with BadServer(then=behaviour, huge_bytes=10**11) as srv:
+        t0 = time.monotonic()
+        p = subprocess.Popen(
+            [sys.executable, "-m", "tspush.cli.main", "push", "-", "--url", srv.url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TSPUSH_READ_TIMEOUT_S": "1"},
+        )
+        proc = psutil.Process(p.pid)
+        peak = [0]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.05):
+                try:
+                    peak[0] = max(peak[0], proc.memory_info().rss)
+                except psutil.Error:
+                    return
+
+        threading.Thread(target=sample, daemon=True).start()
+        out, err = p.communicate(lines, timeout=60)
+        took_s = time.monotonic() - t0
+        stop.set()
+    text = out + err
+    record(
+        "tspush push - vs bad server: " + behaviour,
+        points=5000,
+        exit=p.returncode,
+        took_s=round(took_s, 1),
+        peak_rss_mib=round(peak[0] / 2**20, 1),
+    )
+    assert p.returncode != 0 or behaviour == "huge", text  # huge answers 200: accepted
+    if behaviour == "huge":
+        assert p.returncode == 0, text
+    else:
+        assert "not sent" in text, text
+        assert "Traceback" not in text, text
+    assert took_s < 20
+    assert peak[0] < 200 * 2**20, f"RSS {peak[0] >> 20} MiB"
