@@ -126,6 +126,9 @@ def test_deploy_then_monitor_on_a_virtual_board(
     flash = tmp_path / "flash"
     flash.mkdir()
     cfg = host_config(tmp_path, receiver, certs)
+    stale = flash / "lib/tspush/core/http.py"  # left by an earlier source install
+    stale.parent.mkdir(parents=True)
+    stale.write_text("raise ImportError('stale module imported')\n")
     with VirtualBoard(flash) as vb:
         r = tspush(
             "deploy", "--port", vb.url, "--config", str(cfg), "--board", "esp32", timeout_s=240
@@ -141,6 +144,7 @@ def test_deploy_then_monitor_on_a_virtual_board(
             assert landed.read_bytes()[:1] == b"M", rel  # the .mpy magic
         else:
             assert (flash / rel).read_bytes() == src.read_bytes()
+    assert not stale.exists()
     board_cfg = json.loads((flash / "config.json").read_text())
     assert board_cfg["token"] == receiver.write_token
     assert board_cfg["url"] == receiver.url + "/api/put"

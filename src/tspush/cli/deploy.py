@@ -162,24 +162,37 @@ def ca_to_der(path: Path, where: str) -> bytes:
     return data
 
 
-MKDIRS = """import os
+PREPARE = """import os
 for d in %r:
     try:
         os.mkdir(d)
     except OSError:
         pass
+for d in %r:
+    for n in os.listdir(d):
+        if n.endswith(%r):
+            os.remove(d + "/" + n)
 """
 
 
-def mpremote_args(port: str, placed: list[str], ca: bool, reset: bool) -> list[str]:
-    """One mpremote run: make directories, copy every file, write config, reset."""
+def mpremote_args(
+    port: str, placed: list[str], ca: bool, reset: bool, compiled: bool = True
+) -> list[str]:
+    """One mpremote run: make directories, drop stale modules, copy every file, reset.
+
+    A ``.py`` left by an earlier install would be imported instead of a new
+    ``.mpy`` (MicroPython looks for ``.py`` first), and the other way round.
+    """
     dirs = sorted({str(Path(p).parent) for p in placed if "/" in p})
     parents: set[str] = set()
     for d in dirs:
         parts = d.split("/")
         for i in range(1, len(parts) + 1):
             parents.add("/".join(parts[:i]))
-    args = [tool("mpremote"), "connect", port, "resume", "exec", MKDIRS % sorted(parents)]
+    pkg_dirs = [d for d in dirs if d.startswith("lib/tspush")]
+    stale = ".py" if compiled else ".mpy"
+    prepare = PREPARE % (sorted(parents), pkg_dirs, stale)
+    args = [tool("mpremote"), "connect", port, "resume", "exec", prepare]
     for p in placed:
         args += ["+", "fs", "cp", p, ":" + p]
     args += ["+", "fs", "cp", "config.json", ":config.json"]
@@ -214,7 +227,7 @@ def deploy(
             f"deploy: {len(placed)} files for {board}"
             f" ({'mpy-cross -march=' + str(BOARDS[board]) if compile_mpy else 'source'}) to {port}"
         )
-        args = mpremote_args(port, placed, ca_der is not None, reset)
+        args = mpremote_args(port, placed, ca_der is not None, reset, compile_mpy)
         try:
             r = subprocess.run(args, cwd=staging, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
