@@ -101,45 +101,56 @@ def test_out_of_memory_during_tls_is_reported_and_recovered(tmp_path: Path) -> N
     with ReceiverProcess(
         tmp_path, "--tls", "--cert", str(certs.cert_file), "--key", str(certs.key_file)
     ) as rx:
-        flashes = []
-        # guard 0: TLS is started whatever is free; 20000: refused under 20 kB free
-        runs = [(h, 0) for h in range(112, 161, 4)] + [(136, 20000), (144, 20000)]
-        for heap_k, guard in runs:
-            if True:
-                flash = _flash(
-                    tmp_path,
-                    f"f{heap_k}-{guard}",
-                    rx.url + "/api/put",
-                    rx.write_token or "",
-                    ca_der,
-                    cycles=cycles,
-                    tls_min_free_bytes=guard,
-                )
-                r = _run(flash, heap_k)
-                out = r.stdout + r.stderr
-                done = re.search(
-                    r"done: (\d+) cycle\(s\), (\d+) point\(s\) sent, (\d+) waiting", out
-                )
-                lines = out.splitlines()
-                oom_at = [i for i, s in enumerate(lines) if "out of memory" in s]
-                ok_at = [i for i, s in enumerate(lines) if s.startswith("http: 2")]
-                rows.append(
-                    {
-                        "heap_k": heap_k,
-                        "tls_min_free_bytes": guard,
-                        "exit": r.returncode,
-                        "sent": int(done.group(2)) if done else None,
-                        "waiting": int(done.group(3)) if done else None,
-                        "oom_reports": len(oom_at),
-                        "recovered_after_oom": bool(oom_at and ok_at and max(ok_at) > min(oom_at)),
-                        "set_up": "config:" in out,
-                    }
-                )
-                assert "Traceback" not in out or not rows[-1]["set_up"], out[-2500:]
-                if rows[-1]["set_up"]:
-                    assert r.returncode == 0 and done, out[-2500:]
-                    assert int(done.group(2)) + int(done.group(3)) <= cycles
-                    flashes.append((flash, int(done.group(3))))
+        flashes: list[tuple[Path, int]] = []
+
+        def attempt(heap_k: int, guard: int) -> dict[str, object]:
+            """One boot with ``heap_k`` KiB; guard 0 starts TLS whatever is free."""
+            flash = _flash(
+                tmp_path,
+                f"f{heap_k}-{guard}",
+                rx.url + "/api/put",
+                rx.write_token or "",
+                ca_der,
+                cycles=cycles,
+                tls_min_free_bytes=guard,
+            )
+            r = _run(flash, heap_k)
+            out = r.stdout + r.stderr
+            done = re.search(r"done: (\d+) cycle\(s\), (\d+) point\(s\) sent, (\d+) waiting", out)
+            lines = out.splitlines()
+            oom_at = [i for i, s in enumerate(lines) if "out of memory" in s]
+            ok_at = [i for i, s in enumerate(lines) if s.startswith("http: 2")]
+            row = {
+                "heap_k": heap_k,
+                "tls_min_free_bytes": guard,
+                "exit": r.returncode,
+                "sent": int(done.group(2)) if done else None,
+                "waiting": int(done.group(3)) if done else None,
+                "oom_reports": len(oom_at),
+                "recovered_after_oom": bool(oom_at and ok_at and max(ok_at) > min(oom_at)),
+                "tls_guard_said": "TLS needs about" in out,
+                "set_up": "config:" in out,
+            }
+            rows.append(row)
+            assert "Traceback" not in out or not row["set_up"], out[-2500:]
+            if row["set_up"]:
+                assert r.returncode == 0 and done, out[-2500:]
+                assert int(done.group(2)) + int(done.group(3)) <= cycles
+                flashes.append((flash, int(done.group(3))))
+            return row
+
+        # coarse: the first heap that sends every reading; then 1 KiB steps below it,
+        # where TLS runs out (the window moves as the app changes, so it is searched)
+        enough = None
+        for heap_k in range(96, 257, 8):
+            if attempt(heap_k, 0)["sent"] == cycles:
+                enough = heap_k
+                break
+        assert enough is not None, "no heap up to 256 KiB sends everything"
+        for heap_k in range(enough - 7, enough):
+            attempt(heap_k, 0)
+        attempt(enough, 20000)  # the app's own guard: refuse TLS under 20 kB free
+        attempt(enough + 8, 20000)
         # the same flashes with a normal heap: everything kept goes out (acked with a 2xx)
         kept = sum(w for _, w in flashes)
         resent = 0
@@ -157,4 +168,5 @@ def test_out_of_memory_during_tls_is_reported_and_recovered(tmp_path: Path) -> N
     assert any(r["oom_reports"] for r in ran), "no heap was small enough to run out"
     assert any(r["recovered_after_oom"] for r in ran), "never recovered after running out"
     assert any(r["sent"] == cycles for r in ran), "no heap was big enough to send everything"
+    assert any(r["tls_guard_said"] for r in ran), "the 20 kB TLS guard never spoke"
     assert resent == kept
