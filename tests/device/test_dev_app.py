@@ -131,7 +131,7 @@ def test_wifi_drop_is_repaired_and_a_failing_sensor_is_skipped():
     network.state["drop"] = True
     app.run_cycle()
     assert "Wi-Fi: link lost; re-joining" in out.text
-    assert out.text.count("sensor: analog pin 7 skipped this cycle") == 2
+    assert out.text.count("sensor: skipped this cycle: analog pin 7: cannot read") == 2
     assert len(conn.bodies) == 2
 
 

@@ -229,7 +229,8 @@ class App:
                 readings = s.read()
             except (TspushError, OSError, ValueError) as e:
                 self.sensor_failures += 1
-                self.log.line("sensor: %s skipped this cycle: %s" % (s.name, e))
+                # the message names the sensor and what to check (sensors.fail)
+                self.log.line("sensor: skipped this cycle: %s" % e)
                 continue
             for r in readings:
                 t = tags
