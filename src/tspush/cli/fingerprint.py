@@ -54,6 +54,10 @@ def command(
     the system CA store (or --ca-file).
     """
     host, port = certinfo.split_target(target)
+    if ca_file:
+        from tspush.host.transport import check_ca_file
+
+        check_ca_file(ca_file, "--ca-file")
     ders = certinfo.fetch_chain(host, port, servername=servername, timeout_s=timeout_s)
     if not ders:
         raise click.ClickException("%s:%d sent no certificate" % (host, port))

@@ -21,6 +21,7 @@ import click
 
 from tspush import __version__
 from tspush.core.errors import ConfigError
+from tspush.host import profiles
 
 DEFAULT_PORT = 4242
 TOKENS_FILE = "tokens.json"
@@ -198,6 +199,7 @@ def echo(text: str = "") -> None:
     "--forward-profile",
     "--profile",
     "forward_profile",
+    type=click.Choice(sorted(profiles.PROFILES)),
     default="ovh",
     show_default=True,
     help="Engine profile of --forward.",

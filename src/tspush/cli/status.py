@@ -22,7 +22,7 @@ def command(config_path: str | None, state_file: str | None, as_json: bool) -> i
     if state_file:
         path = Path(state_file)
     else:
-        path = agent_config.load(config_path).state_file
+        path = agent_config.load(config_path, need_tokens=False).state_file
     state = read_state(path)
     if as_json:
         click.echo(json.dumps(state, indent=1, sort_keys=True))

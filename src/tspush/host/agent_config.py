@@ -242,8 +242,12 @@ def _holds_token(doc: Mapping[str, Any]) -> bool:
 def load(
     path: str | Path | None,
     environ: Mapping[str, str] | None = None,
+    need_tokens: bool = True,
 ) -> AgentConfig:
-    """Read and check the agent config; ConfigError listing every problem at once."""
+    """Read and check the agent config; ConfigError listing every problem at once.
+
+    ``need_tokens=False`` (``tspush status``) does not read token files or
+    variables: the state file is all it needs, from any shell."""
     environ = os.environ if environ is None else environ
     found = hconfig.find_config(str(path) if path else environ.get("TSPUSH_CONFIG") or None)
     doc: dict[str, Any] = hconfig.load_toml(found) if found else {}
@@ -288,7 +292,7 @@ def load(
     tags.update(agent_vals.get("tags") or {})
 
     sources = _sources(doc, probs, agent_vals["interval_s"] or 10.0)
-    outputs = _outputs(doc, found, environ, probs)
+    outputs = _outputs(doc, found, environ, probs, need_tokens)
 
     if probs.lines:
         raise ConfigError("\n".join(probs.lines))
@@ -383,7 +387,11 @@ def _sources(doc: Mapping[str, Any], probs: _Problems, interval_s: float) -> lis
 
 
 def _outputs(
-    doc: Mapping[str, Any], found: Path | None, environ: Mapping[str, str], probs: _Problems
+    doc: Mapping[str, Any],
+    found: Path | None,
+    environ: Mapping[str, str],
+    probs: _Problems,
+    need_tokens: bool = True,
 ) -> list[OutputConfig]:
     src = probs.source
     items = doc.get("outputs")
@@ -431,14 +439,14 @@ def _outputs(
             if k not in ("token", "token_file"):
                 setattr(settings, k, v)
         token = parsed.get("token")
-        if token is None and parsed.get("token_file"):
+        if token is None and parsed.get("token_file") and need_tokens:
             try:
                 token = hconfig._read_token_file(parsed["token_file"], src)
             except ConfigError as e:
                 probs.lines.append(str(e))
         if token is None and av.get("token_env"):
             token = environ.get(av["token_env"])
-            if not token:
+            if not token and need_tokens:
                 probs.add(
                     where + ".token_env",
                     "the variable %s is not set or empty: export it before starting"

@@ -72,6 +72,23 @@ class Reply:
     sent_bytes: int
 
 
+def check_ca_file(ca_file: str, key: str = "ca_file") -> None:
+    """Load ``ca_file`` once up front, so a typo is a config error, not a TLS failure."""
+    try:
+        ssl.create_default_context(cafile=ca_file)
+    except FileNotFoundError:
+        raise ConfigError(
+            "%s: no such file: give the PEM file of the CA that signed the server's certificate"
+            % ca_file,
+            key,
+        ) from None
+    except (ssl.SSLError, OSError) as e:
+        why = (e.reason if isinstance(e, ssl.SSLError) else e.strerror) or str(e)
+        raise ConfigError(
+            "%s: cannot load CA certificates from it (%s): give a PEM file" % (ca_file, why), key
+        ) from None
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -158,6 +175,7 @@ class Transport:
             else:
                 kw["cert_reqs"] = ssl.CERT_REQUIRED
                 if ca_file:
+                    check_ca_file(str(ca_file))
                     kw["ca_certs"] = str(ca_file)
             if self.pin is not None:  # an explicit pin holds even with --insecure
                 kw["assert_fingerprint"] = fp.hex_plain(self.pin[1])

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from tspush.core.errors import ConfigError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
@@ -57,12 +59,18 @@ class Store:
 
     def __init__(self, path: str | Path, background_checkpoint: bool = False) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._w = self._connect()
-        self._w.executescript(SCHEMA)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = self._connect()
+            self._w.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            # A wrong --db (not a database, no permission) is a config error, not a traceback.
+            raise ConfigError(
+                "%s: cannot use it as the database (%s): choose another file" % (path, e), "--db"
+            ) from None
         self._ckpt: sqlite3.Connection | None = None
         if background_checkpoint:
             # Copying the WAL into the database (with its fsyncs) is left to

@@ -1,0 +1,115 @@
+"""Acceptance: a new user's mistakes with the CLI give one clear line and the right exit code.
+
+Each test is a defect found by following the README as a user: it used to
+end in a Python traceback or in a misleading error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from support.tls import RecordingServer, make_certs
+
+TOKEN = "acceptance-Write-T0ken"
+
+
+def assert_one_clear_line(stderr: str, *words: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, stderr
+    for w in words:
+        assert w in lines[0], stderr
+
+
+def test_fingerprint_missing_ca_file_is_a_config_error(tspush, tmp_path):
+    missing = tmp_path / "no-such-ca.pem"
+    r = tspush("fingerprint", "127.0.0.1:1", "--ca-file", str(missing))
+    assert r.returncode == 2
+    assert_one_clear_line(r.stderr, "--ca-file", str(missing), "no such file")
+    assert r.stdout == ""
+
+
+def test_fingerprint_ca_file_not_pem_is_a_config_error(tspush, tmp_path):
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a certificate\n")
+    r = tspush("fingerprint", "127.0.0.1:1", "--ca-file", str(junk))
+    assert r.returncode == 2
+    assert_one_clear_line(r.stderr, "--ca-file", str(junk), "PEM")
+
+
+def test_push_missing_ca_file_sends_nothing_and_names_the_key(tspush, tmp_path):
+    missing = tmp_path / "no-such-ca.pem"
+    with RecordingServer(tls=True, certs=make_certs(tmp_path / "pki")) as srv:
+        r = tspush("push", "universe", "42", "--url", srv.url, "--token", TOKEN,
+                   "--ca-file", str(missing))  # fmt: skip
+        assert srv.connections == []
+    assert r.returncode == 2, r.stderr  # bad input, not 4 (TLS)
+    assert "ca_file" in r.stderr and "no such file" in r.stderr
+    assert "Traceback" not in r.stderr and TOKEN not in r.stderr + r.stdout
+
+
+def test_push_with_the_right_ca_file_still_lands(tspush, tmp_path):
+    certs = make_certs(tmp_path / "pki")
+    with RecordingServer(tls=True, certs=certs) as srv:
+        r = tspush("push", "universe", "42", "--url", srv.url, "--token", TOKEN,
+                   "--ca-file", str(certs.ca_file))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert srv.requests[0][2] == b'[{"metric":"universe","value":42,"tags":{}}]'
+
+
+def test_serve_db_that_is_not_a_database(tspush, tmp_path):
+    notdb = tmp_path / "tspush.toml"
+    notdb.write_text('[output]\nurl = "http://127.0.0.1:1"\n')
+    before = notdb.read_bytes()
+    r = tspush("serve", "--port", "0", "--no-auth", "--db", str(notdb), timeout_s=30)
+    assert r.returncode == 2
+    assert_one_clear_line(r.stderr, "--db", str(notdb))
+    assert notdb.read_bytes() == before
+
+
+def test_serve_unknown_forward_profile_is_a_usage_error(tspush, tmp_path):
+    r = tspush("serve", "--port", "0", "--no-auth", "--db", str(tmp_path / "rx.sqlite"),
+               "--forward", "http://127.0.0.1:1", "--forward-profile", "nosuch")  # fmt: skip
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "'nosuch' is not one of" in r.stderr and "ovh" in r.stderr
+    assert not (tmp_path / "rx.sqlite").exists()
+
+
+def _agent_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "tspush.toml"
+    cfg.write_text(
+        '[spool]\ndir = "%s"\n\n[[sources]]\ntype = "constant"\n\n'
+        '[[outputs]]\nurl = "http://127.0.0.1:1"\nprofile = "tspush"\n'
+        'token_env = "QA_TOKEN_NOT_SET"\n' % (tmp_path / "spool")
+    )
+    return cfg
+
+
+def test_status_does_not_need_the_outputs_token(tspush, tmp_path):
+    """`tspush status` reads the state file; it runs from any shell, without the token."""
+    from tspush.host.status import write_state
+
+    cfg = _agent_config(tmp_path)
+    state = {
+        "pid": 999999,
+        "stopped": True,
+        "updated_s": time.time(),
+        "spool_dir": str(tmp_path / "spool"),
+        "spool_points": 7,
+        "outputs": {"default": {"url": "127.0.0.1:1/api/put", "profile": "tspush", "pending": 7}},
+        "sources": {},
+    }
+    write_state(tmp_path / "spool" / "state.json", state)
+    r = tspush("status", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "output default -> 127.0.0.1:1/api/put" in r.stdout
+    assert "pending 7 point(s)" in r.stdout
+    r = tspush("status", "--config", str(cfg), "--json")
+    assert json.loads(r.stdout)["spool_points"] == 7
+    # `run --check` still insists on the token: the agent cannot send without it.
+    r = tspush("run", "--check", "--config", str(cfg))
+    assert r.returncode == 2
+    assert "outputs[0].token_env" in r.stderr and "QA_TOKEN_NOT_SET" in r.stderr
