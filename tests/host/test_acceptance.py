@@ -113,3 +113,22 @@ def test_status_does_not_need_the_outputs_token(tspush, tmp_path):
     r = tspush("run", "--check", "--config", str(cfg))
     assert r.returncode == 2
     assert "outputs[0].token_env" in r.stderr and "QA_TOKEN_NOT_SET" in r.stderr
+
+
+def test_refused_point_is_named_once(tspush, tmp_path):
+    """A point refused by a strict server: each stderr line names it once, without '@ None'."""
+    from support.receiver import WRITE_TOKEN, ReceiverProcess
+
+    with ReceiverProcess(tmp_path / "rx", "--strict") as rx:
+        r = tspush("push", "universe", "42", "--url", rx.url, "--token", WRITE_TOKEN,
+                   "--profile", "tspush")  # fmt: skip
+    assert r.returncode == 6, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0] == (
+        "tspush: refused: universe{} = 42: no timestamp: OpenTSDB needs one "
+        "(Unix seconds or milliseconds)"
+    )
+    for line in lines:
+        assert line.count("universe{} = 42") == 1, line
+        assert "None" not in line
+    assert WRITE_TOKEN not in r.stdout + r.stderr

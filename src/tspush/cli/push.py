@@ -162,7 +162,10 @@ class Printer:
                 what = self.clean(json.dumps(datapoint, sort_keys=True))
             else:
                 what = "(the server did not say which point)"
-            click.echo("tspush: refused: %s: %s" % (what, self.clean(reason)), err=True)
+            why = self.clean(reason)
+            if why.startswith(what + ": "):  # the server already named the point
+                why = why[len(what) + 2 :]
+            click.echo("tspush: refused: %s: %s" % (what, why), err=True)
         if len(e.failed) > MAX_REFUSED_SHOWN:
             click.echo("tspush: ... and %d more" % (len(e.failed) - MAX_REFUSED_SHOWN), err=True)
 

@@ -55,6 +55,8 @@ class Point:
     def describe(self) -> str:
         """Short human form used in error messages: ``metric{k=v} = value @ ts``."""
         tags = ",".join("%s=%s" % (k, self.tags[k]) for k in sorted(self.tags))
+        if self.ts is None:  # the server stamps it
+            return "%s{%s} = %r" % (self.metric, tags, self.value)
         return "%s{%s} = %r @ %s" % (self.metric, tags, self.value, self.ts)
 
     def ts_ms(self):
