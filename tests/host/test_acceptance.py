@@ -132,3 +132,23 @@ def test_refused_point_is_named_once(tspush, tmp_path):
         assert line.count("universe{} = 42") == 1, line
         assert "None" not in line
     assert WRITE_TOKEN not in r.stdout + r.stderr
+
+
+def test_no_token_says_so_and_does_not_claim_data_is_kept(tspush, tmp_path):
+    """`tspush push` keeps nothing: a 401 must not say 'data is kept'; no token gets a hint."""
+    from support.receiver import ReceiverProcess
+
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        r = tspush("push", "universe", "42", "--url", rx.url, "--profile", "tspush")
+        assert r.returncode == 3, r.stderr
+        assert "1 not sent" in r.stdout
+        assert "kept" not in r.stderr
+        assert r.stderr.splitlines()[-1] == (
+            "tspush: no token was sent: give it with --token-file FILE, --token, "
+            "TSPUSH_TOKEN or token in tspush.toml"
+        )
+        r = tspush("push", "universe", "42", "--url", rx.url, "--profile", "tspush",
+                   "--token", "wrong-token-123")  # fmt: skip
+        assert r.returncode == 3, r.stderr
+        assert "the token was rejected" in r.stderr and "no token was sent" not in r.stderr
+        assert "wrong-token-123" not in r.stderr + r.stdout

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from tspush.core import auth
-from tspush.core.errors import PointError, Rejected, TspushError
+from tspush.core.errors import AuthError, PointError, Rejected, TspushError
 from tspush.core.lines import number, parse_line
 from tspush.core.point import LENIENT, STRICT, Point, point_from_dict, validate, with_tags
 from tspush.host import config as cfg
@@ -350,6 +350,12 @@ def command(
         click.echo(_summary(report, len(points)))
     for e in report.errors:
         click.echo("tspush: error: %s" % printer.clean(str(e)), err=True)
+    if not transport.token and any(isinstance(e, AuthError) for e in report.errors):
+        click.echo(
+            "tspush: no token was sent: give it with --token-file FILE, --token, "
+            "TSPUSH_TOKEN or token in tspush.toml",
+            err=True,
+        )
     if report.errors:
         raise SystemExit(_exit_code(report.errors[0]))
     if problems:

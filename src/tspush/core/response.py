@@ -92,7 +92,7 @@ def classify(status: int, body, headers=None, secrets=(), url: str = ""):
         raise Rejected(msg, status, text, failed, success)
     if auth_refused:
         raise AuthError(
-            "HTTP %d%s: the token was rejected; check the write token (data is kept): %s"
+            "HTTP %d%s: the token was rejected; check the write token: %s"
             % (status, where, _short(text)),
             status,
             text,
