@@ -7,6 +7,7 @@ foreground (uvicorn handles Ctrl-C); ``demo`` runs it in a thread.
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -26,10 +27,16 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise ConfigError(
-            "cannot listen on %s:%d: %s; pick another --port or stop what uses it"
-            % (host, port, e.strerror or e),
-            "--port",
+        if e.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise ConfigError(
+                "cannot listen on %s:%d: %s; pick another --port or stop what uses it"
+                % (host, port, e.strerror or e),
+                "--port",
+            ) from None
+        raise ConfigError(  # not an address of this machine, or not an address at all
+            "cannot listen on %s: %s; give an address of this machine (127.0.0.1, "
+            "or 0.0.0.0 for every interface)" % (host, e.strerror or e),
+            "--host",
         ) from None
     sock.listen(1024)
     sock.set_inheritable(True)

@@ -87,6 +87,35 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _san_hosts(hosts: list[str]) -> list[str]:
+    """Loopback, the --host given, and for 0.0.0.0 / :: this machine's addresses, once each.
+
+    A board that verifies the certificate against itself (not only a pin)
+    connects to the LAN address, so that address must be in the certificate.
+    """
+    out = ["127.0.0.1", "::1"]
+    for h in hosts:
+        if h in ("0.0.0.0", "::", ""):
+            import psutil
+
+            for addrs in psutil.net_if_addrs().values():
+                out += [
+                    a.address.split("%")[0]
+                    for a in addrs
+                    if a.family in (socket.AF_INET, socket.AF_INET6)
+                ]
+        else:
+            out.append(h)
+    seen: dict[str, None] = {}
+    for h in out:
+        try:
+            key = str(ipaddress.ip_address(h))
+        except ValueError:
+            key = h
+        seen.setdefault(key)
+    return list(seen)
+
+
 def _generate(hosts: list[str]) -> tuple[bytes, bytes, bytes]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -97,7 +126,7 @@ def _generate(hosts: list[str]) -> tuple[bytes, bytes, bytes]:
     name = socket.gethostname() or "tspush"
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name[:64])])
     sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName(name)]
-    for h in ["127.0.0.1", "::1", *hosts]:
+    for h in _san_hosts(hosts):
         try:
             sans.append(x509.IPAddress(ipaddress.ip_address(h)))
         except ValueError:
