@@ -159,8 +159,40 @@ def _corehttp_push(url: str, points: list[Any], body_points: int, gz: bool) -> i
     return sent
 
 
+def _tspush_influx_push(url: str, points: list[Any], body_points: int, gz: bool) -> int:
+    from tspush.host import profiles
+    from tspush.host.push import push_points
+    from tspush.host.transport import Transport
+
+    profile = profiles.get("victoriametrics-influx").with_overrides(max_points=body_points)
+    with Transport(url, gzip=gz) as t:
+        report = push_points(t, profile, points)
+    return report.accepted
+
+
+def _influxdb_client_push(url: str, points: list[Any], body_points: int, gz: bool) -> int:
+    from influxdb_client import InfluxDBClient, WritePrecision  # type: ignore[import-untyped]
+    from influxdb_client import Point as IPoint
+    from influxdb_client.client.write_api import SYNCHRONOUS  # type: ignore[import-untyped]
+
+    with InfluxDBClient(url=url, token="bench", org="bench", enable_gzip=gz) as client:
+        write = client.write_api(write_options=SYNCHRONOUS)
+        for i in range(0, len(points), body_points):
+            records = []
+            for p in points[i : i + body_points]:
+                ip = IPoint(p.metric)
+                for k, v in p.tags.items():
+                    ip.tag(k, v)
+                ip.field("value", p.value).time(p.ts * 1_000_000, WritePrecision.NS)
+                records.append(ip)
+            write.write(bucket="bench", record=records, write_precision=WritePrecision.NS)
+    return len(points)
+
+
 PUSHERS = {
     "tspush": _tspush_push,
+    "tspush-influx": _tspush_influx_push,
+    "influxdb-client": _influxdb_client_push,
     "tspush-corehttp": _corehttp_push,
     "pyopentsdb": _pyopentsdb_push,
 }
@@ -208,8 +240,12 @@ def push_rate(
     gz: bool,
     processes: int,
     threads: int,
+    url: str = "",
 ) -> tuple[float, int]:
-    """Points/s stored, from the go signal to the last process done; and the count stored."""
+    """Points/s stored, from the go signal to the last process done; and the count stored.
+
+    ``url``: where the pusher sends (default: the OpenTSDB listener).
+    """
     ctx = mp.get_context("fork")
     ready, results = ctx.Queue(), ctx.Queue()
     go = ctx.Event()
@@ -219,7 +255,7 @@ def push_rate(
             target=_worker,
             args=(
                 pusher,
-                vm.opentsdb_url,
+                url or vm.opentsdb_url,
                 counts[k],
                 BASE_TS_MS + sum(counts[:k]),
                 prefix,
@@ -266,10 +302,12 @@ def run(quick: bool = False) -> list[Row]:
     rows: list[Row] = []
     seq = 0
 
-    def push(pusher: str, size: int, gz: bool, p: int, t: int, count: int) -> tuple[float, int]:
+    def push(
+        pusher: str, size: int, gz: bool, p: int, t: int, count: int, url: str = ""
+    ) -> tuple[float, int]:
         nonlocal seq
         seq += 1
-        return push_rate(vm, pusher, f"e2e{seq}", count, size, gz, p, t)
+        return push_rate(vm, pusher, f"e2e{seq}", count, size, gz, p, t, url)
 
     with tempfile.TemporaryDirectory() as d, VictoriaMetrics(Path(d) / "vm") as vm:
         for size, gz in cases:
@@ -353,6 +391,42 @@ def run(quick: bool = False) -> list[Row]:
                         single > rate,
                     )
                 )
+        # Influx line protocol to VictoriaMetrics' /write and /api/v2/write: the
+        # one HTTP peer that does not speak OpenTSDB.
+        size = 1000
+        m = n // 4
+        tag = f"Influx lines, {size}-point bodies, plain"
+        t_rate, t_landed = push("tspush-influx", size, False, 1, 1, m, vm.url)
+        i_rate, i_landed = push("influxdb-client", size, False, 1, 1, m, vm.url)
+        rows.append(
+            row(
+                BENCH,
+                f"tspush Transport, 1 proc x 1 conn ({tag})",
+                t_rate,
+                "points/s",
+                f"{t_landed:,}/{m:,} read back; POST /write",
+            )
+        )
+        rows.append(
+            row(
+                BENCH,
+                f"influxdb-client 1.50, 1 proc x 1 conn ({tag})",
+                i_rate,
+                "points/s",
+                f"{i_landed:,}/{m:,} read back; POST /api/v2/write, synchronous",
+            )
+        )
+        rows.append(
+            row(
+                BENCH,
+                "tspush 1x1 / influxdb-client 1x1 (Influx lines)",
+                t_rate / i_rate,
+                "x",
+                "same points, one connection each",
+                "> 1x",
+                t_rate > i_rate,
+            )
+        )
     rows.append(
         row(
             BENCH,
