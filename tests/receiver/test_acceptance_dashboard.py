@@ -5,11 +5,14 @@ Each test is a defect found by following the README as a user.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -77,3 +80,116 @@ def test_self_signed_certificate_for_every_interface_holds_the_lan_addresses(tmp
         if a.family == socket.AF_INET
     }
     assert mine and mine <= set(sans)
+
+
+class Page:
+    """Headless Chromium driven over the DevTools protocol: open a URL, evaluate JS."""
+
+    def __init__(self, url: str, profile_dir: Path) -> None:
+        import shutil
+
+        chromium = shutil.which("chromium") or "/usr/bin/chromium"
+        self.proc = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--window-size=1200,800",
+             f"--user-data-dir={profile_dir}", "--remote-debugging-port=0", url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.ws: Any = None
+        self.stack = contextlib.ExitStack()
+        self.next_id = 0
+        try:
+            self._connect(profile_dir / "DevToolsActivePort")
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, port_file: Path) -> None:
+        import json
+        import urllib.request
+
+        from websockets.sync.client import connect
+
+        for _ in range(300):
+            if port_file.is_file() and port_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        for _ in range(100):
+            with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port) as r:
+                pages = [t for t in json.load(r) if t.get("type") == "page"]
+            if pages:
+                break
+            time.sleep(0.1)
+        ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=20)
+        self.ws = self.stack.enter_context(ws)
+
+    def js(self, expression: str) -> Any:
+        import json
+
+        self.next_id += 1
+        self.ws.send(
+            json.dumps(
+                {
+                    "id": self.next_id,
+                    "method": "Runtime.evaluate",
+                    "params": {"expression": expression, "returnByValue": True},
+                }
+            )
+        )
+        while True:
+            msg = json.loads(self.ws.recv(timeout=20))
+            if msg.get("id") == self.next_id:
+                return msg["result"]["result"].get("value")
+
+    def wait_for(self, expression: str, timeout_s: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = self.js(expression)
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError("page never showed %s; body: %s" % (expression, self.body()))
+
+    def body(self) -> str:
+        return str(self.js("document.body.innerText"))
+
+    def close(self) -> None:
+        self.stack.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def test_dashboard_opened_before_any_data_shows_the_first_metric_properly(tmp_path):
+    """Open the link first, start the boards second: once data arrives the page must
+    name the metric, list its series and put it in the address, not only draw it."""
+    import urllib3
+
+    from support.receiver import READ_TOKEN
+
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        page = Page(rx.url + "/?token=" + READ_TOKEN, tmp_path / "chromium")
+        try:
+            page.wait_for("document.getElementById('status').textContent.includes('no data yet')")
+            assert page.js("document.getElementById('title').textContent") == "Pick a metric"
+            body = b'[{"metric":"universe","value":42,"tags":{"host":"demo"}}]'
+            r = urllib3.request("POST", rx.url + "/api/put", body=body,
+                                headers={**rx.write_headers(),
+                                         "Content-Type": "application/json"})  # fmt: skip
+            assert r.status == 204
+            page.wait_for("document.querySelector('#chart circle') !== null", 30)
+            assert page.js("document.getElementById('title').textContent") == "universe"
+            assert page.js("location.hash").startswith("#m=universe")
+            options = page.js("[...document.querySelectorAll('#series option')].map(o => o.text)")
+            assert options == ["all tag sets (1)", "host=demo"]
+            assert page.js("document.querySelector('#metrics button.on').textContent") == (
+                "universe"
+            )
+        finally:
+            page.close()

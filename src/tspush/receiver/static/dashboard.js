@@ -257,7 +257,12 @@
     if (state.timer) { clearInterval(state.timer); state.timer = null; }
     if (state.refresh > 0) {
       state.timer = setInterval(function () {
-        loadMetrics().then(refresh).catch(function (e) { setStatus(String(e.message || e), true); });
+        var before = state.metric;
+        loadMetrics().then(function () {
+          // The first metric arrived after the page opened, or the shown one is
+          // gone: select the new one properly (title, series list, address).
+          return state.metric !== before ? pick(state.metric, "") : refresh();
+        }).catch(function (e) { setStatus(String(e.message || e), true); });
       }, state.refresh * 1000);
     }
   }
