@@ -152,3 +152,24 @@ def test_no_token_says_so_and_does_not_claim_data_is_kept(tspush, tmp_path):
         assert r.returncode == 3, r.stderr
         assert "the token was rejected" in r.stderr and "no token was sent" not in r.stderr
         assert "wrong-token-123" not in r.stderr + r.stdout
+
+
+def test_run_check_finds_what_run_would_refuse(tspush, tmp_path):
+    """`run --check` said 'OK' for a URL `run` then refused; now it names file and key."""
+    cfg = tmp_path / "tspush.toml"
+    cfg.write_text(
+        '[spool]\ndir = "%s"\n\n[[sources]]\ntype = "constant"\n\n'
+        '[[outputs]]\nurl = "htp://127.0.0.1:1"\nprofile = "tspush"\n\n'
+        '[[outputs]]\nname = "b"\nurl = "https://127.0.0.1:1"\nca_file = "%s"\n'
+        % (tmp_path / "spool", tmp_path / "no-ca.pem")
+    )
+    for args in (["run", "--check"], ["run"]):
+        r = tspush(*args, "--config", str(cfg), timeout_s=30)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr
+        assert "%s: outputs[0].url: 'htp://127.0.0.1:1' is not an http(s) URL" % cfg in r.stderr
+        assert "%s: outputs[1].ca_file: %s: no such file" % (cfg, tmp_path / "no-ca.pem") in (
+            r.stderr
+        )
+        assert "OK" not in r.stdout
+    assert not (tmp_path / "spool").exists()  # nothing started

@@ -386,6 +386,27 @@ def _sources(doc: Mapping[str, Any], probs: _Problems, interval_s: float) -> lis
     return out
 
 
+def _check_connection(settings: hconfig.Settings, where: str, probs: _Problems) -> None:
+    """What the transport would refuse at start-up, found by ``--check`` already."""
+    from urllib3.util import parse_url
+
+    from tspush.host.transport import check_ca_file
+
+    url = settings.url or ""
+    try:
+        u = parse_url(url)
+        ok = u.scheme in ("http", "https") and bool(u.host)
+    except ValueError:
+        ok = False
+    if not ok:
+        probs.add(where + ".url", "%r is not an http(s) URL: write it as https://HOST[:PORT]" % url)
+    elif settings.ca_file and not settings.insecure and u.scheme == "https":
+        try:
+            check_ca_file(settings.ca_file, where + ".ca_file")
+        except ConfigError as e:
+            probs.lines.append("%s: %s" % (probs.source, e))
+
+
 def _outputs(
     doc: Mapping[str, Any],
     found: Path | None,
@@ -409,6 +430,7 @@ def _outputs(
                 "or TSPUSH_URL",
             )
             return []
+        _check_connection(s, "output", probs)
         return [OutputConfig(name="default", settings=s, details=None)]
     if not isinstance(items, list) or not items:
         probs.add("outputs", "write each output as an [[outputs]] table")
@@ -455,6 +477,8 @@ def _outputs(
         settings.token = token or None
         if not settings.url:
             probs.add(where + ".url", "missing: where should this output send?")
+        else:
+            _check_connection(settings, where, probs)
         if not 0 <= av["retry_jitter"] <= 1 or av["retry_factor"] < 1:
             probs.add(where, "retry_jitter must be within 0..1 and retry_factor at least 1")
             continue
