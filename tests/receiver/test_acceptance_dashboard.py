@@ -193,3 +193,57 @@ def test_dashboard_opened_before_any_data_shows_the_first_metric_properly(tmp_pa
             )
         finally:
             page.close()
+
+
+def test_large_values_are_readable_with_units_and_a_hover_readout(tmp_path):
+    """A byte counter near 97 GB: axis labels were clipped and identical ('9.719e+10')."""
+    import json
+
+    import urllib3
+
+    from support.receiver import READ_TOKEN
+
+    now = int(time.time())
+    values = [97_190_800_000 + 100_000 * i for i in range(7)]  # the last is 97.1914 GB
+    pts = [
+        {"metric": "net.recv_bytes", "value": v, "timestamp": now - 60 + 10 * i, "tags": {}}
+        for i, v in enumerate(values)
+    ]
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        headers = {**rx.write_headers(), "Content-Type": "application/json"}
+        r = urllib3.request(
+            "POST", rx.url + "/api/put", body=json.dumps(pts).encode(), headers=headers
+        )
+        assert r.status == 204
+        page = Page(rx.url + "/?token=" + READ_TOKEN + "#m=net.recv_bytes", tmp_path / "chr")
+        try:
+            page.wait_for("document.querySelector('#chart path.series') !== null")
+            labels = page.js(
+                "[...document.querySelectorAll('#chart .ylabel')].map(t => t.textContent)"
+            )
+            assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+            assert all(label.endswith(" GB") and "e+" not in label for label in labels), labels
+            # every label fits left of the plot: none is clipped by the chart's edge
+            assert page.js(
+                "[...document.querySelectorAll('#chart .ylabel')].every(t => t.getBBox().x >= 0)"
+            )
+            cells = page.js("[...document.querySelectorAll('#legend td')].map(t => t.textContent)")
+            assert cells[1:5] == ["net.recv_bytes{}", "97.1914 GB", "97.1908 GB", "97.1914 GB"]
+            readout = page.js(
+                """(() => {
+                  const svg = document.querySelector('#chart svg');
+                  const r = svg.getBoundingClientRect();
+                  const last = svg.querySelector('path.series').getAttribute('d').split(' L')
+                    .pop().replace('M', '').trim().split(' ');
+                  const px = r.left + Number(last[0]) * r.width / 900;
+                  svg.dispatchEvent(new MouseEvent('mousemove',
+                    {clientX: px, clientY: r.top + r.height / 2, bubbles: true}));
+                  const g = svg.querySelector('.readout');
+                  return [g.getAttribute('visibility'),
+                          [...g.querySelectorAll('text')].map(t => t.textContent)];
+                })()"""
+            )
+            assert readout[0] == "visible"
+            assert readout[1][1] == "net.recv_bytes{}  97.1914 GB"
+        finally:
+            page.close()

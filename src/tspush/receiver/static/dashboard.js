@@ -4,7 +4,7 @@
 
 (function () {
   var SVG = "http://www.w3.org/2000/svg";
-  var W = 900, H = 320, PAD_L = 64, PAD_R = 16, PAD_T = 12, PAD_B = 28;
+  var W = 900, H = 320, PAD_L = 84, PAD_R = 16, PAD_T = 12, PAD_B = 28;
   var COLOURS = ["#2f6fdf", "#d9480f", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285",
                  "#c2255c", "#5c940d", "#364fc7", "#862e9c"];
   var RANGES_S = { "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400,
@@ -153,10 +153,41 @@
     return e;
   }
 
-  function fmt(v) {
+  // Units from the metric name's ending (sys.mem.used_percent, sys.disk.free_bytes).
+  function unitFor(metric) {
+    if (/bytes$/i.test(metric)) { return "B"; }
+    if (/(percent|_pct)$/i.test(metric)) { return "%"; }
+    if (/(_s|seconds)$/i.test(metric)) { return "s"; }
+    return "";
+  }
+
+  var PREFIXES = [[1e15, "P"], [1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
+
+  // 97190000000 bytes -> [1e9, "G"]: one scale for a whole axis, so labels differ.
+  function scaleFor(magnitude, unit) {
+    if (unit === "%" || unit === "s") { return [1, ""]; }
+    for (var i = 0; i < PREFIXES.length; i++) {
+      if (magnitude >= PREFIXES[i][0]) { return PREFIXES[i]; }
+    }
+    return [1, ""];
+  }
+
+  function withUnit(num, prefix, unit) {
+    return prefix || unit ? num + " " + prefix + unit : num;
+  }
+
+  // Axis labels: as many decimals as the step needs, so neighbours never look alike.
+  function axisFormat(lo, hi, step, unit) {
+    var sc = scaleFor(Math.max(Math.abs(lo), Math.abs(hi)), unit);
+    var dec = Math.max(0, Math.min(9, -Math.floor(Math.log10(step / sc[0]) + 1e-9)));
+    return function (v) { return withUnit((v / sc[0]).toFixed(dec), sc[1], unit); };
+  }
+
+  // One value (legend, hover): six significant digits at most, with its unit.
+  function fmt(v, unit) {
     if (v === null || v === undefined) { return "-"; }
-    if (Math.abs(v) >= 1e6 || (Math.abs(v) < 1e-3 && v !== 0)) { return v.toExponential(3); }
-    return String(Math.round(v * 1000) / 1000);
+    var sc = scaleFor(Math.abs(v), unit || "");
+    return withUnit(String(Number((v / sc[0]).toPrecision(6))), sc[1], unit || "");
   }
 
   function draw(results) {
@@ -180,10 +211,13 @@
 
     var svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img",
                           "aria-label": "chart of " + state.metric });
+    var unit = unitFor(state.metric || "");
     var ystep = niceStep(hi - lo, 5);
-    for (var v = Math.ceil(lo / ystep) * ystep; v <= hi; v += ystep) {
+    var ylabel = axisFormat(lo, hi, ystep, unit);
+    for (var k = Math.ceil(lo / ystep); k * ystep <= hi; k++) {
+      var v = k * ystep;
       svg.appendChild(el("line", { x1: PAD_L, x2: W - PAD_R, y1: y(v), y2: y(v), "class": "grid" }));
-      svg.appendChild(el("text", { x: PAD_L - 6, y: y(v) + 4, "class": "ylabel" }, fmt(v)));
+      svg.appendChild(el("text", { x: PAD_L - 6, y: y(v) + 4, "class": "ylabel" }, ylabel(v)));
     }
     var tstep = niceStep((t1 - t0) / 60000, 6) * 60000;
     for (var t = Math.ceil(t0 / tstep) * tstep; t <= t1; t += tstep) {
@@ -214,6 +248,7 @@
       svg.appendChild(el("text", { x: W / 2, y: H / 2, "class": "empty" },
                          "no points in this range"));
     }
+    addReadout(svg, lines, x, t0, t1, unit);
     var chart = $("chart");
     chart.textContent = "";
     chart.appendChild(svg);
@@ -223,9 +258,10 @@
     lines.forEach(function (l) {
       var vals = l.pts.map(function (p) { return p[1]; });
       var tr = document.createElement("tr");
-      var cells = ["", l.label, vals.length ? fmt(vals[vals.length - 1]) : "-",
-                   vals.length ? fmt(Math.min.apply(null, vals)) : "-",
-                   vals.length ? fmt(Math.max.apply(null, vals)) : "-", String(vals.length)];
+      var cells = ["", l.label, vals.length ? fmt(vals[vals.length - 1], unit) : "-",
+                   vals.length ? fmt(Math.min.apply(null, vals), unit) : "-",
+                   vals.length ? fmt(Math.max.apply(null, vals), unit) : "-",
+                   String(vals.length)];
       cells.forEach(function (c, i) {
         var td = document.createElement("td");
         if (i === 0) {
@@ -239,6 +275,59 @@
         tr.appendChild(td);
       });
       tbody.appendChild(tr);
+    });
+  }
+
+  // Hovering the chart shows the time and each series' value nearest the pointer.
+  function addReadout(svg, lines, x, t0, t1, unit) {
+    var MAX_ROWS = 8;
+    var cursor = el("line", { y1: PAD_T, y2: H - PAD_B, "class": "cursor", visibility: "hidden" });
+    var box = el("g", { "class": "readout", visibility: "hidden" });
+    svg.appendChild(cursor);
+    svg.appendChild(box);
+    function hide() {
+      cursor.setAttribute("visibility", "hidden");
+      box.setAttribute("visibility", "hidden");
+    }
+    function nearest(pts, t) {
+      var best = null;
+      pts.forEach(function (p) {
+        if (best === null || Math.abs(p[0] - t) < Math.abs(best[0] - t)) { best = p; }
+      });
+      return best;
+    }
+    svg.addEventListener("mouseleave", hide);
+    svg.addEventListener("mousemove", function (ev) {
+      var r = svg.getBoundingClientRect();
+      var px = (ev.clientX - r.left) * W / r.width;
+      if (px < PAD_L || px > W - PAD_R) { hide(); return; }
+      var t = t0 + (px - PAD_L) / (W - PAD_L - PAD_R) * (t1 - t0);
+      var rows = [];
+      lines.forEach(function (l) {
+        var p = nearest(l.pts, t);
+        if (p !== null) { rows.push({ l: l, p: p }); }
+      });
+      if (!rows.length) { hide(); return; }
+      var at = nearest(rows.map(function (row) { return row.p; }), t)[0];
+      var texts = [new Date(at).toLocaleString()];
+      rows.slice(0, MAX_ROWS).forEach(function (row) {
+        texts.push(row.l.label + "  " + fmt(row.p[1], unit));
+      });
+      if (rows.length > MAX_ROWS) { texts.push("... and " + (rows.length - MAX_ROWS) + " more"); }
+      var width = 16 + 6.6 * Math.max.apply(null, texts.map(function (s) { return s.length; }));
+      var height = 8 + 15 * texts.length;
+      var bx = x(at) + 12 + width > W - PAD_R ? x(at) - 12 - width : x(at) + 12;
+      box.textContent = "";
+      box.appendChild(el("rect", { x: bx, y: PAD_T + 4, width: width, height: height, rx: 4 }));
+      texts.forEach(function (s, i) {
+        var row = i >= 1 && i <= MAX_ROWS ? rows[i - 1] : null;
+        box.appendChild(el("text", { x: bx + 8, y: PAD_T + 20 + 15 * i,
+                                     fill: row ? row.l.colour : "#1d2330" }, s));
+      });
+      cursor.setAttribute("x1", x(at));
+      cursor.setAttribute("x2", x(at));
+      cursor.setAttribute("visibility", "visible");
+      box.setAttribute("visibility", "visible");
     });
   }
 
