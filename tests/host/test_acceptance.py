@@ -173,3 +173,17 @@ def test_run_check_finds_what_run_would_refuse(tspush, tmp_path):
         )
         assert "OK" not in r.stdout
     assert not (tmp_path / "spool").exists()  # nothing started
+
+
+def test_every_option_of_the_readme_commands_says_what_it_does():
+    """`--help` is the user's first stop: no option may be listed without a word of help."""
+    import importlib
+
+    import click
+
+    for name in ("push", "fingerprint", "serve", "demo", "run", "status"):
+        command = importlib.import_module("tspush.cli." + name).command
+        assert command.help, name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, "tspush %s %s has no help text" % (name, param.opts[0])

@@ -186,8 +186,18 @@ def echo(text: str = "") -> None:
     help="Seconds a client may take to send a request body (then 408).",
 )
 @click.option("--tls", is_flag=True, help="HTTPS; self-signed certificate unless --cert/--key.")
-@click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM certificate (chain) for --tls, e.g. from your own CA.",
+)
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM private key of --cert.",
+)
 @click.option("--forward", default=None, help="Relay stored points to this URL as well.")
 @click.option(
     "--forward-token",
@@ -205,7 +215,9 @@ def echo(text: str = "") -> None:
     help="Engine profile of --forward.",
 )
 @click.option("--forward-fingerprint", default=None, help="Pin --forward's certificate.")
-@click.option("--forward-ca-file", default=None, help="CA file for --forward.")
+@click.option(
+    "--forward-ca-file", metavar="FILE", default=None, help="CA file (PEM) for --forward."
+)
 @click.option("--forward-insecure", is_flag=True, help="Do not check --forward's certificate.")
 @click.option("--spool-dir", default=None, help="Relay spool [default: next to the database].")
 @click.option("--quiet", is_flag=True, help="No line per request.")
