@@ -142,7 +142,7 @@ class Page:
         while True:
             msg = json.loads(self.ws.recv(timeout=20))
             if msg.get("id") == self.next_id:
-                return msg["result"]["result"].get("value")
+                return msg.get("result", {}).get("result", {}).get("value")  # None: not ready
 
     def wait_for(self, expression: str, timeout_s: float = 30.0) -> Any:
         deadline = time.monotonic() + timeout_s
@@ -247,3 +247,26 @@ def test_large_values_are_readable_with_units_and_a_hover_readout(tmp_path):
             assert readout[1][1] == "net.recv_bytes{}  97.1914 GB"
         finally:
             page.close()
+
+
+def test_a_wrong_or_missing_read_token_gets_a_page_a_person_can_act_on(tmp_path):
+    """`tspush serve` prints '/?token=READ_TOKEN'; opened literally it showed raw JSON."""
+    import urllib3
+
+    from support.receiver import READ_TOKEN, WRITE_TOKEN
+
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        for url in (rx.url + "/?token=READ_TOKEN", rx.url + "/"):
+            r = urllib3.request("GET", url, redirect=False)
+            assert r.status == 401
+            assert r.headers["WWW-Authenticate"] == 'Basic realm="tspush"'
+            assert r.headers["Content-Type"].startswith("text/html")
+            text = r.data.decode()
+            assert "--read-token" in text and "tokens.json" in text
+            assert READ_TOKEN not in text and WRITE_TOKEN not in text
+        # the API keeps OpenTSDB's JSON error for programs
+        r = urllib3.request("GET", rx.url + "/api/suggest?type=metrics")
+        assert r.status == 401 and r.json()["error"]["message"] == "Missing token"
+        # (a browser asks for Basic auth first; this page is what it shows on Cancel)
+        r = urllib3.request("GET", rx.url + "/?token=READ_TOKEN", redirect=False)
+        assert "<h2>Invalid token: this dashboard needs the read token</h2>" in r.data.decode()

@@ -85,6 +85,35 @@ PAGE = """<!doctype html>
 """
 
 
+SIGN_IN_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>tspush: read token needed</title>
+<link rel="stylesheet" href="/static/dashboard.css?v={version}"></head>
+<body><main><section>
+<h2>{message}: this dashboard needs the read token</h2>
+<p>Open <code>/?token=YOUR_READ_TOKEN</code> once; the browser then remembers it.</p>
+<p>The read token is the <code>--read-token</code> (or <code>--token</code>) given to
+<code>tspush serve</code>, or, when it generated them, the <code>read</code> entry of
+<code>tokens.json</code> next to its database (the path is printed at start-up).</p>
+</section></main></body>
+</html>
+"""
+
+
+def sign_in_page(e: ApiError) -> HTMLResponse:
+    """A 401 a person can act on (a browser shows JSON as a wall of text)."""
+    html = SIGN_IN_PAGE.replace("{version}", __version__).replace("{message}", e.message)
+    return HTMLResponse(
+        html,
+        status_code=401,
+        headers={
+            "WWW-Authenticate": 'Basic realm="tspush"',
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'self'",
+        },
+    )
+
+
 class Dashboard:
     def __init__(self, rx: Receiver) -> None:
         self.rx = rx
@@ -94,7 +123,7 @@ class Dashboard:
         token = request.query_params.get("token")
         if token is not None and not tokens.no_auth:
             if not tokens.read_token_ok(token):
-                raise ApiError(401, "Invalid token", "open /?token=READ_TOKEN with the read token")
+                return sign_in_page(ApiError(401, "Invalid token"))
             resp = RedirectResponse("/", status_code=303)
             resp.set_cookie(
                 COOKIE,
@@ -106,7 +135,10 @@ class Dashboard:
                 path="/",
             )
             return resp
-        self.rx.need_read(request)
+        try:
+            self.rx.need_read(request)
+        except ApiError as e:
+            return sign_in_page(e)
         html = PAGE.replace("{version}", __version__)
         return HTMLResponse(
             html,
