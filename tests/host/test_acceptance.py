@@ -187,3 +187,22 @@ def test_every_option_of_the_readme_commands_says_what_it_does():
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, "tspush %s %s has no help text" % (name, param.opts[0])
+
+
+def test_status_without_any_config_says_no_state_yet(tspush, tmp_path):
+    """Before the first `tspush run`: one line about the state, not about missing outputs."""
+    r = tspush("status", env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert r.returncode == 2
+    assert_one_clear_line(r.stderr, "no agent state yet", "tspush run")
+    assert "outputs" not in r.stderr
+
+
+def test_run_check_summary_speaks_the_readme_units(tspush, tmp_path):
+    cfg = _agent_config(tmp_path)
+    r = tspush("run", "--check", "--config", str(cfg), env={"QA_TOKEN_NOT_SET": "t0k3n-x"})
+    assert r.returncode == 0, r.stderr
+    assert (
+        "spool: %s (at most 1 GiB; points older than 7 days dropped)" % (tmp_path / "spool")
+        in r.stdout.splitlines()
+    )
+    assert "t0k3n-x" not in r.stdout + r.stderr

@@ -26,8 +26,8 @@ def command(config_path: str | None, check: bool) -> int:
     if check:
         click.echo("config OK: %s" % (cfg.path or "(environment only)"))
         click.echo(
-            "spool: %s (max %d bytes, %ds)"
-            % (cfg.spool.dir, cfg.spool.max_bytes, cfg.spool.max_age_s)
+            "spool: %s (at most %s; points older than %s dropped)"
+            % (cfg.spool.dir, _size(cfg.spool.max_bytes), _duration(cfg.spool.max_age_s))
         )
         for s in cfg.sources:
             click.echo(
@@ -54,3 +54,19 @@ def command(config_path: str | None, check: bool) -> int:
 
     Agent(cfg).run_forever()
     return 0
+
+
+def _size(n_bytes: float) -> str:
+    """1073741824 -> '1 GiB', as the README and the sample config say it."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes >= factor:
+            return "%g %s" % (round(n_bytes / factor, 2), unit)
+    return "%d bytes" % n_bytes
+
+
+def _duration(seconds: float) -> str:
+    """604800 -> '7 days'."""
+    for unit, factor in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= factor:
+            return "%g %s" % (round(seconds / factor, 2), unit)
+    return "%d s" % seconds

@@ -247,7 +247,7 @@ def load(
     """Read and check the agent config; ConfigError listing every problem at once.
 
     ``need_tokens=False`` (``tspush status``) does not read token files or
-    variables: the state file is all it needs, from any shell."""
+    variables, nor insist on an output: the state file is all it needs."""
     environ = os.environ if environ is None else environ
     found = hconfig.find_config(str(path) if path else environ.get("TSPUSH_CONFIG") or None)
     doc: dict[str, Any] = hconfig.load_toml(found) if found else {}
@@ -424,6 +424,8 @@ def _outputs(
             probs.lines.append(str(e))
             return []
         if not s.url:
+            if not need_tokens:
+                return []  # tspush status: the state file is enough
             probs.add(
                 "outputs",
                 "no output: add an [[outputs]] table with url = ..., or set url in [output] "
