@@ -206,3 +206,24 @@ def test_run_check_summary_speaks_the_readme_units(tspush, tmp_path):
         in r.stdout.splitlines()
     )
     assert "t0k3n-x" not in r.stdout + r.stderr
+
+
+def test_push_uses_the_one_output_of_the_readme_run_config(tspush, tmp_path):
+    """The README's `tspush run` config in ./tspush.toml: `tspush push` sends to that output
+    with the token from its token_env (was: 'no server URL')."""
+    from support.receiver import WRITE_TOKEN, ReceiverProcess
+
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        (tmp_path / "tspush.toml").write_text(
+            '[spool]\ndir = "%s"\n\n[[sources]]\ntype = "system"\ninterval_s = 30\n\n'
+            '[[outputs]]\nurl = "%s"\nprofile = "tspush"\ntoken_env = "MY_TSPUSH_TOKEN"\n'
+            "flush_interval_s = 5\n" % (tmp_path / "spool", rx.url)
+        )
+        r = tspush("push", "acceptance.one", "7", env={"MY_TSPUSH_TOKEN": WRITE_TOKEN})
+        assert r.returncode == 0, r.stderr
+        q = rx.url + "/api/query?start=1h-ago&m=sum:acceptance.one"
+        import urllib3
+
+        got = urllib3.request("GET", q, headers=rx.read_headers()).json()
+        assert list(got[0]["dps"].values()) == [7]
+        assert WRITE_TOKEN not in r.stdout + r.stderr

@@ -284,7 +284,9 @@ def load(
 
     file_tags: dict[str, str] = {}
     try:
-        base = hconfig.file_settings(doc, src) if found else {}
+        # [output] and [tags] only: each [[outputs]] table is read by _outputs below
+        top = {k: v for k, v in doc.items() if k != "outputs"}
+        base = hconfig.file_settings(top, src) if found else {}
         file_tags = dict(base.get("tags") or {})
     except ConfigError as e:
         probs.lines.append(e.message if e.message.startswith(src) else "%s: %s" % (src, e.message))

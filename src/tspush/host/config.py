@@ -258,7 +258,19 @@ def file_settings(doc: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
             )
         raise _error("%s: unknown top-level key '%s'" % (src, key), key, src)
     section = doc.get(SECTION)
-    if section is not None:
+    outputs = doc.get("outputs")
+    if section is None and isinstance(outputs, list) and len(outputs) == 1:
+        # An agent config with one [[outputs]] (the README's): `tspush push` sends
+        # to that same server. The agent's own keys (name, flush_*, ...) are not ours.
+        only = outputs[0] if isinstance(outputs[0], dict) else {}
+        out.update(
+            parse_table(
+                {k: v for k, v in only.items() if k in _KINDS}, "[[outputs]] of %s" % src, src
+            )
+        )
+        if isinstance(only.get("token_env"), str) and "token" not in out:
+            out["token_env"] = only["token_env"]
+    elif section is not None:
         if not isinstance(section, dict):
             raise _error("%s: [%s] must be a table" % (src, SECTION), SECTION, src)
         out.update(parse_table(section, "[%s] of %s" % (SECTION, src), src))
@@ -390,6 +402,9 @@ def resolve(
         file_layer = file_settings(load_toml(path), path)
         if file_layer.get("token"):
             warn_if_readable(path, warn)
+        token_env = file_layer.pop("token_env", None)
+        if token_env and environ.get(token_env) and not file_layer.get("token_file"):
+            file_layer["token"] = environ[token_env]
         layers.append(("%s [%s]" % (path, SECTION), file_layer))
     layers.append(("environment", env_settings(environ)))
     flag_layer: dict[str, Any] = {}
