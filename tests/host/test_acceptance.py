@@ -227,3 +227,12 @@ def test_push_uses_the_one_output_of_the_readme_run_config(tspush, tmp_path):
         got = urllib3.request("GET", q, headers=rx.read_headers()).json()
         assert list(got[0]["dps"].values()) == [7]
         assert WRITE_TOKEN not in r.stdout + r.stderr
+
+
+def test_plain_http_to_a_tls_port_suggests_https(tspush, tmp_path):
+    with RecordingServer(tls=True, certs=make_certs(tmp_path / "pki")) as srv:
+        url = srv.url.replace("https://", "http://")
+        r = tspush("push", "universe", "42", "--url", url, "--token", TOKEN)
+    assert r.returncode == 5, r.stderr
+    assert "if it speaks TLS, write https:// in the URL" in r.stderr.splitlines()[-1]
+    assert TOKEN not in r.stderr + r.stdout

@@ -324,9 +324,10 @@ class Transport:
                 cause,
             )
         elif isinstance(e, (U3ProtocolError, http.client.HTTPException)):
+            hint = "; if it speaks TLS, write https:// in the URL" if self.scheme == "http" else ""
             err = ProtocolError(
-                "%s closed the connection or sent an invalid HTTP answer to POST %s (%s)"
-                % (where, path, text),
+                "%s closed the connection or sent an invalid HTTP answer to POST %s%s (%s)"
+                % (where, path, hint, text),
                 cause,
             )
         elif isinstance(e, OSError):
