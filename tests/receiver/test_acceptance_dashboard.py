@@ -270,3 +270,46 @@ def test_a_wrong_or_missing_read_token_gets_a_page_a_person_can_act_on(tmp_path)
         # (a browser asks for Basic auth first; this page is what it shows on Cancel)
         r = urllib3.request("GET", rx.url + "/?token=READ_TOKEN", redirect=False)
         assert "<h2>Invalid token: this dashboard needs the read token</h2>" in r.data.decode()
+
+
+def test_time_axis_ticks_fall_on_round_local_times(tmp_path):
+    """7 days were labelled 11/20, 11/22, 11/23, 11/24, 11/26 (a tick every 33 h 20 min);
+    6 hours at 07:20, 09:00, 10:40. Ticks now fall on midnights and whole hours."""
+    import json
+
+    import urllib3
+
+    from support.receiver import READ_TOKEN
+
+    now = int(time.time())
+    pts = [
+        {"metric": "t.axis", "value": i, "timestamp": now - 3600 * i, "tags": {}} for i in range(48)
+    ]
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        headers = {**rx.write_headers(), "Content-Type": "application/json"}
+        r = urllib3.request(
+            "POST", rx.url + "/api/put", body=json.dumps(pts).encode(), headers=headers
+        )
+        assert r.status == 204
+        expected = {"7d": (86400000, 7), "6h": (3600000, 6), "15m": (300000, 3)}
+        for rng, (step_ms, at_least) in expected.items():
+            page = Page(rx.url + "/?token=%s#m=t.axis&r=%s" % (READ_TOKEN, rng), tmp_path / rng)
+            try:
+                page.wait_for("document.querySelector('#chart .xlabel') !== null")
+                ticks = page.js(
+                    "[...document.querySelectorAll('#chart .xlabel')].map(t => {"
+                    " const d = new Date(Number(t.getAttribute('data-t')));"
+                    " return [Number(t.getAttribute('data-t')), d.getHours(), d.getMinutes(),"
+                    " t.textContent]; })"
+                )
+            finally:
+                page.close()
+            assert len(ticks) >= at_least, (rng, ticks)
+            assert len({t[3] for t in ticks}) == len(ticks), (rng, ticks)
+            assert all(b[0] - a[0] == step_ms for a, b in zip(ticks, ticks[1:])), (rng, ticks)
+            for _, hour, minute, _label in ticks:
+                assert minute % 5 == 0
+                if step_ms >= 3600000:
+                    assert minute == 0, (rng, ticks)
+                if step_ms >= 86400000:
+                    assert hour == 0, (rng, ticks)

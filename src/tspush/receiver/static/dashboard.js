@@ -146,6 +146,17 @@
     return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
   }
 
+  // The smallest round step giving at most 7 ticks: 1, 2, 5, 10, 15, 30 min; 1, 2, 3, 6,
+  // 12 h; 1, 2, 7 days.
+  var TIME_STEPS_MIN = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080];
+
+  function timeStep(spanMs) {
+    for (var i = 0; i < TIME_STEPS_MIN.length; i++) {
+      if (spanMs / (TIME_STEPS_MIN[i] * 60000) <= 7) { return TIME_STEPS_MIN[i] * 60000; }
+    }
+    return TIME_STEPS_MIN[TIME_STEPS_MIN.length - 1] * 60000;
+  }
+
   function el(name, attrs, text) {
     var e = document.createElementNS(SVG, name);
     Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
@@ -219,13 +230,15 @@
       svg.appendChild(el("line", { x1: PAD_L, x2: W - PAD_R, y1: y(v), y2: y(v), "class": "grid" }));
       svg.appendChild(el("text", { x: PAD_L - 6, y: y(v) + 4, "class": "ylabel" }, ylabel(v)));
     }
-    var tstep = niceStep((t1 - t0) / 60000, 6) * 60000;
-    for (var t = Math.ceil(t0 / tstep) * tstep; t <= t1; t += tstep) {
+    var tstep = timeStep(t1 - t0);
+    // Ticks on round local times (whole hours, midnights), not on epoch multiples.
+    var tz = new Date(t0).getTimezoneOffset() * 60000;
+    for (var t = Math.ceil((t0 - tz) / tstep) * tstep + tz; t <= t1; t += tstep) {
       var d = new Date(t);
-      var label = (t1 - t0) > 2 * 86400000 ? d.toLocaleDateString() :
+      var label = tstep >= 86400000 ? d.toLocaleDateString([], { month: "short", day: "numeric" }) :
         d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
       svg.appendChild(el("line", { x1: x(t), x2: x(t), y1: PAD_T, y2: H - PAD_B, "class": "grid" }));
-      svg.appendChild(el("text", { x: x(t), y: H - 8, "class": "xlabel" }, label));
+      svg.appendChild(el("text", { x: x(t), y: H - 8, "class": "xlabel", "data-t": t }, label));
     }
     svg.appendChild(el("rect", { x: PAD_L, y: PAD_T, width: W - PAD_L - PAD_R,
                                  height: H - PAD_T - PAD_B, "class": "frame" }));
