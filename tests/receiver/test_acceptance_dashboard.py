@@ -313,3 +313,34 @@ def test_time_axis_ticks_fall_on_round_local_times(tmp_path):
                     assert minute == 0, (rng, ticks)
                 if step_ms >= 86400000:
                     assert hour == 0, (rng, ticks)
+
+
+def test_an_outage_is_a_gap_in_the_line_not_a_straight_segment(tmp_path):
+    import json
+
+    import urllib3
+
+    from support.receiver import READ_TOKEN
+
+    now = int(time.time())
+    before = [now - 600 + 10 * i for i in range(10)]  # 10 readings, then 5 minutes of nothing
+    after = [now - 200 + 10 * i for i in range(10)]
+    lone = [now - 300]  # one reading alone in the gap
+    pts = [
+        {"metric": "gappy", "value": 1, "timestamp": t, "tags": {}} for t in before + after + lone
+    ]
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        headers = {**rx.write_headers(), "Content-Type": "application/json"}
+        r = urllib3.request(
+            "POST", rx.url + "/api/put", body=json.dumps(pts).encode(), headers=headers
+        )
+        assert r.status == 204
+        page = Page(rx.url + "/?token=%s#m=gappy" % READ_TOKEN, tmp_path / "chr")
+        try:
+            page.wait_for("document.querySelector('#chart path.series') !== null")
+            d = page.js("document.querySelector('#chart path.series').getAttribute('d')")
+            circles = page.js("document.querySelectorAll('#chart svg > circle').length")
+        finally:
+            page.close()
+    assert d.count("M") == 3 and d.count("L") == 18, d  # two runs of 10, one lone point
+    assert circles == 1

@@ -157,6 +157,16 @@
     return TIME_STEPS_MIN[TIME_STEPS_MIN.length - 1] * 60000;
   }
 
+  // Where the line must break: the first point, and after a silence longer than three
+  // usual intervals (an outage is a gap, not a straight line across it).
+  function breaks(pts) {
+    var deltas = [];
+    for (var i = 1; i < pts.length; i++) { deltas.push(pts[i][0] - pts[i - 1][0]); }
+    deltas.sort(function (a, b) { return a - b; });
+    var gap = deltas.length ? 3 * deltas[Math.floor(deltas.length / 2)] : 0;
+    return pts.map(function (p, i) { return i === 0 || (gap > 0 && p[0] - pts[i - 1][0] > gap); });
+  }
+
   function el(name, attrs, text) {
     var e = document.createElementNS(SVG, name);
     Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
@@ -244,18 +254,20 @@
                                  height: H - PAD_T - PAD_B, "class": "frame" }));
     lines.forEach(function (l) {
       if (!l.pts.length) { return; }
+      var brk = breaks(l.pts);
       var dpath = l.pts.map(function (p, i) {
-        return (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1);
+        return (brk[i] ? "M" : "L") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1);
       }).join(" ");
       var path = el("path", { d: dpath, stroke: l.colour, "class": "series",
                               "data-series": l.label, "data-points": l.pts.length,
                               "data-last": l.pts[l.pts.length - 1][1] });
       path.appendChild(el("title", {}, l.label));
       svg.appendChild(path);
-      if (l.pts.length === 1) {
-        svg.appendChild(el("circle", { cx: x(l.pts[0][0]), cy: y(l.pts[0][1]), r: 3,
-                                       fill: l.colour }));
-      }
+      l.pts.forEach(function (p, i) {  // a point with no neighbour would not show as a line
+        if (brk[i] && (i === l.pts.length - 1 || brk[i + 1])) {
+          svg.appendChild(el("circle", { cx: x(p[0]), cy: y(p[1]), r: 3, fill: l.colour }));
+        }
+      });
     });
     if (!lines.length) {
       svg.appendChild(el("text", { x: W / 2, y: H / 2, "class": "empty" },
