@@ -236,3 +236,21 @@ def test_plain_http_to_a_tls_port_suggests_https(tspush, tmp_path):
     assert r.returncode == 5, r.stderr
     assert "if it speaks TLS, write https:// in the URL" in r.stderr.splitlines()[-1]
     assert TOKEN not in r.stderr + r.stdout
+
+
+def test_a_busy_spool_names_the_setting_of_the_command_at_hand(tspush, tmp_path):
+    """It said '(or --spool-dir)', an option `tspush run` does not have."""
+    from tspush.host.spoollock import lock_spool
+
+    cfg = _agent_config(tmp_path)
+    held = lock_spool(tmp_path / "spool")
+    try:
+        r = tspush("run", "--config", str(cfg), env={"QA_TOKEN_NOT_SET": "x"}, timeout_s=30)
+    finally:
+        held.close()
+    assert r.returncode == 7, r.stderr
+    assert_one_clear_line(
+        r.stderr, "in use by another tspush process", "[spool] dir for tspush run"
+    )
+    help_text = tspush("run", "--help").stdout
+    assert "--spool-dir" not in help_text  # so the message must not send people there

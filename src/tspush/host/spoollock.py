@@ -28,7 +28,8 @@ def lock_spool(directory: Path) -> IO[str]:
         f.close()
         raise SpoolError(
             "spool %s is in use by another tspush process (pid %s): stop it, or give this "
-            "one its own [spool] dir (or --spool-dir)" % (directory, holder)
+            "one its own spool directory ([spool] dir for tspush run, --spool-dir for "
+            "tspush serve --forward)" % (directory, holder)
         ) from None
     f.seek(0)
     f.truncate()
