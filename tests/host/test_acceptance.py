@@ -254,3 +254,27 @@ def test_a_busy_spool_names_the_setting_of_the_command_at_hand(tspush, tmp_path)
     )
     help_text = tspush("run", "--help").stdout
     assert "--spool-dir" not in help_text  # so the message must not send people there
+
+
+def test_credentials_in_the_url_are_refused_without_printing_them(tspush, tmp_path):
+    """USER:TOKEN@HOST was silently dropped (401) and `run --check` printed the token."""
+    secret = "SeCrEt-in-URL-42"
+    with RecordingServer(tls=False) as srv:
+        url = srv.url.replace("http://", "http://DESC:%s@" % secret)
+        r = tspush("push", "universe", "42", "--url", url, "-v")
+        assert srv.connections == []
+    assert r.returncode == 2
+    assert_one_clear_line(r.stderr, "url: the URL holds a user name or password")
+    cfg = tmp_path / "tspush.toml"
+    cfg.write_text(
+        '[spool]\ndir = "%s"\n[[sources]]\ntype = "constant"\n[[outputs]]\nurl = "%s"\n'
+        % (tmp_path / "spool", url)
+    )
+    r2 = tspush("run", "--check", "--config", str(cfg))
+    assert r2.returncode == 2
+    assert "outputs[0].url: the URL holds a user name or password" in r2.stderr
+    r3 = tspush("serve", "--port", "0", "--no-auth", "--db", str(tmp_path / "rx.sqlite"),
+                "--forward", url)  # fmt: skip
+    assert r3.returncode == 2 and "the URL holds a user name or password" in r3.stderr
+    for out in (r, r2, r3):
+        assert secret not in out.stdout + out.stderr

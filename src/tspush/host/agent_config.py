@@ -392,7 +392,7 @@ def _check_connection(settings: hconfig.Settings, where: str, probs: _Problems) 
     """What the transport would refuse at start-up, found by ``--check`` already."""
     from urllib3.util import parse_url
 
-    from tspush.host.transport import check_ca_file
+    from tspush.host.transport import CREDENTIALS_IN_URL, check_ca_file
 
     url = settings.url or ""
     try:
@@ -400,7 +400,10 @@ def _check_connection(settings: hconfig.Settings, where: str, probs: _Problems) 
         ok = u.scheme in ("http", "https") and bool(u.host)
     except ValueError:
         ok = False
-    if not ok:
+    if ok and u.auth:
+        settings.url = url.replace(u.auth + "@", "", 1)  # never printed, not even by --check
+        probs.add(where + ".url", CREDENTIALS_IN_URL)
+    elif not ok:
         probs.add(where + ".url", "%r is not an http(s) URL: write it as https://HOST[:PORT]" % url)
     elif settings.ca_file and not settings.insecure and u.scheme == "https":
         try:

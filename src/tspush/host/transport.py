@@ -72,6 +72,13 @@ class Reply:
     sent_bytes: int
 
 
+CREDENTIALS_IN_URL = (
+    "the URL holds a user name or password (USER:TOKEN@HOST), which would be shown and "
+    "logged with it: remove it, give the token with --token-file, TSPUSH_TOKEN or token "
+    "in tspush.toml, and the user with --user / user"
+)
+
+
 def check_ca_file(ca_file: str, key: str = "ca_file") -> None:
     """Load ``ca_file`` once up front, so a typo is a config error, not a TLS failure."""
     try:
@@ -133,6 +140,8 @@ class Transport:
             u = parse_url(url)
         except ValueError as e:
             raise ConfigError("%r is not a URL: %s" % (url, e), "url") from e
+        if u.auth:
+            raise ConfigError(CREDENTIALS_IN_URL, "url")  # and the URL is not repeated
         if u.scheme not in ("http", "https") or not u.host:
             raise ConfigError(
                 "%r is not an http(s) URL: write it as https://HOST[:PORT][/path]" % url, "url"
