@@ -99,7 +99,10 @@ def test_status_does_not_need_the_outputs_token(tspush, tmp_path):
         "updated_s": time.time(),
         "spool_dir": str(tmp_path / "spool"),
         "spool_points": 7,
-        "outputs": {"default": {"url": "127.0.0.1:1/api/put", "profile": "tspush", "pending": 7}},
+        "outputs": {
+            "default": {"url": "127.0.0.1:1/api/put", "profile": "tspush", "pending": 7},
+            "idle": {"url": "127.0.0.1:2/api/put", "profile": "tspush", "pending": 0},
+        },
         "sources": {},
     }
     write_state(tmp_path / "spool" / "state.json", state)
@@ -107,6 +110,8 @@ def test_status_does_not_need_the_outputs_token(tspush, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "output default -> 127.0.0.1:1/api/put" in r.stdout
     assert "pending 7 point(s)" in r.stdout
+    assert "  nothing pending; sent" in r.stdout  # was 'pending 0 point(s), oldest never'
+    assert "never" not in r.stdout.split("output idle")[1].splitlines()[1]
     r = tspush("status", "--config", str(cfg), "--json")
     assert json.loads(r.stdout)["spool_points"] == 7
     # `run --check` still insists on the token: the agent cannot send without it.

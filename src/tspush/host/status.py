@@ -79,9 +79,13 @@ def format_status(state: dict[str, Any], now_s: float | None = None) -> str:
     for name, o in sorted((state.get("outputs") or {}).items()):
         oldest = o.get("oldest_s")
         lines.append("output %s -> %s (profile %s)" % (name, o.get("url"), o.get("profile")))
+        waiting = (  # 'pending 0 point(s), oldest never' read like an error
+            "pending %s point(s), oldest %s" % (o.get("pending"), _age(now_s, oldest))
+            if o.get("pending")
+            else "nothing pending"
+        )
         lines.append(
-            "  pending %s point(s), oldest %s; sent %s in %s request(s)"
-            % (o.get("pending"), _age(now_s, oldest), o.get("sent_points"), o.get("requests"))
+            "  %s; sent %s in %s request(s)" % (waiting, o.get("sent_points"), o.get("requests"))
         )
         lines.append(
             "  last success %s; retries %s; dropped %s; dead letters %s"
