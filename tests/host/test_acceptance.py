@@ -283,3 +283,35 @@ def test_credentials_in_the_url_are_refused_without_printing_them(tspush, tmp_pa
     assert r3.returncode == 2 and "the URL holds a user name or password" in r3.stderr
     for out in (r, r2, r3):
         assert secret not in out.stdout + out.stderr
+
+
+def test_a_token_the_profile_does_not_send_is_said_so(tspush, tmp_path):
+    """--profile opentsdb sends no auth: a given token was silently dropped, and the 401 was
+    reported as 'the token was rejected'."""
+    from support.receiver import WRITE_TOKEN, ReceiverProcess
+
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        args = ["push", "x", "1", "--url", rx.url, "--token", WRITE_TOKEN, "--profile", "opentsdb"]
+        r = tspush(*args)
+        assert r.returncode == 3
+        lines = r.stderr.splitlines()
+        assert lines[0] == (
+            "tspush: warning: the token is not sent: profile opentsdb uses no auth; add --auth "
+            "basic (or bearer) if the server wants one"
+        )
+        assert lines[-1] == (
+            "tspush: no token was sent: profile opentsdb uses no auth: add --auth basic (or bearer)"
+        )
+        r = tspush(*args, "--auth", "basic")
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == ""
+        assert WRITE_TOKEN not in r.stdout
+
+
+def test_a_404_points_at_the_url_and_profile_not_at_api_put(tspush, tmp_path):
+    with RecordingServer(tls=False, responder=lambda req: (404, {}, b"no such page")) as srv:
+        r = tspush("push", "x", "1", "--url", srv.url, "--profile", "warp10", "--token", TOKEN)
+    assert r.returncode == 6
+    last = r.stderr.splitlines()[-1]
+    assert "/api/v0/update" in last and "check the URL path and the profile" in last
+    assert "(/api/put)" not in last

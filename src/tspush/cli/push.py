@@ -341,6 +341,12 @@ def command(
     for p in points:
         validate(p, mode)  # default tags may break a rule (e.g. more than 8 in strict)
     transport = settings.make_transport()
+    if transport.token and transport.auth_scheme == auth.NONE:
+        click.echo(
+            "tspush: warning: the token is not sent: profile %s uses no auth; add --auth "
+            "basic (or bearer) if the server wants one" % prof.name,
+            err=True,
+        )
     printer = Printer(transport.secrets, verbose)
     try:
         report = push_points(transport, prof, points, on_request=printer)
@@ -350,12 +356,12 @@ def command(
         click.echo(_summary(report, len(points)))
     for e in report.errors:
         click.echo("tspush: error: %s" % printer.clean(str(e)), err=True)
-    if not transport.token and any(isinstance(e, AuthError) for e in report.errors):
-        click.echo(
-            "tspush: no token was sent: give it with --token-file FILE, --token, "
-            "TSPUSH_TOKEN or token in tspush.toml",
-            err=True,
-        )
+    if not transport.auth_header() and any(isinstance(e, AuthError) for e in report.errors):
+        if transport.token:
+            how = "profile %s uses no auth: add --auth basic (or bearer)" % prof.name
+        else:
+            how = "give it with --token-file FILE, --token, TSPUSH_TOKEN or token in tspush.toml"
+        click.echo("tspush: no token was sent: %s" % how, err=True)
     if report.errors:
         raise SystemExit(_exit_code(report.errors[0]))
     if problems:

@@ -113,7 +113,7 @@ def classify(status: int, body, headers=None, secrets=(), url: str = ""):
             msg += ": " + body_s
         raise Retryable(msg, status, text, ra)
     raise ResponseError(
-        "HTTP %d%s: unexpected answer: %s; check the URL path (/api/put)"
+        "HTTP %d%s: unexpected answer: %s; check the URL path and the profile for this server"
         % (status, where, _short(text)),
         status,
         text,
