@@ -344,3 +344,12 @@ def test_an_outage_is_a_gap_in_the_line_not_a_straight_segment(tmp_path):
             page.close()
     assert d.count("M") == 3 and d.count("L") == 18, d  # two runs of 10, one lone point
     assert circles == 1
+
+
+def test_serve_profile_without_forward_is_not_silently_ignored(tmp_path):
+    """`tspush serve --profile opentsdb` looked like 'behave as OpenTSDB' and did nothing."""
+    r = serve(tmp_path, "--port", "0", "--profile", "opentsdb")
+    assert r.returncode == 2
+    assert r.stderr.startswith("tspush: error: --forward: --profile/--forward-profile: used only")
+    assert "--strict" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "rx.sqlite").exists()

@@ -223,6 +223,26 @@ def echo(text: str = "") -> None:
 @click.option("--quiet", is_flag=True, help="No line per request.")
 def command(**opts: Any) -> None:
     """Receive OpenTSDB /api/put, store in SQLite, answer /api/query, serve a dashboard."""
+    if not opts["forward"]:
+        # --profile names the engine of --forward; without it, it would be ignored silently
+        # (someone wanting stock OpenTSDB's rules here wants --strict).
+        ctx = click.get_current_context()
+        names = {
+            "forward_profile": "--profile/--forward-profile",
+            "forward_fingerprint": "--forward-fingerprint",
+            "forward_ca_file": "--forward-ca-file",
+        }
+        given = [
+            option
+            for name, option in names.items()
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        ] + (["--forward-insecure"] if opts["forward_insecure"] else [])
+        if given:
+            raise ConfigError(
+                "%s: used only with --forward URL (relaying upstream); add --forward, or "
+                "leave out (for stock OpenTSDB's rules here, use --strict)" % ", ".join(given),
+                "--forward",
+            )
     run_serve(opts)
 
 
