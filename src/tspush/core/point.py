@@ -120,84 +120,87 @@ def _number_from_str(text: str, metric):
         )
 
 
-def _name_error(what: str, name, point_desc: str):
+def _name_problem(what: str, name):
+    """``(message_tail, rule)`` when ``name`` is not a valid name, else None."""
     if not isinstance(name, str):
-        return PointError(
-            "%s: %s must be a string, got %r" % (point_desc, what, name), what + "-type"
-        )
+        return "%s must be a string, got %r" % (what, name), what + "-type"
     if not name:
-        return PointError("%s: %s is empty: give it a name" % (point_desc, what), what + "-empty")
+        return "%s is empty: give it a name" % what, what + "-empty"
     for c in name:
         if c in _ASCII_OK:
             continue
         o = ord(c)
         if o > 127 and (c.isalpha() if _UNICODE_AWARE else (o > 159 and not c.isspace())):
             continue
-        return PointError(
-            "%s: %s %r has the character %r: use only a-z A-Z 0-9 - _ . / and letters"
-            % (point_desc, what, name, c),
+        return (
+            "%s %r has the character %r: use only a-z A-Z 0-9 - _ . / and letters"
+            % (what, name, c),
             what + "-chars",
         )
     return None
 
 
-def check(p: Point, mode: str = LENIENT):
-    """Return a PointError for the first rule ``p`` breaks, or None."""
-    desc = _safe_desc(p)
-    err = _name_error("metric", p.metric, desc)
-    if err:
-        return err
+def _problem(p: Point, mode: str):
+    """``(message_tail, rule)`` for the first rule ``p`` breaks, or None.
+
+    Kept free of string building on the good path: it runs for every point.
+    """
+    bad = _name_problem("metric", p.metric)
+    if bad:
+        return bad
     v = p.value
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return PointError(
-            "%s: value %r is not a number: send an int or a float" % (desc, v), "value-type"
-        )
+        return "value %r is not a number: send an int or a float" % (v,), "value-type"
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-        return PointError(
-            "%s: value %r is not finite: NaN and Infinity cannot be stored" % (desc, v),
-            "value-finite",
-        )
+        return "value %r is not finite: NaN and Infinity cannot be stored" % v, "value-finite"
     ts = p.ts
     if ts is None:
         if mode == STRICT:
-            return PointError(
-                "%s: no timestamp: OpenTSDB needs one (Unix seconds or milliseconds)" % desc,
+            return (
+                "no timestamp: OpenTSDB needs one (Unix seconds or milliseconds)",
                 "timestamp-missing",
             )
     elif isinstance(ts, bool) or not isinstance(ts, int):
-        return PointError(
-            "%s: timestamp %r is not an integer: send Unix seconds or milliseconds" % (desc, ts),
+        return (
+            "timestamp %r is not an integer: send Unix seconds or milliseconds" % (ts,),
             "timestamp-type",
         )
     elif ts <= 0 or ts > MAX_MS:
-        return PointError(
-            "%s: timestamp %d is out of range: use Unix seconds (10 digits) or milliseconds "
-            "(13 digits)" % (desc, ts),
+        return (
+            "timestamp %d is out of range: use Unix seconds (10 digits) or milliseconds "
+            "(13 digits)" % ts,
             "timestamp-range",
         )
     tags = p.tags
     if not isinstance(tags, dict):
-        return PointError("%s: tags must be a map of names to values" % desc, "tags-type")
+        return "tags must be a map of names to values", "tags-type"
     if mode == STRICT:
         if not tags:
-            return PointError(
-                "%s: no tags: OpenTSDB needs at least one tag (set a default tag such as host=...)"
-                % desc,
+            return (
+                "no tags: OpenTSDB needs at least one tag (set a default tag such as host=...)",
                 "tags-missing",
             )
         if len(tags) > MAX_TAGS_STRICT:
-            return PointError(
-                "%s: %d tags: OpenTSDB allows at most %d" % (desc, len(tags), MAX_TAGS_STRICT),
+            return (
+                "%d tags: OpenTSDB allows at most %d" % (len(tags), MAX_TAGS_STRICT),
                 "tags-too-many",
             )
     for k in tags:
-        err = _name_error("tag key", k, desc)
-        if err:
-            return err
-        err = _name_error("tag value", tags[k], desc + " tag " + str(k))
-        if err:
-            return err
+        bad = _name_problem("tag key", k)
+        if bad:
+            return bad
+        bad = _name_problem("tag value", tags[k])
+        if bad:
+            return "tag %s: %s" % (k, bad[0]), bad[1]
     return None
+
+
+def check(p: Point, mode: str = LENIENT):
+    """Return a PointError for the first rule ``p`` breaks, or None."""
+    bad = _problem(p, mode)
+    if bad is None:
+        return None
+    return PointError("%s: %s" % (_safe_desc(p), bad[0]), bad[1])
 
 
 def validate(p: Point, mode: str = LENIENT) -> Point:
