@@ -363,6 +363,7 @@ class Connection:
         try:
             raw.settimeout(self.timeout_s)
             raw.connect(ai[-1])
+            _no_delay(raw)
         except OSError as e:
             self.close()
             if _is_timeout(e):
@@ -622,3 +623,13 @@ def split_url(url):
     if not host:
         raise ValueError("URL %r has no host name" % url)
     return tls, host, port, path
+
+
+def _no_delay(sock) -> None:
+    """Turn off Nagle: the head and body go out in separate writes, and a
+    delayed ACK would otherwise stall each request by up to 40 ms. Not every
+    port has the option (or the constants): then nothing changes."""
+    try:
+        sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+    except (OSError, AttributeError, TypeError):
+        pass

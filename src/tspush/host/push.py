@@ -11,6 +11,7 @@ as unsent, never as rejected). Retrying later is the agent's job.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -131,7 +132,7 @@ def push_points(
     report = PushReport()
     profile = for_path(profile, request_path(transport, profile))  # influx precision=
     batches = batcher_for(profile)
-    pending: list[tuple[bytes, list[Any], int]] = []
+    pending: deque[tuple[bytes, list[Any], int]] = deque()
     try:
         for body, batch in batches(
             list(points), max_points=profile.max_points, max_bytes=profile.max_bytes
@@ -143,7 +144,7 @@ def push_points(
         return report
     details = profile.supports_details
     while pending:
-        body, batch, depth = pending.pop(0)
+        body, batch, depth = pending.popleft()
         attempt = Attempt(
             url=transport.display_url(request_path(transport, profile, details)),
             body=body,
@@ -159,10 +160,8 @@ def push_points(
             attempt.reply = _reply_of(e)
             if len(batch) > 1 and depth < MAX_SPLIT_DEPTH:
                 half = len(batch) // 2
-                pending[:0] = [
-                    (_encode(profile, batch[:half]), batch[:half], depth + 1),
-                    (_encode(profile, batch[half:]), batch[half:], depth + 1),
-                ]
+                pending.appendleft((_encode(profile, batch[half:]), batch[half:], depth + 1))
+                pending.appendleft((_encode(profile, batch[:half]), batch[:half], depth + 1))
             else:
                 report.rejected += len(batch)
                 report.errors.append(e)
@@ -181,7 +180,7 @@ def push_points(
             attempt.reply = _reply_of(e)
             report.errors.append(e)
             report.unsent += len(batch) + sum(len(b) for _, b, _ in pending)
-            pending = []
+            pending.clear()
         attempt.elapsed_s = time.monotonic() - started
         if on_request is not None:
             on_request(attempt)
