@@ -110,3 +110,20 @@ def test_build_by_kind() -> None:
     assert isinstance(build("constant", {"value": 1, "interval_s": 2}), ConstantSource)
     with pytest.raises(ValueError, match="use one of"):
         build("nope", {})
+
+
+def test_stdin_source_bounds_memory_and_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tspush.host.sources import stdin as stdin_mod
+
+    monkeypatch.setattr(stdin_mod, "MAX_QUEUED_POINTS", 10)
+    stream = io.StringIO("".join(f"m {i}\n" for i in range(35)))
+    src = StdinSource(stream=stream)
+    time.sleep(0.2)
+    # the reader waits once 10 points are queued: it has not read the rest
+    assert src.queue.qsize() == 10 and not src.eof
+    got: list[int] = []
+    deadline = time.monotonic() + 5
+    while len(got) < 35 and time.monotonic() < deadline:
+        got.extend(int(p.value) for p in src.read(NOW))
+        time.sleep(0.01)
+    assert got == list(range(35))

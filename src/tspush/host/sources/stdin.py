@@ -1,6 +1,8 @@
 """Lines piped into the agent (``put`` or ``metric value`` lines), gathered each interval.
 
 A reader thread queues points as lines arrive; ``read`` drains the queue.
+The queue is bounded: when it is full the reader stops reading, so a fast
+producer waits on the pipe instead of filling memory (nothing is dropped).
 A bad line is logged with its reason and skipped; the rest keep flowing.
 """
 
@@ -20,6 +22,8 @@ from tspush.host.sources.base import Source
 
 log = logging.getLogger("tspush.agent")
 
+MAX_QUEUED_POINTS = 100_000
+
 
 class StdinSource(Source):
     kind = "stdin"
@@ -33,7 +37,7 @@ class StdinSource(Source):
     ) -> None:
         super().__init__(name, interval_s, tags)
         self.stream = stream if stream is not None else sys.stdin
-        self.queue: queue.SimpleQueue[Point] = queue.SimpleQueue()
+        self.queue: queue.Queue[Point] = queue.Queue(maxsize=MAX_QUEUED_POINTS)
         self.bad_lines = 0
         self.eof = False
         self._thread = threading.Thread(target=self._pump, name="tspush-stdin", daemon=True)
