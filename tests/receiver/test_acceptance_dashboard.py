@@ -353,3 +353,27 @@ def test_serve_profile_without_forward_is_not_silently_ignored(tmp_path):
     assert r.stderr.startswith("tspush: error: --forward: --profile/--forward-profile: used only")
     assert "--strict" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "rx.sqlite").exists()
+
+
+def test_refused_writes_show_in_the_serve_log_without_the_token(tmp_path):
+    """A board with a wrong token (or path) left no trace in `tspush serve`'s output."""
+    import urllib3
+
+    wrong = "wrong-board-token-77"
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        body = b'[{"metric":"universe","value":42,"tags":{}}]'
+        bearer = {"Authorization": "Bearer " + wrong, "Content-Type": "application/json"}
+        assert urllib3.request("POST", rx.url + "/api/put", body=body, headers=bearer).status == 401
+        r = urllib3.request(
+            "POST", rx.url + "/api/v0/update", body=b"x", headers=rx.write_headers()
+        )
+        assert r.status == 404
+        assert urllib3.request("GET", rx.url + "/").status == 401  # a browser's first visit: quiet
+        deadline = time.monotonic() + 10
+        while "api/v0/update" not in rx.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        text = rx.text
+    assert "POST /api/put from 127.0.0.1: refused, HTTP 401 Invalid token" in text
+    assert "POST /api/v0/update from 127.0.0.1: refused, HTTP 404 Endpoint not found" in text
+    assert "GET /" not in text
+    assert wrong not in text

@@ -57,6 +57,15 @@ def error_response(e: ApiError) -> Response:
     return JSON(e.body(), status_code=e.status, headers=headers)
 
 
+def log_refused(request: Request, e: ApiError) -> None:
+    """A board whose writes are refused (token, path, size) shows up in the log."""
+    if request.method == "POST":
+        client = request.client.host if request.client else "?"
+        log.info(
+            "POST %s from %s: refused, HTTP %d %s", request.url.path, client, e.status, e.message
+        )
+
+
 def _params(request: Request) -> dict[str, list[str]]:
     return urllib.parse.parse_qs(request.url.query, keep_blank_values=True)
 
@@ -430,6 +439,7 @@ class ReceiverApp(Starlette):
             try:
                 response = await rx.put(request)
             except ApiError as e:
+                log_refused(request, e)
                 response = error_response(e)
             except Exception as e:  # the server keeps serving whatever a request holds
                 log.exception("internal error on POST /api/put")
@@ -511,6 +521,7 @@ def create_app(
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        log_refused(request, exc)
         return error_response(exc)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -518,7 +529,9 @@ def create_app(
         msg = {404: "Endpoint not found", 405: "Method not allowed"}.get(
             exc.status_code, str(exc.detail)
         )
-        return error_response(ApiError(exc.status_code, msg, "path %s" % request.url.path))
+        e = ApiError(exc.status_code, msg, "path %s" % request.url.path)
+        log_refused(request, e)
+        return error_response(e)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("internal error on %s %s", request.method, request.url.path)
