@@ -21,6 +21,7 @@ A point without a timestamp is written without one (stamped on arrival).
 """
 
 from tspush.core.errors import PointError
+from tspush.core.pack import describe as _desc
 from tspush.core.point import MAX_SECONDS
 
 DEFAULT_MAX_POINTS = 50
@@ -169,32 +170,9 @@ def batches(
     Same contract as ``tspush.core.opentsdb.batches``: a point that cannot be
     encoded, or that alone is over ``max_bytes``, raises PointError.
     """
-    lines = []
-    batch = []
-    size = 0
-    for p in points:
-        b = encode_point(p, precision, field) + b"\n"
-        if len(b) > max_bytes:
-            raise PointError(
-                "%s: one point encodes to %d bytes, over the %d-byte body limit: shorten its tags"
-                % (_desc(p), len(b), max_bytes),
-                "too-large",
-                p,
-            )
-        if lines and (len(lines) >= max_points or size + len(b) > max_bytes):
-            yield b"".join(lines), batch
-            lines = []
-            batch = []
-            size = 0
-        lines.append(b)
-        batch.append(p)
-        size += len(b)
-    if lines:
-        yield b"".join(lines), batch
+    from tspush.core.pack import pack
 
+    def line(p):
+        return encode_point(p, precision, field) + b"\n"
 
-def _desc(p) -> str:
-    try:
-        return p.describe()
-    except Exception:
-        return repr(getattr(p, "metric", p))
+    return pack(points, line, max_points, max_bytes)

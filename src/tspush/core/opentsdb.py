@@ -8,8 +8,6 @@ Stock OpenTSDB refuses bodies over 8192 bytes (and chunked bodies), so a
 batch is cut by point count and by encoded size.
 """
 
-from tspush.core.errors import PointError
-
 DEFAULT_MAX_POINTS = 50
 DEFAULT_MAX_BYTES = 8192
 CONTENT_TYPE = "application/json"
@@ -67,32 +65,8 @@ def encode(points) -> bytes:
 
 
 def batches(points, max_points: int = DEFAULT_MAX_POINTS, max_bytes: int = DEFAULT_MAX_BYTES):
-    """Yield ``(body, points_in_body)`` pairs, each body at most ``max_bytes``.
+    """Yield ``(body, points_in_body)`` pairs, each body a JSON array of at most
+    ``max_bytes``; a point too large to fit alone raises PointError."""
+    from tspush.core.pack import pack
 
-    A single point whose encoding cannot fit alone raises PointError: it can
-    never be sent and must not block the others (the caller decides).
-    """
-    parts = []
-    batch = []
-    size = 2  # the brackets
-    for p in points:
-        b = encode_point(p)
-        extra = len(b) + (1 if parts else 0)
-        if 2 + len(b) > max_bytes:
-            raise PointError(
-                "%s: one point encodes to %d bytes, over the %d-byte body limit: shorten its tags"
-                % (p.describe(), len(b), max_bytes),
-                "too-large",
-                p,
-            )
-        if parts and (len(parts) >= max_points or size + extra > max_bytes):
-            yield b"[" + b",".join(parts) + b"]", batch
-            parts = []
-            batch = []
-            size = 2
-            extra = len(b)
-        parts.append(b)
-        batch.append(p)
-        size += extra
-    if parts:
-        yield b"[" + b",".join(parts) + b"]", batch
+    return pack(points, encode_point, max_points, max_bytes, b"[", b",", b"]")

@@ -15,6 +15,7 @@ Labels are written sorted by name (the board's dicts have no order).
 """
 
 from tspush.core.errors import PointError
+from tspush.core.pack import describe as _desc
 from tspush.core.point import MAX_SECONDS
 
 DEFAULT_MAX_POINTS = 50
@@ -117,32 +118,10 @@ def batches(points, max_points: int = DEFAULT_MAX_POINTS, max_bytes: int = DEFAU
 
     Same contract as ``tspush.core.opentsdb.batches``.
     """
-    lines = []
-    batch = []
-    size = 0
-    for p in points:
-        b = encode_point(p) + b"\n"
-        if len(b) > max_bytes:
-            raise PointError(
-                "%s: one point encodes to %d bytes, over the %d-byte body limit: shorten its tags"
-                % (_desc(p), len(b), max_bytes),
-                "too-large",
-                p,
-            )
-        if lines and (len(lines) >= max_points or size + len(b) > max_bytes):
-            yield b"".join(lines), batch
-            lines = []
-            batch = []
-            size = 0
-        lines.append(b)
-        batch.append(p)
-        size += len(b)
-    if lines:
-        yield b"".join(lines), batch
+    from tspush.core.pack import pack
+
+    return pack(points, _line, max_points, max_bytes)
 
 
-def _desc(p) -> str:
-    try:
-        return p.describe()
-    except Exception:
-        return repr(getattr(p, "metric", p))
+def _line(p) -> bytes:
+    return encode_point(p) + b"\n"
