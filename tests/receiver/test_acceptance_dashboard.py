@@ -377,3 +377,23 @@ def test_refused_writes_show_in_the_serve_log_without_the_token(tmp_path):
     assert "POST /api/v0/update from 127.0.0.1: refused, HTTP 404 Endpoint not found" in text
     assert "GET /" not in text
     assert wrong not in text
+
+
+def test_a_tls_client_on_the_plain_port_gets_a_hint_in_the_log(tmp_path):
+    """It logged 'WARNING:  Invalid HTTP request received.' in uvicorn's own format."""
+    import ssl
+
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        ctx = ssl.create_default_context()
+        with socket.create_connection(("127.0.0.1", rx.port), timeout=5) as raw:
+            try:
+                with ctx.wrap_socket(raw, server_hostname="localhost"):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass  # expected: the server speaks plain HTTP
+        deadline = time.monotonic() + 10
+        while "invalid HTTP request" not in rx.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        text = rx.text
+    assert "invalid HTTP request received (a client speaking TLS to this plain http port?" in text
+    assert "WARNING:" not in text

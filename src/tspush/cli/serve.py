@@ -68,6 +68,19 @@ def stored_tokens(directory: Path) -> tuple[str, str, Path]:
     return doc["write"], doc["read"], path
 
 
+class _UvicornHints(logging.Filter):
+    """uvicorn's own warnings in our format, with the likely cause where we know it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "Invalid HTTP request received.":
+            record.msg = (
+                "invalid HTTP request received (a client speaking TLS to this plain http "
+                "port? then start with --tls, or use http:// on the client)"
+            )
+            record.args = ()
+        return True
+
+
 def setup_logging(quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
@@ -75,6 +88,11 @@ def setup_logging(quiet: bool) -> None:
     log.handlers[:] = [handler]
     log.setLevel(logging.WARNING if quiet else logging.INFO)
     log.propagate = False
+    uv = logging.getLogger("uvicorn.error")  # Server() keeps uvicorn from configuring it
+    uv.handlers[:] = [handler]
+    uv.filters[:] = [_UvicornHints()]
+    uv.setLevel(logging.WARNING)
+    uv.propagate = False
 
 
 def make_relay(opts: dict[str, Any], db_path: Path) -> Any:

@@ -77,6 +77,7 @@ class Server:
         config = uvicorn.Config(
             app,
             log_level=log_level,
+            log_config=None,  # tspush serve formats uvicorn's warnings like its own lines
             access_log=False,
             lifespan="on",
             ssl_certfile=cert_path,
