@@ -315,3 +315,23 @@ def test_a_404_points_at_the_url_and_profile_not_at_api_put(tspush, tmp_path):
     last = r.stderr.splitlines()[-1]
     assert "/api/v0/update" in last and "check the URL path and the profile" in last
     assert "(/api/put)" not in last
+
+
+def test_run_check_notes_a_token_the_profile_will_not_send(tspush, tmp_path):
+    cfg = tmp_path / "tspush.toml"
+    cfg.write_text(
+        '[spool]\ndir = "%s"\n[[sources]]\ntype = "constant"\n'
+        '[[outputs]]\nname = "tsdb"\nurl = "http://127.0.0.1:1"\nprofile = "opentsdb"\n'
+        'token_env = "QA_TOK"\n' % (tmp_path / "spool")
+    )
+    r = tspush("run", "--check", "--config", str(cfg), env={"QA_TOK": "tok-not-sent-9"})
+    assert r.returncode == 0, r.stderr
+    assert (
+        "note: output tsdb: profile opentsdb sends no auth, so its token is not used "
+        '(add auth = "basic" or "bearer" if the server wants one)'
+    ) in r.stdout.splitlines()
+    assert "tok-not-sent-9" not in r.stdout + r.stderr
+    cfg.write_text(cfg.read_text() + 'auth = "basic"\n')
+    r = tspush("run", "--check", "--config", str(cfg), env={"QA_TOK": "tok-not-sent-9"})
+    assert r.returncode == 0, r.stderr
+    assert "note:" not in r.stdout

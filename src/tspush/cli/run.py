@@ -47,6 +47,11 @@ def command(config_path: str | None, check: bool) -> int:
                     o.flush_interval_s,
                 )
             )
+            if o.settings.token and prof.auth_scheme == "none":
+                click.echo(
+                    "note: output %s: profile %s sends no auth, so its token is not used "
+                    '(add auth = "basic" or "bearer" if the server wants one)' % (o.name, prof.name)
+                )
         if not cfg.sources:
             click.echo("note: no [[sources]]: the agent only forwards what is already spooled")
         return 0
