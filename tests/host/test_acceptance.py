@@ -335,3 +335,34 @@ def test_run_check_notes_a_token_the_profile_will_not_send(tspush, tmp_path):
     r = tspush("run", "--check", "--config", str(cfg), env={"QA_TOK": "tok-not-sent-9"})
     assert r.returncode == 0, r.stderr
     assert "note:" not in r.stdout
+
+
+def test_pasted_fingerprints_with_invisible_characters_still_pin(tspush, tmp_path):
+    """A fingerprint copied from a web page or chat carries zero-width or no-break spaces."""
+    import hashlib
+
+    from tspush.core import fingerprint as fp
+
+    certs = make_certs(tmp_path / "pki")
+    sha1 = fp.format_original(hashlib.sha1(certs.der).digest())
+    pasted = "\u200b" + sha1.replace(" ", "\u00a0", 3) + "\ufeff"
+    with RecordingServer(tls=True, certs=certs) as srv:
+        r = tspush("push", "universe", "42", "--url", srv.url, "--token", TOKEN,
+                   "--fingerprint", pasted)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert srv.requests[0][2] == b'[{"metric":"universe","value":42,"tags":{}}]'
+
+
+def test_a_key_pin_is_not_taken_for_a_certificate_pin(tspush, tmp_path):
+    """`tspush fingerprint` prints SPKI pins; pasted into --fingerprint they must not be
+    mistaken for something else, and nothing may be sent."""
+    certs = make_certs(tmp_path / "pki")
+    with RecordingServer(tls=True, certs=certs) as srv:
+        key_pin = 'pin-sha256="76pTLiKbyh2QGBxxmdqBPnPu3/SpC97YTKcm6PVRMbc="'
+        r = tspush("push", "universe", "42", "--url", srv.url, "--token", TOKEN,
+                   "--fingerprint", key_pin)  # fmt: skip
+        assert srv.connections == []
+        f = tspush("fingerprint", "127.0.0.1:%d" % srv.port)
+    assert r.returncode == 2
+    assert_one_clear_line(r.stderr, "is a public-key (SPKI) pin; tspush pins the certificate")
+    assert "the SPKI lines pin the key, for other clients" in f.stdout.splitlines()[-1]

@@ -100,3 +100,4 @@ def command(
                 click.echo(line)
     click.echo("")
     click.echo('pin it:      --fingerprint "%s"' % leaf.sha1_original)
+    click.echo("             (or the SHA-256; the SPKI lines pin the key, for other clients)")

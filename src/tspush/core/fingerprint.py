@@ -16,8 +16,18 @@ _LENGTHS = {20: SHA1, 32: SHA256}
 
 def parse(text: str, key: str = "fingerprint"):
     """Return ``(algorithm, digest_bytes)``; ConfigError naming the fix otherwise."""
-    s = text.strip()
+    s = text
+    # invisible characters that web pages and chat apps slip into a pasted value
+    for ch in ("\u200b", "\u200c", "\u200d", "\ufeff", "\u00a0"):
+        s = s.replace(ch, " ")
+    s = s.strip()
     low = s.lower()
+    if low.startswith("pin-sha256") or low.startswith("spki"):
+        raise ConfigError(
+            "%r is a public-key (SPKI) pin; tspush pins the certificate: give the SHA-1 or "
+            "SHA-256 line of 'tspush fingerprint HOST'" % text,
+            key,
+        )
     for prefix in ("sha1 fingerprint=", "sha256 fingerprint=", "sha1:", "sha256:", "sha-1:"):
         if low.startswith(prefix):
             s = s[len(prefix) :]
