@@ -397,3 +397,39 @@ def test_a_tls_client_on_the_plain_port_gets_a_hint_in_the_log(tmp_path):
         text = rx.text
     assert "invalid HTTP request received (a client speaking TLS to this plain http port?" in text
     assert "WARNING:" not in text
+
+
+def test_the_metric_list_can_be_filtered(tmp_path):
+    """With dozens of metrics (sys.*, tspush.*, sensors) the list needs a filter box."""
+    import json
+
+    import urllib3
+
+    from support.receiver import READ_TOKEN
+
+    names = ["sys.cpu.percent", "sys.mem.used_percent", "room.temp", "tspush.retries", "universe"]
+    pts = [{"metric": n, "value": 1, "tags": {}} for n in names]
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        headers = {**rx.write_headers(), "Content-Type": "application/json"}
+        r = urllib3.request(
+            "POST", rx.url + "/api/put", body=json.dumps(pts).encode(), headers=headers
+        )
+        assert r.status == 204
+        page = Page(rx.url + "/?token=%s#m=universe" % READ_TOKEN, tmp_path / "chr")
+        visible = (
+            "[...document.querySelectorAll('#metrics li')].filter(li => !li.hidden)"
+            ".map(li => li.textContent)"
+        )
+        try:
+            page.wait_for("document.querySelectorAll('#metrics li').length === 5")
+            page.js(
+                "const f = document.getElementById('filter'); f.value = 'SYS per';"
+                " f.dispatchEvent(new Event('input'))"
+            )
+            assert page.js(visible) == ["sys.cpu.percent", "sys.mem.used_percent"]
+            # an auto-refresh rebuilds the list: the filter must hold
+            page.js("document.querySelector('#metrics li').setAttribute('data-old', '1')")
+            page.wait_for("!document.querySelector('#metrics li[data-old]')", 20)
+            assert page.js(visible) == ["sys.cpu.percent", "sys.mem.used_percent"]
+        finally:
+            page.close()

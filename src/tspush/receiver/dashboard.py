@@ -66,6 +66,7 @@ PAGE = """<!doctype html>
 <main>
   <nav>
     <h2>Metrics</h2>
+    <input id="filter" type="search" placeholder="filter metrics" aria-label="filter metrics">
     <ul id="metrics"></ul>
   </nav>
   <section>

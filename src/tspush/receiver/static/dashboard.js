@@ -62,6 +62,19 @@
     return keys.map(function (k) { return k + "=" + tags[k]; }).join(",");
   }
 
+  // The metric filter: every word typed must appear in the name (case ignored).
+  function matches(name) {
+    var words = $("filter").value.toLowerCase().split(/\s+/).filter(Boolean);
+    var low = name.toLowerCase();
+    return words.every(function (w) { return low.indexOf(w) >= 0; });
+  }
+
+  function applyFilter() {
+    Array.prototype.forEach.call(document.querySelectorAll("#metrics button"), function (b) {
+      b.parentNode.hidden = !matches(b.getAttribute("data-metric"));
+    });
+  }
+
   function loadMetrics() {
     return api("/api/suggest?type=metrics&q=&max=1000").then(function (names) {
       var ul = $("metrics");
@@ -73,6 +86,7 @@
         b.textContent = name;
         b.setAttribute("data-metric", name);
         if (name === state.metric) { b.className = "on"; }
+        li.hidden = !matches(name);
         b.addEventListener("click", function () { pick(name, ""); });
         li.appendChild(b);
         ul.appendChild(li);
@@ -390,6 +404,7 @@
     $("refresh").addEventListener("change", function () {
       state.refresh = Number(this.value); schedule();
     });
+    $("filter").addEventListener("input", applyFilter);
     $("series").addEventListener("change", function () {
       state.series = this.value; writeHash(); refresh();
     });
