@@ -433,3 +433,30 @@ def test_the_metric_list_can_be_filtered(tmp_path):
             assert page.js(visible) == ["sys.cpu.percent", "sys.mem.used_percent"]
         finally:
             page.close()
+
+
+def test_a_few_seconds_of_readings_in_a_long_range_still_show(tmp_path):
+    """Two readings 2 s apart in a 1-hour chart were a 0.4-pixel line: invisible."""
+    import json
+
+    import urllib3
+
+    from support.receiver import READ_TOKEN
+
+    now = int(time.time())
+    pts = [
+        {"metric": "brief", "value": 3, "timestamp": t, "tags": {}} for t in (now - 60, now - 58)
+    ]
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        headers = {**rx.write_headers(), "Content-Type": "application/json"}
+        r = urllib3.request(
+            "POST", rx.url + "/api/put", body=json.dumps(pts).encode(), headers=headers
+        )
+        assert r.status == 204
+        page = Page(rx.url + "/?token=%s#m=brief&r=1h" % READ_TOKEN, tmp_path / "chr")
+        try:
+            page.wait_for("document.querySelector('#chart path.series') !== null")
+            circles = page.js("document.querySelectorAll('#chart svg > circle').length")
+        finally:
+            page.close()
+    assert circles == 1

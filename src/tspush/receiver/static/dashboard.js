@@ -64,7 +64,8 @@
 
   // The metric filter: every word typed must appear in the name (case ignored).
   function matches(name) {
-    var words = $("filter").value.toLowerCase().split(/\s+/).filter(Boolean);
+    var f = $("filter");  // absent from a page served by an older receiver
+    var words = f ? f.value.toLowerCase().split(/\s+/).filter(Boolean) : [];
     var low = name.toLowerCase();
     return words.every(function (w) { return low.indexOf(w) >= 0; });
   }
@@ -277,9 +278,15 @@
                               "data-last": l.pts[l.pts.length - 1][1] });
       path.appendChild(el("title", {}, l.label));
       svg.appendChild(path);
-      l.pts.forEach(function (p, i) {  // a point with no neighbour would not show as a line
-        if (brk[i] && (i === l.pts.length - 1 || brk[i + 1])) {
-          svg.appendChild(el("circle", { cx: x(p[0]), cy: y(p[1]), r: 3, fill: l.colour }));
+      // A run of readings too short to see as a line (one point, or a few seconds in a
+      // long range) is drawn as a dot at its last reading.
+      var runStart = 0;
+      l.pts.forEach(function (p, i) {
+        if (brk[i]) { runStart = i; }
+        if (i === l.pts.length - 1 || brk[i + 1]) {
+          if (x(p[0]) - x(l.pts[runStart][0]) < 4) {
+            svg.appendChild(el("circle", { cx: x(p[0]), cy: y(p[1]), r: 3, fill: l.colour }));
+          }
         }
       });
     });
@@ -404,7 +411,7 @@
     $("refresh").addEventListener("change", function () {
       state.refresh = Number(this.value); schedule();
     });
-    $("filter").addEventListener("input", applyFilter);
+    if ($("filter")) { $("filter").addEventListener("input", applyFilter); }
     $("series").addEventListener("change", function () {
       state.series = this.value; writeHash(); refresh();
     });
