@@ -477,6 +477,7 @@ def create_app(
     write_token: str | None = None,
     read_token: str | None = None,
     no_auth: bool = False,
+    open_read: bool = False,
     strict: bool = False,
     retention_s: float | None = None,
     max_body_bytes: int = 1_048_576,
@@ -491,12 +492,12 @@ def create_app(
     """The receiver as an ASGI app. ``app.state.receiver`` holds its state (tests)."""
     from tspush.receiver.dashboard import Dashboard
 
-    if not no_auth and not write_token and not read_token:
+    if not no_auth and not write_token and not read_token and not open_read:
         raise ValueError("give write_token and/or read_token, or no_auth=True")
     store = Store(db_path, background_checkpoint=True)
     rx = Receiver(
         store,
-        Tokens(write_token, read_token, no_auth),
+        Tokens(write_token, read_token, no_auth, open_read),
         STRICT if strict else LENIENT,
         Limits(max_body_bytes, max_points, max_name_chars, max_tags, body_timeout_s, max_series),
         on_accepted,

@@ -45,9 +45,14 @@ class Tokens:
     """The write token (for /api/put) and the read token (queries, dashboard)."""
 
     def __init__(
-        self, write_token: str | None, read_token: str | None, no_auth: bool = False
+        self,
+        write_token: str | None,
+        read_token: str | None,
+        no_auth: bool = False,
+        open_read: bool = False,
     ) -> None:
         self.no_auth = no_auth
+        self.open_read = open_read  # reads need no token (the loopback-only demo)
         self._write = _digest(write_token) if write_token else None
         self._read = _digest(read_token) if read_token else None
         self._cookie = (
@@ -67,7 +72,7 @@ class Tokens:
         return self._ok(self._write, presented_token(request))
 
     def can_read(self, request: Request) -> bool:
-        if self.no_auth:
+        if self.no_auth or self.open_read:
             return True
         if self._ok(self._read, presented_token(request)):
             return True
