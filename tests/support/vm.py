@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from support.ports import free_port, wait_port
+from support.ports import free_port, stop_process, wait_port
 
 BINARY = "victoria-metrics"
 
@@ -66,12 +66,7 @@ class VictoriaMetrics:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.proc = None
 
     def flush(self) -> None:

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from support.ports import free_port, wait_port
+from support.ports import free_port, stop_process, wait_port
 from support.tls import Certs, make_certs
 
 BINARY = "vmauth"
@@ -92,12 +92,7 @@ class VMAuth:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.proc = None
 
     def __enter__(self) -> VMAuth:
