@@ -32,6 +32,16 @@ def printed_pins(text: str) -> tuple[str, str]:
     return sha1.group(1), sha256.group(1)
 
 
+def serve_once(*args: str) -> subprocess.CompletedProcess[str]:
+    """``tspush serve ARGS`` expected to stop by itself (bad options, taken port)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tspush.cli.main", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 def test_tls_self_signed_kept_and_pinnable(tmp_path: Path) -> None:
     from tspush.core.point import Point
     from tspush.host import profiles
@@ -140,41 +150,11 @@ def test_retention_deletes_old_points_in_the_background(tmp_path: Path) -> None:
 
 
 def test_bad_retention_and_taken_port_are_clear_errors(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tspush.cli.main",
-            "serve",
-            "--no-auth",
-            "--retention",
-            "soon",
-            "--db",
-            str(tmp_path / "x.sqlite"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    out = serve_once("--no-auth", "--retention", "soon", "--db", str(tmp_path / "x.sqlite"))
     assert out.returncode == 2
     assert "--retention" in out.stderr and "30d" in out.stderr
     with ReceiverProcess(tmp_path, "--no-auth") as rx:
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tspush.cli.main",
-                "serve",
-                "--no-auth",
-                "--port",
-                str(rx.port),
-                "--db",
-                str(tmp_path / "y.sqlite"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        out = serve_once("--no-auth", "--port", str(rx.port), "--db", str(tmp_path / "y.sqlite"))
         assert out.returncode == 2
         assert f"cannot listen on 127.0.0.1:{rx.port}" in out.stderr
         assert "Traceback" not in out.stderr
@@ -210,21 +190,8 @@ def test_given_cert_and_key_are_served_and_printed(tmp_path: Path) -> None:
 
         with urllib.request.urlopen(rx.url + "/api/version", context=ctx, timeout=10) as resp:
             assert json.loads(resp.read())["version"].startswith("2.")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tspush.cli.main",
-            "serve",
-            "--no-auth",
-            "--cert",
-            str(certs.cert_file),
-            "--db",
-            str(tmp_path / "z.sqlite"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
+    out = serve_once(
+        "--no-auth", "--cert", str(certs.cert_file), "--db", str(tmp_path / "z.sqlite")
     )
     assert out.returncode == 2 and "--cert" in out.stderr and "--key" in out.stderr
 
