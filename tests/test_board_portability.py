@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARD_DIRS = [ROOT / "src/tspush/core", ROOT / "src/tspush/device"]
-BOARD_FILES = sorted(p for d in BOARD_DIRS for p in d.glob("*.py")) + [
+BOARD_FILES = sorted(p for d in BOARD_DIRS for p in d.rglob("*.py")) + [
     ROOT / "src/tspush/__init__.py"
 ]
 MICROPYTHON = shutil.which("micropython") or str(Path(sys.executable).parent / "micropython")
