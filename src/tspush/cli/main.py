@@ -29,6 +29,20 @@ COMMANDS: dict[str, str] = {
     "flash": "tspush.cli.flash",
 }
 
+# One line each for `tspush --help`, whole (click cuts docstrings at 45 characters),
+# and listed without importing every command.
+SUMMARIES: dict[str, str] = {
+    "demo": "Receiver, dashboard and a sampler on this computer, no account.",
+    "deploy": "Install the board app and its config.json on a board.",
+    "fingerprint": "Print a server certificate's fingerprints, for pinning.",
+    "flash": "Erase an ESP board and write the MicroPython firmware it needs.",
+    "monitor": "Follow the board's serial log with timestamps (Ctrl-C stops).",
+    "push": "Send one point (METRIC VALUE), or many from stdin (METRIC -).",
+    "run": "Sample sources, spool every point on disk, send to each output.",
+    "serve": "Receive OpenTSDB /api/put, store, answer queries, dashboard.",
+    "status": "Each output of a running agent: backlog, last error, drops.",
+}
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -40,11 +54,26 @@ class LazyGroup(click.Group):
             return None
         return importlib.import_module(mod).command  # type: ignore[no-any-return]
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, SUMMARIES.get(n, "")) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
-@click.group(cls=LazyGroup)
+
+EPILOG = """Exit codes: 0 ok; 1 unexpected error; 2 bad usage, config or point; 3 the
+token was refused (401/403); 4 TLS: certificate not trusted or pin mismatch; 5
+network: DNS, refused, timeout; 6 the server refused points or answered 413/429/5xx;
+7 the spool is in use by another tspush process; 130 interrupted."""
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, epilog=EPILOG)
 @click.version_option(__version__, prog_name="tspush")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """tspush: push sensor readings to a time-series database, and keep them."""
+    if ctx.invoked_subcommand is None:  # plain `tspush`: the help, not a usage error
+        click.echo(ctx.get_help())
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,0 +1,36 @@
+"""`tspush` alone helps a newcomer: every command, its whole summary, the exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tspush.cli.main import COMMANDS, SUMMARIES
+
+
+def _tspush(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tspush.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_tspush_alone_prints_the_help_and_exits_0() -> None:
+    r = _tspush()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == _tspush("--help").stdout
+    for name in COMMANDS:
+        line = next(x for x in r.stdout.splitlines() if x.strip().startswith(name + " "))
+        assert line.split(None, 1)[1] == SUMMARIES[name]  # whole, on one line
+    commands = r.stdout.split("Commands:")[1]
+    assert "..." not in commands and "…" not in commands
+    assert "7 the spool is in use" in " ".join(r.stdout.split())
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    r = _tspush("nosuch")
+    assert r.returncode == 2
+    assert "No such command 'nosuch'" in r.stderr
