@@ -34,3 +34,9 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     r = _tspush("nosuch")
     assert r.returncode == 2
     assert "No such command 'nosuch'" in r.stderr
+
+
+def test_fingerprint_help_says_the_default_port() -> None:
+    r = _tspush("fingerprint", "--help")
+    assert r.returncode == 0
+    assert "port 443 when none is given" in " ".join(r.stdout.split())

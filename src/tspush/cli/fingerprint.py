@@ -49,7 +49,8 @@ def command(
 ) -> None:
     """Print the server certificate's fingerprints (SHA-1 first, as the board wants it).
 
-    Fetches the chain without verifying it, so self-signed and expired
+    HOST[:PORT] is a host name or address (port 443 when none is given), or
+    an https:// URL. Fetches the chain without verifying it, so self-signed and expired
     certificates can be pinned too; then says whether it verifies against
     the system CA store (or --ca-file).
     """
