@@ -2,7 +2,15 @@
 
 from mpcompat import raises
 from tspush.core.errors import PointError
-from tspush.core.point import LENIENT, STRICT, Point, point_from_dict, validate, with_tags
+from tspush.core.point import (
+    LENIENT,
+    OPEN,
+    STRICT,
+    Point,
+    point_from_dict,
+    validate,
+    with_tags,
+)
 
 
 def rule_of(p, mode):
@@ -100,3 +108,13 @@ def test_default_tags_point_wins():
     assert q.tags == {"host": "mine", "site": "home"}
     assert p.tags == {"host": "mine"}
     assert with_tags(p, {}) is p
+
+
+def test_open_mode_takes_any_utf8_name_but_no_control_character():
+    p = Point("salle à manger", 1, 1700000000, {"room": "living room, east=1", "who": "Zoë"})
+    assert validate(p, OPEN) is p
+    assert rule_of(p, LENIENT)[0] == "metric-chars"
+    rule, msg = rule_of(Point("m", 1, None, {"room": "a\nb"}), OPEN)
+    assert rule == "tag value-control" and "remove it" in msg
+    assert rule_of(Point("m\x7f", 1), OPEN)[0] == "metric-control"
+    assert rule_of(Point("m", 1, None, {"k": ""}), OPEN)[0] == "tag value-empty"

@@ -133,3 +133,35 @@ def test_warp10_profile_on_the_wire() -> None:
         "1700000003123000// cli.small{host=pi} -2.5e-08",
     ]
     assert "w-tok" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("profile", ["victoriametrics-influx", "promwrite"])
+def test_any_utf8_tag_value_lands_through_influx_and_remote_write(
+    victoria: VictoriaMetrics, profile: str
+) -> None:
+    """Only OpenTSDB has OpenTSDB's character rules: a space or '=' is fine elsewhere."""
+    path = "/api/v1/write" if profile == "promwrite" else ""
+    r = push(
+        "cli.open", "7", "--timestamp", "1700000000", "-t", "room=living room, east=1",
+        "-t", "who=Zoë & co", "--profile", profile, "--url", victoria.url + path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    suffix = "_value" if profile != "promwrite" else ""
+    rows = victoria.wait_for('{__name__=~"cli.open.*"}', 1)
+    assert rows == [
+        ("cli.open" + suffix, {"room": "living room, east=1", "who": "Zoë & co"}, 1700000000000, 7)
+    ]
+
+
+def test_opentsdb_profiles_still_refuse_what_opentsdb_refuses() -> None:
+    r = push("cli.open", "7", "-t", "room=living room", "--profile", "victoriametrics",
+             "--url", "http://127.0.0.1:9/api/put")  # fmt: skip
+    assert r.returncode == 2
+    assert "tag value 'living room' has the character ' '" in r.stderr
+
+
+def test_a_control_character_is_refused_everywhere() -> None:
+    r = push("cli.open", "7", "-t", "room=a\tb", "--profile", "promwrite",
+             "--url", "http://127.0.0.1:9/api/v1/write")  # fmt: skip
+    assert r.returncode == 2
+    assert "control character" in r.stderr

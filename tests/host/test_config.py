@@ -112,7 +112,7 @@ def test_agent_tables_are_left_to_the_agent(tmp_path):
         ("url = 42", "url: expected a string, got 42 (integer)"),
         ('profile = "influxx"', "profile: unknown profile 'influxx': use one of"),
         ('auth = "digest"', "auth: unknown scheme 'digest': use one of"),
-        ('mode = "loose"', "mode: 'loose': use 'strict' (OpenTSDB rules) or 'lenient'"),
+        ('mode = "loose"', "mode: 'loose': use 'strict' (OpenTSDB rules), 'lenient'"),
         ('fingerprint = "AB CD"', "fingerprint: 'AB CD' is not a certificate fingerprint"),
         ("tags = { host = true }", "tags.host: expected a string, got True (boolean)"),
     ],

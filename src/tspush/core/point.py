@@ -8,6 +8,9 @@ Two rule sets:
   4294967295 is milliseconds); the value an int or a finite float.
 * ``LENIENT``: what OVH Metrics and VictoriaMetrics accept: no tags is fine
   and a missing timestamp means "stamp it on arrival", as the original board did.
+* ``OPEN``: Influx line protocol and remote write, whose names may hold any
+  UTF-8 (spaces too: the encoder escapes them); only control characters and
+  empty names are refused. OpenTSDB's character rules apply to OpenTSDB alone.
 
 Timestamps are kept as ints exactly as given (seconds or milliseconds), never
 as floats: an ESP8266 float has about 7 significant digits.
@@ -17,6 +20,8 @@ from tspush.core.errors import PointError
 
 STRICT = "strict"
 LENIENT = "lenient"
+OPEN = "open"
+MODES = (STRICT, LENIENT, OPEN)
 
 MAX_SECONDS = 4294967295
 MAX_MS = 9999999999999
@@ -120,7 +125,7 @@ def _number_from_str(text: str, metric):
         )
 
 
-def _name_problem(what: str, name):
+def _name_problem(what: str, name, mode=LENIENT):
     """``(message_tail, rule)`` when ``name`` is not a valid name, else None."""
     if not isinstance(name, str):
         return "%s must be a string, got %r" % (what, name), what + "-type"
@@ -130,6 +135,13 @@ def _name_problem(what: str, name):
         if c in _ASCII_OK:
             continue
         o = ord(c)
+        if mode == OPEN:
+            if o < 32 or o == 127:
+                return (
+                    "%s %r has the control character %r: remove it" % (what, name, c),
+                    what + "-control",
+                )
+            continue
         if o > 127 and (c.isalpha() if _UNICODE_AWARE else (o > 159 and not c.isspace())):
             continue
         return (
@@ -145,7 +157,7 @@ def _problem(p: Point, mode: str):
 
     Kept free of string building on the good path: it runs for every point.
     """
-    bad = _name_problem("metric", p.metric)
+    bad = _name_problem("metric", p.metric, mode)
     if bad:
         return bad
     v = p.value
@@ -186,10 +198,10 @@ def _problem(p: Point, mode: str):
                 "tags-too-many",
             )
     for k in tags:
-        bad = _name_problem("tag key", k)
+        bad = _name_problem("tag key", k, mode)
         if bad:
             return bad
-        bad = _name_problem("tag value", tags[k])
+        bad = _name_problem("tag value", tags[k], mode)
         if bad:
             return "tag %s: %s" % (k, bad[0]), bad[1]
     return None

@@ -23,7 +23,7 @@ from typing import Any
 from tspush.core import auth
 from tspush.core import fingerprint as fp
 from tspush.core.errors import ConfigError
-from tspush.core.point import LENIENT, STRICT
+from tspush.core.point import MODES
 from tspush.host import profiles
 
 FILE_NAME = "tspush.toml"
@@ -183,9 +183,10 @@ def _convert(key: str, value: Any, where: str, source: str, from_text: bool) -> 
             key,
             source,
         )
-    if kind == "mode" and value not in (STRICT, LENIENT):
+    if kind == "mode" and value not in MODES:
         raise _error(
-            "%s: mode: %r: use 'strict' (OpenTSDB rules) or 'lenient'" % (where, value),
+            "%s: mode: %r: use 'strict' (OpenTSDB rules), 'lenient' (OVH, VictoriaMetrics) "
+            "or 'open' (any UTF-8 name: Influx, remote write)" % (where, value),
             key,
             source,
         )

@@ -19,7 +19,7 @@ from functools import partial
 
 from tspush.core import auth
 from tspush.core.errors import ConfigError, PointError
-from tspush.core.point import LENIENT, STRICT, Point, check, with_tags
+from tspush.core.point import LENIENT, OPEN, STRICT, Point, check, with_tags
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ PROFILES: dict[str, Profile] = {
         format="influx",
         path="/write",
         auth_scheme=auth.BEARER,
-        mode=LENIENT,
+        mode=OPEN,
         max_points=5000,
         max_bytes=1 << 20,
         content_type="text/plain; charset=utf-8",
@@ -91,7 +91,7 @@ PROFILES: dict[str, Profile] = {
         format="influx",
         path="/api/v2/write",
         auth_scheme=auth.TOKEN,
-        mode=LENIENT,
+        mode=OPEN,
         max_points=5000,
         max_bytes=1 << 20,
         content_type="text/plain; charset=utf-8",
@@ -114,7 +114,7 @@ PROFILES: dict[str, Profile] = {
         format="promwrite",
         path="/api/v1/write",
         auth_scheme=auth.BEARER,
-        mode=LENIENT,
+        mode=OPEN,
         max_points=5000,
         max_bytes=1 << 20,
         content_type="application/x-protobuf",
