@@ -1001,7 +1001,9 @@ def describe(d) -> str:
     seq, kind, size, n = d
     name = "%08d%s" % (seq, SEG_SUFFIX)
     if kind == EMPTY:
-        return "spool: segment %s is empty (0 bytes) but held points: they are lost" % name
+        return (
+            "spool: segment %s is empty (0 bytes) but held points: those not sent are lost" % name
+        )
     if kind == TORN:
         return "spool: cut a torn tail of %d byte(s) off %s (a write cut short)" % (size, name)
     return (
