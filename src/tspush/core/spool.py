@@ -286,12 +286,6 @@ class Cursor:
     def move(self, pos) -> None:
         self.seq, self.offset, self.recno, self.skip = pos
 
-    def encode(self) -> bytes:
-        return (
-            "v2 %d %d %d %d %d %d\n"
-            % (self.seq, self.offset, self.recno, self.skip, self.dropped, self.dead)
-        ).encode()
-
     def slot(self, counter: int) -> bytes:
         """One 128-byte slot: ``v3 counter seq offset recno skip dropped dead crc``."""
         text = "v3 %d %d %d %d %d %d %d" % (
@@ -519,7 +513,7 @@ class Spool:
         try:
             f = open(path, "rb")
             try:
-                got = Cursor.decode(f.read(4 * SLOT))
+                got = Cursor.decode(f.read(2 * SLOT))
             finally:
                 f.close()
             if got is not None:
