@@ -573,3 +573,26 @@ def test_cursor_slots_newest_wins_and_a_torn_slot_falls_back_one_ack():
         s.close()
     finally:
         _rmtree(d)
+
+
+def test_a_failed_append_says_how_many_of_its_points_were_stored():
+    d = _fresh("stored")
+    try:
+        s = Spool(d, segment_bytes=400, max_bytes=1 << 20)
+        real = s._rotate
+        calls = []
+
+        def rotate():
+            calls.append(1)
+            if len(calls) == 2:  # the second new segment cannot be started: disk full
+                raise SpoolError("spool: cannot start a new segment: check free space")
+            return real()
+
+        s._rotate = rotate
+        e = raises(SpoolError, s.append, _pts(20))
+        assert 0 < e.stored < 20
+        assert s.pending("default") == e.stored
+        assert [p.value for p in s.take("default", 100).points()] == list(range(e.stored))
+        s.close()
+    finally:
+        _rmtree(d)

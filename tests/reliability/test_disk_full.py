@@ -244,6 +244,14 @@ def test_every_point_the_full_disk_refuses_is_counted_and_reported(
         lost = agent.not_stored_points
         assert runner.unstored == lost and lost >= 200 * reads
         assert runner.points + lost == runner.source.n  # type: ignore[attr-defined]
+        # what it says it stored is what the spool holds (a failed append may store its head)
+        assert agent.spool.pending("out") == runner.points
+        values = set()
+        start = None
+        while (b := agent.spool.take("out", 5000, start=start)) is not None:
+            values |= {p.value for p in b.points()}
+            start = b.end
+        assert len(values) == runner.points
         reports = [m for m in lines if "not stored since the last report" in m]
         told = sum(int(re.search(r"; (\d+) point", m).group(1)) for m in reports)  # type: ignore[union-attr]
         # the first at once, then one every 0.3 s at most: never one per lost batch
