@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from tspush.core.auth import redact
 from tspush.core.errors import SpoolError
 from tspush.core.point import Point
-from tspush.core.spool import Spool
+from tspush.core.spool import Spool, describe
 from tspush.host import sources as sources_mod
 from tspush.host.agent_config import AgentConfig
 from tspush.host.output import Output
@@ -89,7 +89,6 @@ class SourceRunner:
         self.last_error = ""
         self.last_error_s: float | None = None
         self.unstored = 0  # points lost because the spool could not be written
-        self.spool_error = ""
         self.thread = threading.Thread(
             target=self.run, name="tspush-src-" + source.name, daemon=True
         )
@@ -126,19 +125,12 @@ class SourceRunner:
         self.last_ok_s = now
         try:
             n = agent.append(points, stamp, self.source.name)
-        except SpoolError as e:  # disk full: say so once, count, keep reading
-            self.unstored += len(points)
-            if str(e) != self.spool_error:
-                agent.log(
-                    "error",
-                    "%s; %d point(s) not stored" % (e, len(points)),
-                    source=self.source.name,
-                )
-            self.spool_error = str(e)
+        except SpoolError as e:  # disk full: count every point, log now and then, keep reading
+            lost = e.lost
+            self.unstored += lost
+            self.points += e.stored
+            agent.not_stored(e, lost, self.source.name)
             return 0
-        if self.spool_error:
-            agent.log("info", "spool writable again", source=self.source.name)
-            self.spool_error = ""
         self.points += n
         return n
 
@@ -171,13 +163,8 @@ class Agent:
             sync_every_s=cfg.spool.sync_every_s,
             lock=threading.RLock(),
         )
-        if self.spool.corrupt_bytes:
-            self.log(
-                "warning",
-                "spool: cut %d byte(s) of a torn or corrupt tail (a crash while writing)"
-                % self.spool.corrupt_bytes,
-                spool=str(cfg.spool.dir),
-            )
+        for damage in self.spool.damage:  # a torn tail, corrupt records, an emptied segment
+            self.log("warning", describe(damage), spool=str(cfg.spool.dir))
         dead = cfg.spool.dead_letter_file or (cfg.spool.dir / "dead-letter.jsonl")
         self.dead_letter_path = dead
         self.outputs = [
@@ -189,6 +176,16 @@ class Agent:
         self._aux = threading.Thread(target=self._housekeeping, name="tspush-aux", daemon=True)
         self.encoder = RecordEncoder()
         self.invalid_points = 0
+        # Points the spool could not take (disk full), all of them counted; logged at
+        # the first, then at most every ``not_stored_log_s``, and when it takes points again.
+        self.not_stored_points = 0
+        self.not_stored_log_s = 60.0
+        self.last_spool_error = ""
+        self.last_spool_error_s: float | None = None
+        self._outage = 0  # points not stored since the spool last took some
+        self._outage_logged = 0
+        self._next_not_stored_log = 0.0
+        self._not_stored_lock = threading.Lock()
 
     # -- the pipe ---------------------------------------------------------------
 
@@ -212,11 +209,50 @@ class Agent:
                 "%d invalid point(s) not stored: %s" % (len(bad), bad[0]),
                 source=source,
             )
-        n = self.spool.append_records(records)
+        try:
+            n = self.spool.append_records(records)
+        except SpoolError as e:  # the caller counts: some sources can send again, some cannot
+            e.lost = len(records) - e.stored
+            raise
+        if self._outage:
+            self._spool_back()
         for o in self.outputs:
             if self.spool.pending(o.name) >= o.forwarder.max_points:
                 o.wake()
         return n
+
+    def not_stored(self, e: Exception, n: int, source: str) -> None:
+        """Count ``n`` points the spool refused (``e``); log the first, then at most every
+        ``not_stored_log_s`` seconds with the count since the last line."""
+        now = time.monotonic()
+        with self._not_stored_lock:
+            self.not_stored_points += n
+            self._outage += n
+            self.last_spool_error = str(e)
+            self.last_spool_error_s = self.clock()
+            if now < self._next_not_stored_log:
+                return
+            self._next_not_stored_log = now + self.not_stored_log_s
+            new = self._outage - self._outage_logged
+            self._outage_logged = self._outage
+            total = self.not_stored_points
+        self.log(
+            "error",
+            "%s; %d point(s) not stored since the last report, %d in all since start"
+            % (e, new, total),
+            source=source,
+        )
+
+    def _spool_back(self) -> None:
+        with self._not_stored_lock:
+            lost, self._outage, self._outage_logged = self._outage, 0, 0
+            self._next_not_stored_log = 0.0
+        if lost:
+            self.log(
+                "info",
+                "spool writable again; %d point(s) could not be stored meanwhile, %d in all"
+                % (lost, self.not_stored_points),
+            )
 
     def _receive(self, runner: SourceRunner, points: list[Point]) -> int:
         """Points pushed to a listening source: spooled before its client gets an answer."""
@@ -246,6 +282,10 @@ class Agent:
             ]
         for r in self.runners:
             out.append(Point(pre + ".source.errors", r.errors, None, {"source": r.source.name}))
+            out.append(
+                Point(pre + ".source.not_stored", r.unstored, None, {"source": r.source.name})
+            )
+        out.append(Point(pre + ".spool.not_stored", self.not_stored_points, None, {}))
         return out
 
     def state(self) -> dict[str, Any]:
@@ -259,8 +299,12 @@ class Agent:
             "spool_points": self.spool.points(),
             "spool_bytes": self.spool.total_bytes(),
             "corrupt_bytes": self.spool.corrupt_bytes,
+            "corrupt_records": self.spool.corrupt_records,
             "dead_letter_file": str(self.dead_letter_path),
             "invalid_points": self.invalid_points,
+            "not_stored_points": self.not_stored_points,
+            "last_spool_error": self.last_spool_error,
+            "last_spool_error_s": self.last_spool_error_s,
             "outputs": {o.name: o.state() for o in self.outputs},
             "sources": {
                 r.source.name: {
@@ -269,6 +313,7 @@ class Agent:
                     "last_ok_s": r.last_ok_s,
                     "last_error": r.last_error,
                     "last_error_s": r.last_error_s,
+                    "not_stored": r.unstored,
                 }
                 for r in self.runners
             },
@@ -288,8 +333,11 @@ class Agent:
             self.write_state()
             if self.cfg.self_metrics_interval_s and time.monotonic() >= next_metrics:
                 next_metrics += self.cfg.self_metrics_interval_s
+                metrics = self.self_metrics()
                 try:
-                    self.append(self.self_metrics(), int(self.clock()))
+                    self.append(metrics, int(self.clock()))
+                except SpoolError as e:
+                    self.not_stored(e, e.lost, "agent")
                 except Exception as e:  # noqa: BLE001
                     self.log("warning", "self-metrics failed: %r" % e)
 
