@@ -13,6 +13,7 @@ from helpers import Lines, output_config
 from support.tls import RecordingServer, Request, make_certs
 from tspush.core import forward
 from tspush.core.point import Point
+from tspush.core.retry import Retry
 from tspush.core.spool import Spool
 from tspush.host.output import Output
 
@@ -69,23 +70,29 @@ def test_gzip_option_compresses_bodies(tmp_path: Path) -> None:
 
 
 def test_429_and_5xx_keep_and_honour_retry_after(tmp_path: Path) -> None:
-    answers = [(429, {"Retry-After": "7"}, b"slow down"), (503, {}, b"maintenance")]
+    answers = [
+        (429, {"Retry-After": "7"}, b"slow down"),
+        (503, {}, b"maintenance"),
+        (503, {"Retry-After": "99999999999"}, b"see you in 3000 years"),
+    ]
 
     def responder(req: Request) -> tuple[int, dict[str, str], bytes]:
         return answers.pop(0) if answers else (204, {}, b"")
 
     certs = make_certs(tmp_path)
     with RecordingServer(tls=True, certs=certs, responder=responder) as srv:
-        spool, out, log = _setup(tmp_path, srv)
+        retry = Retry(backoff_s=0.05, factor=2, cap_s=60, jitter=0)
+        spool, out, log = _setup(tmp_path, srv, retry=retry)
         spool.append(_points(3))
         assert out.forwarder.step() == (forward.KEPT, 7.0)
         outcome, wait_s = out.forwarder.step()
         assert outcome == forward.KEPT and wait_s == 0.1  # second back-off step
+        assert "maintenance" in out.forwarder.last_error or "503" in out.forwarder.last_error
+        assert out.forwarder.step() == (forward.KEPT, 60.0)  # Retry-After capped by cap_s
         assert spool.pending("out") == 3
         assert out.forwarder.step()[0] == forward.SENT
-        assert [_values(r) for r in srv.requests] == [[0, 1, 2]] * 3
-        assert "maintenance" in out.forwarder.last_error or "503" in out.forwarder.last_error
-        assert out.forwarder.retries == 2
+        assert [_values(r) for r in srv.requests] == [[0, 1, 2]] * 4
+        assert out.forwarder.retries == 3
 
 
 def test_network_failure_keeps_the_points(tmp_path: Path) -> None:
