@@ -15,6 +15,7 @@ properly, and every later one with ``then``. Behaviours:
 * ``never``    reads the request and never answers (until the client leaves)
 * ``close``    closes without a byte
 * ``echo``     401 whose body and headers repeat the request's Authorization
+* ``busy``     503 with ``Retry-After: retry_after`` (default 99999999999 s)
 
 Every request's raw bytes and parsed body are recorded, so tests can check
 what arrived (and what did not).
@@ -44,6 +45,7 @@ BEHAVIOURS = (
     "never",
     "close",
     "echo",
+    "busy",
 )
 
 
@@ -66,6 +68,7 @@ class BadServer:
     late_s: float = 3.0
     garbage_bytes: int = 4096
     huge_bytes: int = 1 << 40
+    retry_after: str = "99999999999"
     port: int = 0
     requests: list[Seen] = field(default_factory=list)
     connections: int = 0
@@ -255,3 +258,6 @@ class BadServer:
                 clear = ""
         body = f'{{"error":{{"code":401,"message":"bad token {auth} ({clear})"}}}}'.encode()
         c.sendall(self._answer(401, body, f"WWW-Authenticate: Basic realm={auth}\r\n"))
+
+    def _do_busy(self, c: socket.socket, seen: Seen) -> None:
+        c.sendall(self._answer(503, b"busy", f"Retry-After: {self.retry_after}\r\n"))

@@ -243,6 +243,7 @@ class Agent:
                 Point(pre + ".retries", st["retries"], None, dict(tags)),
                 Point(pre + ".sent", st["sent_points"], None, dict(tags)),
                 Point(pre + ".last_success_age_s", age, None, dict(tags)),
+                Point(pre + ".sender_deaths", st["sender_deaths"], None, dict(tags)),
             ]
         for r in self.runners:
             out.append(Point(pre + ".source.errors", r.errors, None, {"source": r.source.name}))
@@ -285,6 +286,8 @@ class Agent:
     def _housekeeping(self) -> None:
         next_metrics = time.monotonic() + (self.cfg.self_metrics_interval_s or 0)
         while not self.stopping.wait(self.cfg.state_interval_s):
+            for o in self.outputs:
+                o.check_threads()  # a sender that ended anyway is restarted
             self.write_state()
             if self.cfg.self_metrics_interval_s and time.monotonic() >= next_metrics:
                 next_metrics += self.cfg.self_metrics_interval_s
