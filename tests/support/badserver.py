@@ -15,6 +15,8 @@ properly, and every later one with ``then``. Behaviours:
 * ``never``    reads the request and never answers (until the client leaves)
 * ``close``    closes without a byte
 * ``echo``     401 whose body and headers repeat the request's Authorization
+* ``echo400``  400 (points refused) whose JSON body repeats the token escaped
+               as servers do: ``\\/``, ``\\uXXXX``, percent-encoded, then the header
 * ``busy``     503 with ``Retry-After: retry_after`` (default 99999999999 s)
 
 Every request's raw bytes and parsed body are recorded, so tests can check
@@ -45,6 +47,7 @@ BEHAVIOURS = (
     "never",
     "close",
     "echo",
+    "echo400",
     "busy",
 )
 
@@ -261,3 +264,27 @@ class BadServer:
 
     def _do_busy(self, c: socket.socket, seen: Seen) -> None:
         c.sendall(self._answer(503, b"busy", f"Retry-After: {self.retry_after}\r\n"))
+
+    def _do_echo400(self, c: socket.socket, seen: Seen) -> None:
+        import json
+        import urllib.parse
+
+        auth = seen.headers.get("authorization", "") or seen.headers.get("x-warp10-token", "")
+        scheme, _, value = auth.partition(" ")
+        clear = value
+        if scheme.lower() == "basic":
+            clear = base64.b64decode(value).decode("latin-1").partition(":")[2]
+        doc = {
+            "error": {
+                "code": 400,
+                "message": f"token {clear} refused for this metric",
+                "details": "as unicode "
+                + "".join(f"\\u{ord(ch):04X}" for ch in clear)
+                + " as url "
+                + urllib.parse.quote(clear, safe="")
+                + f"; request headers: Authorization: {auth}",
+            }
+        }
+        # json.dumps escapes the backslashes of the \\u forms: undo that, as a server would
+        body = json.dumps(doc).replace("\\\\u", "\\u").replace("/", "\\/").encode()
+        c.sendall(self._answer(400, body, "Content-Type: application/json\r\n"))
