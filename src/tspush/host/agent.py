@@ -159,8 +159,7 @@ class Agent:
         self.log = log or Logger(fmt=cfg.log_format, level=cfg.log_level, secrets=cfg.secrets())
         self.stopping = threading.Event()
         self.started_s = clock()
-        if not cfg.spool.dir.exists():  # it holds the data: the owner's alone
-            cfg.spool.dir.mkdir(mode=0o700, parents=True)
+        # created owner-only (it holds the data); one clear line if it cannot be
         self._lock_file = lock_spool(cfg.spool.dir)
         self.spool = Spool(
             str(cfg.spool.dir),

@@ -70,7 +70,7 @@ class Relay:
         self.profile = self.cfg.profile()  # an unknown profile fails here, before start
         self.log = log or Logger(secrets=secret_forms(token, self.profile.auth_user))
         self.spool_dir = Path(spool_dir)
-        self._lock_file = lock_spool(self.spool_dir)
+        self._lock_file = lock_spool(self.spool_dir, "--spool-dir")
         self.spool = Spool(str(self.spool_dir), outputs=[OUTPUT_NAME], lock=threading.RLock())
         self.output = Output(
             self.cfg,
