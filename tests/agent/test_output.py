@@ -122,7 +122,7 @@ def test_401_keeps_everything_says_so_once_and_resumes_when_fixed(tmp_path: Path
         spool, out, log = _setup(tmp_path, srv)
         spool.append(_points(4))
         out.start()
-        srv.wait_requests(3, timeout_s=10)
+        srv.wait_requests(3, timeout_s=60)
         assert spool.pending("out") == 4
         state = out.state()
         assert state["auth_failed"] is True
@@ -130,7 +130,7 @@ def test_401_keeps_everything_says_so_once_and_resumes_when_fixed(tmp_path: Path
         assert len(errors) == 1 and "TOKEN IS REJECTED" in errors[0]
         assert TOKEN not in log.text() and TOKEN not in json.dumps(state)
         good["token"] = True
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while spool.pending("out") and time.monotonic() < deadline:
             time.sleep(0.05)
         out.stop()
@@ -206,14 +206,22 @@ def test_flush_interval_batches_and_a_full_batch_wakes_the_output(tmp_path: Path
         spool = Spool(str(tmp_path / "spool"), outputs=["out"], lock=threading.RLock())
         cfg = output_config(srv.url, token=TOKEN, ca_file=str(certs.ca_file), flush_interval_s=30)
         out = Output(cfg, spool, log=Lines())
+        first_take = threading.Event()
+        take = out.forwarder.take
+
+        def watched_take(*a: object) -> object:
+            first_take.set()
+            return take(*a)  # type: ignore[arg-type]
+
+        out.forwarder.take = watched_take  # type: ignore[method-assign]
         out.start()
-        time.sleep(0.3)  # the first (empty) step is done; now waiting 30 s
+        assert first_take.wait(60)  # the first (empty) step is done; now waiting 30 s
         spool.append(_points(10))
         time.sleep(0.3)
         assert srv.requests == []  # not full, interval not over: nothing sent yet
         spool.append(_points(45, 10))
         out.wake()
-        srv.wait_requests(1, timeout_s=5)
+        srv.wait_requests(1, timeout_s=60)
         out.stop()
         assert _values(srv.requests[0]) == list(range(50))
 
@@ -245,7 +253,7 @@ def test_several_connections_ack_in_spool_order_whatever_answers_first(tmp_path:
             f.max_points = 10
         spool.append(_points(200))
         out.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while spool.pending("out") and time.monotonic() < deadline:
             time.sleep(0.05)
         out.stop()
