@@ -19,6 +19,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -178,7 +179,11 @@ def _brief(d: Any) -> Any:
 
 
 class _Server(ThreadingHTTPServer):
-    """A thread per connection, but at most ``max_connections``, each at most ``max_s``."""
+    """A thread per connection, but at most ``max_connections``, each at most ``max_s``.
+
+    One reaper thread cuts connections older than ``max_s`` (a client sending
+    one byte just inside each read timeout would otherwise hold its thread).
+    """
 
     daemon_threads = True
 
@@ -189,6 +194,10 @@ class _Server(ThreadingHTTPServer):
         self.slots = threading.BoundedSemaphore(max_connections)
         self.max_s = max_s
         self.busy_refused = 0
+        self._open: dict[Any, float] = {}  # connection -> when it must end (monotonic)
+        self._open_lock = threading.Lock()
+        self._closed = threading.Event()
+        threading.Thread(target=self._reap, name="tspush-http-reaper", daemon=True).start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -200,21 +209,37 @@ class _Server(ThreadingHTTPServer):
                 pass
             self.shutdown_request(request)
             return
+        with self._open_lock:
+            self._open[request] = time.monotonic() + self.max_s
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.slots.release()
+            self._done(request)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
-        timer = threading.Timer(self.max_s, _cut, (request,))
-        timer.daemon = True
-        timer.start()
         try:
             super().process_request_thread(request, client_address)
         finally:
-            timer.cancel()
-            self.slots.release()
+            self._done(request)
+
+    def _done(self, request: Any) -> None:
+        with self._open_lock:
+            if self._open.pop(request, None) is None:
+                return
+        self.slots.release()
+
+    def _reap(self) -> None:
+        while not self._closed.wait(min(0.5, self.max_s / 4)):
+            now = time.monotonic()
+            with self._open_lock:
+                late = [r for r, end in self._open.items() if end <= now]
+            for r in late:
+                _cut(r)
+
+    def server_close(self) -> None:
+        self._closed.set()
+        super().server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line, no traceback: a client that breaks its connection is not our failure."""
@@ -249,8 +274,6 @@ def _handler(src: HttpListenerSource) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            import time
-
             if self.path.split("?")[0].rstrip("/") != "/api/put":
                 self._reply(404, {"error": {"code": 404, "message": "POST to /api/put"}})
                 return
