@@ -78,9 +78,11 @@ def test_redact_leaves_other_text_and_partial_escapes_alone():
     assert auth.redact(text, forms) == text
 
 
-def test_drop_echo_cuts_echoed_request_headers():
+def test_drop_headers_cuts_echoed_request_headers():
+    from tspush.core.echo import drop_headers
+
     reason = 'HTTP 400: points refused: {"error":"bad","request":{"Authorization":"Basic x"}}'
-    out = auth.drop_echo(reason)
+    out = drop_headers(reason)
     assert out.startswith('HTTP 400: points refused: {"error":"bad","request":{"')
     assert "Basic" not in out and "not kept" in out
-    assert auth.drop_echo("metric name too long") == "metric name too long"
+    assert drop_headers("metric name too long") == "metric name too long"

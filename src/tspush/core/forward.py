@@ -128,10 +128,10 @@ class Forwarder:
             )
             return KEPT, wait_s
         if dead:
-            from tspush.core.auth import drop_echo
+            from tspush.core.echo import drop_headers
 
             # a server's echo of our headers is no reason to keep on disk
-            dead = [(r, drop_echo(why)) for r, why in dead]
+            dead = [(r, drop_headers(why)) for r, why in dead]
             self.dead_letters += self.spool.dead_letter(self.output, dead, self.dead_letter_path)
             self.log(
                 "warning",
