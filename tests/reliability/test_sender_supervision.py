@@ -103,6 +103,8 @@ def test_relay_delivers_after_a_huge_retry_after(tmp_path: Path) -> None:
     state = read_state(relay.state_path)  # what `tspush status --state-file` reads
     assert state["outputs"]["upstream"]["pending"] == 0
     assert state["outputs"]["upstream"]["sender_deaths"] == 0
+    text = format_status(state)
+    assert "output upstream -> 127.0.0.1:" in text and "nothing pending" in text, text
 
 
 def _agent(tmp_path: Path, url: str, connections: int) -> tuple[Agent, io.StringIO]:

@@ -99,7 +99,13 @@ class SourceRunner:
         interval = self.source.interval_s
         next_t = time.monotonic()
         while not agent.stopping.is_set():
-            self.read_once()
+            try:
+                self.read_once()
+            except Exception as e:  # noqa: BLE001 - a bug here must not end the source
+                self.errors += 1
+                agent.log(
+                    "error", "source step failed, will retry: %r" % e, source=self.source.name
+                )
             next_t += interval
             now = time.monotonic()
             if next_t < now:  # fell behind (slow source): skip the missed ticks
@@ -285,9 +291,12 @@ class Agent:
     def _housekeeping(self) -> None:
         next_metrics = time.monotonic() + (self.cfg.self_metrics_interval_s or 0)
         while not self.stopping.wait(self.cfg.state_interval_s):
-            for o in self.outputs:
-                o.check_threads()  # a sender that ended anyway is restarted
-            self.write_state()
+            try:
+                for o in self.outputs:
+                    o.check_threads()  # a sender that ended anyway is restarted
+                self.write_state()
+            except Exception as e:  # noqa: BLE001 - the watchdog itself must not die
+                self.log("error", "housekeeping failed, will retry: %r" % e)
             if self.cfg.self_metrics_interval_s and time.monotonic() >= next_metrics:
                 next_metrics += self.cfg.self_metrics_interval_s
                 try:

@@ -87,8 +87,11 @@ class Relay:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.state_interval_s):
-            self.output.check_threads()
-            self.write_state()
+            try:
+                self.output.check_threads()
+                self.write_state()
+            except Exception as e:  # noqa: BLE001 - the watchdog itself must not die
+                self.log("error", "relay housekeeping failed, will retry: %r" % e)
 
     def write_state(self) -> None:
         from tspush.host.status import write_state
