@@ -95,16 +95,17 @@ def test_every_profile_gets_the_same_readings(tmp_path: Path, victoria: Victoria
         for name in ("otsdb", "vminflux", "influx1", "remote"):
             assert state["outputs"][name]["pending"] == 0, (name, state["outputs"][name])
 
-        def series(vm: VictoriaMetrics, match: str) -> list[tuple[int, float]]:
-            rows = vm.samples(match)
+        def series(vm: VictoriaMetrics, match: str, output: str) -> list[tuple[int, float]]:
+            # every reading the output sent, once VictoriaMetrics has ingested it
+            rows = vm.wait_for(match, state["outputs"][output]["sent_points"])
             assert rows, (match, log.read_text()[-2000:])
             assert {r[1]["room"] for r in rows} == {"s\u00e9jour"}
             return [(r[2], r[3]) for r in rows]
 
-        otsdb = series(victoria, "run.const")
-        vminflux = series(victoria, 'run.const_value{db="vm"}')
-        influx1 = series(victoria, 'run.const_value{db="v1"}')
-        remote = series(vm2, "run.const")
+        otsdb = series(victoria, "run.const", "otsdb")
+        vminflux = series(victoria, 'run.const_value{db="vm"}', "vminflux")
+        influx1 = series(victoria, 'run.const_value{db="v1"}', "influx1")
+        remote = series(vm2, "run.const", "remote")
     assert len(otsdb) >= 10
     assert {v for _, v in otsdb} == {21.375}
     assert otsdb == vminflux == influx1 == remote
