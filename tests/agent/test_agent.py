@@ -36,7 +36,7 @@ def _values(reqs: list[Request], metric: str) -> list[object]:
     return out
 
 
-def _wait(pred, timeout_s: float = 10) -> bool:  # type: ignore[no-untyped-def]
+def _wait(pred, timeout_s: float = 60) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if pred():
@@ -87,7 +87,7 @@ retry_cap_s = 0.2
             assert _wait(lambda: _values(srv.requests, "tspush.spool.points"))
             assert _wait(lambda: agent.spool.pending("dead") > 20)
         finally:
-            agent.stop(flush_s=2)
+            agent.stop(flush_s=60)  # returns as soon as "live" is empty
         universe = _values(srv.requests, "universe")
         assert len(universe) == good_points(agent, "constant")
         assert universe[0]["tags"] == {"host": "box", "k": "v"}  # type: ignore[index]

@@ -76,7 +76,7 @@ flush_interval_s = 0.2
         assert sorted(d["value"] for d in stored) == [0, 1, 2, 3, 4]
         assert stored[0]["tags"] == {"board": "d1", "gateway": "gw1"}
         victoria.start()
-        rows = victoria.wait_for('{__name__="lan.t"}', 5, timeout_s=20)
+        rows = victoria.wait_for('{__name__="lan.t"}', 5, timeout_s=60)
     finally:
         agent.stop(flush_s=2)
     assert [(r[2], r[3]) for r in rows] == [((1710000000 + i) * 1000, float(i)) for i in range(5)]

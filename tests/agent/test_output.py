@@ -13,6 +13,7 @@ from helpers import Lines, output_config
 from support.tls import RecordingServer, Request, make_certs
 from tspush.core import forward
 from tspush.core.point import Point
+from tspush.core.retry import Retry
 from tspush.core.spool import Spool
 from tspush.host.output import Output
 
@@ -69,23 +70,29 @@ def test_gzip_option_compresses_bodies(tmp_path: Path) -> None:
 
 
 def test_429_and_5xx_keep_and_honour_retry_after(tmp_path: Path) -> None:
-    answers = [(429, {"Retry-After": "7"}, b"slow down"), (503, {}, b"maintenance")]
+    answers = [
+        (429, {"Retry-After": "7"}, b"slow down"),
+        (503, {}, b"maintenance"),
+        (503, {"Retry-After": "99999999999"}, b"see you in 3000 years"),
+    ]
 
     def responder(req: Request) -> tuple[int, dict[str, str], bytes]:
         return answers.pop(0) if answers else (204, {}, b"")
 
     certs = make_certs(tmp_path)
     with RecordingServer(tls=True, certs=certs, responder=responder) as srv:
-        spool, out, log = _setup(tmp_path, srv)
+        retry = Retry(backoff_s=0.05, factor=2, cap_s=60, jitter=0)
+        spool, out, log = _setup(tmp_path, srv, retry=retry)
         spool.append(_points(3))
         assert out.forwarder.step() == (forward.KEPT, 7.0)
         outcome, wait_s = out.forwarder.step()
         assert outcome == forward.KEPT and wait_s == 0.1  # second back-off step
+        assert "maintenance" in out.forwarder.last_error or "503" in out.forwarder.last_error
+        assert out.forwarder.step() == (forward.KEPT, 60.0)  # Retry-After capped by cap_s
         assert spool.pending("out") == 3
         assert out.forwarder.step()[0] == forward.SENT
-        assert [_values(r) for r in srv.requests] == [[0, 1, 2]] * 3
-        assert "maintenance" in out.forwarder.last_error or "503" in out.forwarder.last_error
-        assert out.forwarder.retries == 2
+        assert [_values(r) for r in srv.requests] == [[0, 1, 2]] * 4
+        assert out.forwarder.retries == 3
 
 
 def test_network_failure_keeps_the_points(tmp_path: Path) -> None:
@@ -115,7 +122,7 @@ def test_401_keeps_everything_says_so_once_and_resumes_when_fixed(tmp_path: Path
         spool, out, log = _setup(tmp_path, srv)
         spool.append(_points(4))
         out.start()
-        srv.wait_requests(3, timeout_s=10)
+        srv.wait_requests(3, timeout_s=60)
         assert spool.pending("out") == 4
         state = out.state()
         assert state["auth_failed"] is True
@@ -123,7 +130,7 @@ def test_401_keeps_everything_says_so_once_and_resumes_when_fixed(tmp_path: Path
         assert len(errors) == 1 and "TOKEN IS REJECTED" in errors[0]
         assert TOKEN not in log.text() and TOKEN not in json.dumps(state)
         good["token"] = True
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while spool.pending("out") and time.monotonic() < deadline:
             time.sleep(0.05)
         out.stop()
@@ -199,14 +206,22 @@ def test_flush_interval_batches_and_a_full_batch_wakes_the_output(tmp_path: Path
         spool = Spool(str(tmp_path / "spool"), outputs=["out"], lock=threading.RLock())
         cfg = output_config(srv.url, token=TOKEN, ca_file=str(certs.ca_file), flush_interval_s=30)
         out = Output(cfg, spool, log=Lines())
+        first_take = threading.Event()
+        take = out.forwarder.take
+
+        def watched_take(*a: object) -> object:
+            first_take.set()
+            return take(*a)  # type: ignore[arg-type]
+
+        out.forwarder.take = watched_take  # type: ignore[method-assign]
         out.start()
-        time.sleep(0.3)  # the first (empty) step is done; now waiting 30 s
+        assert first_take.wait(60)  # the first (empty) step is done; now waiting 30 s
         spool.append(_points(10))
         time.sleep(0.3)
         assert srv.requests == []  # not full, interval not over: nothing sent yet
         spool.append(_points(45, 10))
         out.wake()
-        srv.wait_requests(1, timeout_s=5)
+        srv.wait_requests(1, timeout_s=60)
         out.stop()
         assert _values(srv.requests[0]) == list(range(50))
 
@@ -238,7 +253,7 @@ def test_several_connections_ack_in_spool_order_whatever_answers_first(tmp_path:
             f.max_points = 10
         spool.append(_points(200))
         out.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while spool.pending("out") and time.monotonic() < deadline:
             time.sleep(0.05)
         out.stop()

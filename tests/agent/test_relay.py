@@ -39,17 +39,27 @@ def test_relay_spools_durably_and_forwards_after_upstream_and_relay_restarts(
     relay.accept(batch[:20])
     # accept() returned: the points are on disk, checksummed, before anything was sent.
     assert [d["value"] for d in spooled_records(spool_dir)] == list(range(20))
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60  # at least one failed try, however slow the machine
+    while not relay.output.backing_off() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert relay.pending() == 20 and relay.output.backing_off()
     relay.stop()  # the gateway restarts while the upstream is still down
     relay = _relay(victoria.opentsdb_url, spool_dir)
     relay.start()
     relay.accept(batch[20:])
     victoria.start()
-    rows = victoria.wait_for('{__name__="relay.t"}', 30, timeout_s=20)
+    rows = victoria.wait_for('{__name__="relay.t"}', 30, timeout_s=60)
     relay.stop()
     assert [(r[2], r[3]) for r in rows] == [((1700000000 + i) * 1000, float(i)) for i in range(30)]
     assert relay.pending() == 0
+
+
+def _retried(state_path: Path) -> bool:
+    try:
+        up = json.loads(state_path.read_text())["outputs"]["upstream"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(up["retries"] >= 1 and up["pending"] > 0)
 
 
 def test_serve_forward_end_to_end(tmp_path: Path, victoria) -> None:  # type: ignore[no-untyped-def]
@@ -85,10 +95,15 @@ def test_serve_forward_end_to_end(tmp_path: Path, victoria) -> None:  # type: ig
             with urllib.request.urlopen(req, timeout=10) as r:
                 assert r.status in (200, 204)
             sent += len(body)
-        time.sleep(1.0)  # upstream down: the gateway keeps them
+        # upstream down: the gateway keeps them and says so in its state file
+        state_path = tmp_path / "gw-spool" / "state.json"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _retried(state_path):
+            time.sleep(0.1)
+        assert _retried(state_path)
         assert victoria.proc is None
         victoria.start()
-        rows = victoria.wait_for('{__name__="gw.temp"}', sent, timeout_s=30)
+        rows = victoria.wait_for('{__name__="gw.temp"}', sent, timeout_s=60)
     finally:
         rx.stop()
     assert len(rows) == sent

@@ -97,7 +97,7 @@ def test_file_source_scale_offset_and_w1_slave(tmp_path: Path) -> None:
 def test_stdin_source_gathers_lines_and_skips_bad_ones() -> None:
     stream = io.StringIO("put a 1700000000 1\nnot-a-number-line x\nb 2\n")
     src = StdinSource(stream=stream)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while not src.eof and time.monotonic() < deadline:
         time.sleep(0.01)
     got = src.read(NOW)
@@ -118,11 +118,14 @@ def test_stdin_source_bounds_memory_and_loses_nothing(monkeypatch: pytest.Monkey
     monkeypatch.setattr(stdin_mod, "MAX_QUEUED_POINTS", 10)
     stream = io.StringIO("".join(f"m {i}\n" for i in range(35)))
     src = StdinSource(stream=stream)
+    deadline = time.monotonic() + 60
+    while src.queue.qsize() < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
     time.sleep(0.2)
     # the reader waits once 10 points are queued: it has not read the rest
     assert src.queue.qsize() == 10 and not src.eof
     got: list[int] = []
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while len(got) < 35 and time.monotonic() < deadline:
         got.extend(int(p.value) for p in src.read(NOW))
         time.sleep(0.01)

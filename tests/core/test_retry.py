@@ -19,6 +19,15 @@ def test_jitter_bounds_and_retry_after():
     assert 20 <= d <= 60
 
 
+def test_retry_after_is_capped_by_cap_s():
+    # one hostile or broken answer must not stop a sender for years
+    r = Retry(backoff_s=1, factor=2, cap_s=300, jitter=0.2)
+    assert r.delay_s(1, retry_after_s=99999999999, rand=lambda: 0.5) == 300.0
+    assert r.delay_s(1, retry_after_s=86400, rand=lambda: 0.5) == 300.0
+    assert r.delay_s(1, retry_after_s=120, rand=lambda: 0.5) == 120.0
+    assert r.delay_s(9, retry_after_s=10**30, rand=lambda: 1.0) <= 300.0 * 1.2
+
+
 def test_bad_policy():
     raises(ValueError, Retry, -1)
     raises(ValueError, Retry, 1, 0.5)

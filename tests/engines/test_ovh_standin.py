@@ -138,7 +138,7 @@ def _raw_put(standin: VMAuth, authorization: str) -> tuple[int, bytes]:
         headers={"Authorization": authorization, "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+        with urllib.request.urlopen(req, context=ctx, timeout=60) as resp:
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as e:
         return int(e.code), e.read()

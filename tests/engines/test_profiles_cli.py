@@ -90,7 +90,7 @@ def test_influx_single_point_without_timestamp_is_stamped_on_arrival(
 def _query(rx: ReceiverProcess, metric: str) -> list[dict[str, Any]]:
     q = urllib.parse.urlencode({"start": "0", "m": "none:" + metric})
     req = urllib.request.Request(f"{rx.url}/api/query?{q}", headers=rx.read_headers())
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=60) as resp:
         return list(json.loads(resp.read()))
 
 

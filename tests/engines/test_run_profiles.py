@@ -58,6 +58,20 @@ flush_jitter_s = 0.0
     return p
 
 
+def _wait_sent(state_path: Path, n: int, p: subprocess.Popen[bytes], bound_s: float) -> bool:
+    names = ("otsdb", "vminflux", "influx1", "remote")
+    deadline = time.monotonic() + bound_s
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            outs = json.loads(state_path.read_text())["outputs"]
+            if all(outs[name]["sent_points"] >= n for name in names):
+                return True
+        except (OSError, ValueError, KeyError):
+            pass  # not written yet
+        time.sleep(0.1)
+    return False
+
+
 def test_every_profile_gets_the_same_readings(tmp_path: Path, victoria: VictoriaMetrics) -> None:
     with VictoriaMetrics(tmp_path / "vm2") as vm2:
         cfg = _config(tmp_path, victoria, vm2)
@@ -69,7 +83,11 @@ def test_every_profile_gets_the_same_readings(tmp_path: Path, victoria: Victoria
                 stderr=subprocess.STDOUT,
             )
         try:
-            time.sleep(1.5)
+            # Run until every output has sent at least 10 readings (no fixed time:
+            # a loaded machine samples and sends more slowly, not wrongly).
+            assert _wait_sent(tmp_path / "spool" / "state.json", 10, p, 120), log.read_text()[
+                -3000:
+            ]
         finally:
             p.send_signal(signal.SIGTERM)
             assert p.wait(30) == 0, log.read_text()[-3000:]
@@ -77,16 +95,17 @@ def test_every_profile_gets_the_same_readings(tmp_path: Path, victoria: Victoria
         for name in ("otsdb", "vminflux", "influx1", "remote"):
             assert state["outputs"][name]["pending"] == 0, (name, state["outputs"][name])
 
-        def series(vm: VictoriaMetrics, match: str) -> list[tuple[int, float]]:
-            rows = vm.samples(match)
+        def series(vm: VictoriaMetrics, match: str, output: str) -> list[tuple[int, float]]:
+            # every reading the output sent, once VictoriaMetrics has ingested it
+            rows = vm.wait_for(match, state["outputs"][output]["sent_points"])
             assert rows, (match, log.read_text()[-2000:])
             assert {r[1]["room"] for r in rows} == {"s\u00e9jour"}
             return [(r[2], r[3]) for r in rows]
 
-        otsdb = series(victoria, "run.const")
-        vminflux = series(victoria, 'run.const_value{db="vm"}')
-        influx1 = series(victoria, 'run.const_value{db="v1"}')
-        remote = series(vm2, "run.const")
+        otsdb = series(victoria, "run.const", "otsdb")
+        vminflux = series(victoria, 'run.const_value{db="vm"}', "vminflux")
+        influx1 = series(victoria, 'run.const_value{db="v1"}', "influx1")
+        remote = series(vm2, "run.const", "remote")
     assert len(otsdb) >= 10
     assert {v for _, v in otsdb} == {21.375}
     assert otsdb == vminflux == influx1 == remote

@@ -29,7 +29,7 @@ def _query(rx: ReceiverProcess, metric: str) -> list[dict[str, Any]]:
     q = urllib.parse.urlencode({"start": "0", "m": "none:" + metric})
     req = urllib.request.Request(f"{rx.url}/api/query?{q}", headers=rx.read_headers())
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=60) as r:
             return list(json.loads(r.read()))
     except urllib.error.HTTPError as e:
         # OpenTSDB answers 400 "No such name" for a metric it never stored
@@ -92,7 +92,7 @@ def test_originals_body_refused_with_opentsdb_messages(tmp_path: Path) -> None:
             )
             req.add_header("Content-Type", "application/json")
             try:
-                urllib.request.urlopen(req, timeout=10)
+                urllib.request.urlopen(req, timeout=60)
                 raise AssertionError("strict receiver accepted the original body")
             except urllib.error.HTTPError as e:
                 assert e.code == 400

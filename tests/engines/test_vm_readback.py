@@ -64,7 +64,7 @@ TAGS = [
 def _post(url: str, body: bytes, content_type: str) -> int:
     req = urllib.request.Request(url, data=body, method="POST")
     req.add_header("Content-Type", content_type)
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with urllib.request.urlopen(req, timeout=60) as r:
         return int(r.status)
 
 

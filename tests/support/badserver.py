@@ -15,6 +15,9 @@ properly, and every later one with ``then``. Behaviours:
 * ``never``    reads the request and never answers (until the client leaves)
 * ``close``    closes without a byte
 * ``echo``     401 whose body and headers repeat the request's Authorization
+* ``echo400``  400 (points refused) whose JSON body repeats the token escaped
+               as servers do: ``\\/``, ``\\uXXXX``, percent-encoded, then the header
+* ``busy``     503 with ``Retry-After: retry_after`` (default 99999999999 s)
 
 Every request's raw bytes and parsed body are recorded, so tests can check
 what arrived (and what did not).
@@ -44,6 +47,8 @@ BEHAVIOURS = (
     "never",
     "close",
     "echo",
+    "echo400",
+    "busy",
 )
 
 
@@ -66,6 +71,7 @@ class BadServer:
     late_s: float = 3.0
     garbage_bytes: int = 4096
     huge_bytes: int = 1 << 40
+    retry_after: str = "99999999999"
     port: int = 0
     requests: list[Seen] = field(default_factory=list)
     connections: int = 0
@@ -255,3 +261,30 @@ class BadServer:
                 clear = ""
         body = f'{{"error":{{"code":401,"message":"bad token {auth} ({clear})"}}}}'.encode()
         c.sendall(self._answer(401, body, f"WWW-Authenticate: Basic realm={auth}\r\n"))
+
+    def _do_busy(self, c: socket.socket, seen: Seen) -> None:
+        c.sendall(self._answer(503, b"busy", f"Retry-After: {self.retry_after}\r\n"))
+
+    def _do_echo400(self, c: socket.socket, seen: Seen) -> None:
+        import json
+        import urllib.parse
+
+        auth = seen.headers.get("authorization", "") or seen.headers.get("x-warp10-token", "")
+        scheme, _, value = auth.partition(" ")
+        clear = value
+        if scheme.lower() == "basic":
+            clear = base64.b64decode(value).decode("latin-1").partition(":")[2]
+        doc = {
+            "error": {
+                "code": 400,
+                "message": f"token {clear} refused for this metric",
+                "details": "as unicode "
+                + "".join(f"\\u{ord(ch):04X}" for ch in clear)
+                + " as url "
+                + urllib.parse.quote(clear, safe="")
+                + f"; request headers: Authorization: {auth}",
+            }
+        }
+        # json.dumps escapes the backslashes of the \\u forms: undo that, as a server would
+        body = json.dumps(doc).replace("\\\\u", "\\u").replace("/", "\\/").encode()
+        c.sendall(self._answer(400, body, "Content-Type: application/json\r\n"))

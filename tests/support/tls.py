@@ -202,7 +202,7 @@ class RecordingServer:
                 raise TimeoutError(f"{self.closed_connections} of {n} connections closed")
             time.sleep(0.01)
 
-    def wait_requests(self, n: int = 1, timeout_s: float = 5.0) -> None:
+    def wait_requests(self, n: int = 1, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
         while len(self.requests) < n:
             if time.monotonic() > deadline:

@@ -93,7 +93,7 @@ class VictoriaMetrics:
         out.sort(key=lambda r: (r[0], sorted(r[1].items()), r[2]))
         return out
 
-    def wait_for(self, match: str, count: int, timeout_s: float = 20.0) -> list[Any]:
+    def wait_for(self, match: str, count: int, timeout_s: float = 60.0) -> list[Any]:
         """Poll until at least ``count`` samples match (ingestion is asynchronous)."""
         deadline = time.monotonic() + timeout_s
         while True:

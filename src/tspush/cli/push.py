@@ -221,7 +221,9 @@ def _summary(report: PushReport, total: int) -> str:
     help="Stamp points without one (default: the server stamps; strict: now).",
 )
 @click.option("--url", help="Server, e.g. https://host/ (the profile adds /api/put).")
-@click.option("--token", help="Write token (prefer TSPUSH_TOKEN or --token-file).")
+@click.option(
+    "--token", help="Write token; other users see it in ps: use --token-file or TSPUSH_TOKEN."
+)
 @click.option("--token-file", type=click.Path(dir_okay=False), help="Read the token from a file.")
 @click.option("--profile", type=click.Choice(sorted(profiles.PROFILES)), help="Engine preset.")
 @click.option("--auth", "auth_scheme", type=click.Choice(list(auth.SCHEMES)), help="Auth scheme.")

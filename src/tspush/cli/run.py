@@ -23,6 +23,11 @@ def command(config_path: str | None, check: bool) -> int:
     when the server is back. See docs/agent.md and the sample config.
     """
     cfg = agent_config.load(config_path)
+    from tspush.host.spoollock import dir_error, dir_problem
+
+    why = dir_problem(cfg.spool.dir)
+    if why is not None:  # found by --check, not by a traceback after it said OK
+        raise dir_error(cfg.spool.dir, why, "[spool] dir")
     if check:
         click.echo("config OK: %s" % (cfg.path or "(environment only)"))
         click.echo(

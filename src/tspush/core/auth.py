@@ -51,17 +51,38 @@ def header_pair(scheme: str, token, user: str = DEFAULT_USER):
 
 
 def secret_forms(token, user: str = DEFAULT_USER):
-    """Every way the token can show up in text: clear, base64, in Basic auth."""
+    """Every way the token can show up in text: clear, base64, in Basic auth.
+
+    Besides ``base64(user:token)`` for our user and the original's, the part
+    of ``base64(ANY + token)`` that depends on the token alone, for each of
+    the three alignments: an echo of Basic auth with any user name is caught.
+    """
     if not token:
         return []
-    forms = [token, b64(token.encode()), b64((user + ":" + token).encode())]
+    raw = token.encode()
+    forms = [token, b64(raw), b64((user + ":" + token).encode())]
     if user != DEFAULT_USER:
         forms.append(b64((DEFAULT_USER + ":" + token).encode()))
-    return [f for f in forms if f]
+    for k in (0, 1, 2):
+        enc = b64(b"\0" * k + raw)
+        core = enc[(8 * k + 5) // 6 : (8 * (k + len(raw))) // 6]
+        if len(core) >= 8:
+            forms.append(core)
+            forms.append(core.replace("+", "-").replace("/", "_"))  # url-safe
+    out = []
+    for f in forms:
+        if f and f not in out:
+            out.append(f)
+    return out
 
 
 def redact(text, secrets) -> str:
-    """``text`` with every secret form replaced by ``***``. Accepts bytes too."""
+    """``text`` with every secret form replaced by ``***``. Accepts bytes too.
+
+    A form also matches with any of its characters escaped as JSON writes
+    them (``\\/``, ``\\uXXXX``) or percent-encoded (``%2F``): servers echo
+    what they were sent in all these ways.
+    """
     if text is None:
         return ""
     if isinstance(text, (bytes, bytearray)):
@@ -69,7 +90,14 @@ def redact(text, secrets) -> str:
             text = bytes(text).decode()
         except UnicodeError:
             text = repr(bytes(text))
+    escaped = "\\" in text or "%" in text
     for s in secrets:
-        if s and s in text:
+        if not s:
+            continue
+        if s in text:
             text = text.replace(s, MASK)
+        if escaped:  # the matcher is loaded only when a text holds an escape
+            from tspush.core.echo import mask_escaped
+
+            text = mask_escaped(text, s, MASK)
     return text

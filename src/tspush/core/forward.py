@@ -8,7 +8,8 @@ What each answer does (``core.response`` says what it means):
 
 * 2xx: ack; the points are never sent again.
 * 400/422: the refused points go to the dead-letter file with the server's
-  reason, the rest count as delivered. With ``details`` the server names
+  reason (redacted, and cut where it echoes our request headers), the rest
+  count as delivered. With ``details`` the server names
   them; without, the batch is halved until each bad point stands alone.
 * 413: the batch is halved (and ``max_points`` lowered for next time); a
   point too large on its own is dead-lettered.
@@ -127,6 +128,10 @@ class Forwarder:
             )
             return KEPT, wait_s
         if dead:
+            from tspush.core.echo import drop_headers
+
+            # a server's echo of our headers is no reason to keep on disk
+            dead = [(r, drop_headers(why)) for r, why in dead]
             self.dead_letters += self.spool.dead_letter(self.output, dead, self.dead_letter_path)
             self.log(
                 "warning",

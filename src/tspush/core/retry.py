@@ -2,8 +2,10 @@
 
 ``delay_s(attempt)`` grows ``backoff_s * factor**(attempt-1)``, capped at
 ``cap_s``, with up to ``jitter`` (a fraction) spread so many boards do not
-hammer a server in step. A server's ``Retry-After`` wins when larger.
-The random source is an argument so tests can pin it.
+hammer a server in step. A server's ``Retry-After`` wins when larger, but
+never beyond ``cap_s``: one answer of ``Retry-After: 99999999999`` must not
+stop a sender for years (nor overflow a thread's wait). The random source
+is an argument so tests can pin it.
 """
 
 
@@ -41,6 +43,8 @@ class Retry:
             d = d * (1 - self.jitter + 2 * self.jitter * rand())
         if retry_after_s is not None and retry_after_s > d:
             d = float(retry_after_s)
+            if d > self.cap_s:
+                d = float(self.cap_s)
         return d
 
     def __repr__(self) -> str:

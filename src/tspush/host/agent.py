@@ -98,7 +98,13 @@ class SourceRunner:
         interval = self.source.interval_s
         next_t = time.monotonic()
         while not agent.stopping.is_set():
-            self.read_once()
+            try:
+                self.read_once()
+            except Exception as e:  # noqa: BLE001 - a bug here must not end the source
+                self.errors += 1
+                agent.log(
+                    "error", "source step failed, will retry: %r" % e, source=self.source.name
+                )
             next_t += interval
             now = time.monotonic()
             if next_t < now:  # fell behind (slow source): skip the missed ticks
@@ -151,8 +157,7 @@ class Agent:
         self.log = log or Logger(fmt=cfg.log_format, level=cfg.log_level, secrets=cfg.secrets())
         self.stopping = threading.Event()
         self.started_s = clock()
-        if not cfg.spool.dir.exists():  # it holds the data: the owner's alone
-            cfg.spool.dir.mkdir(mode=0o700, parents=True)
+        # created owner-only (it holds the data); one clear line if it cannot be
         self._lock_file = lock_spool(cfg.spool.dir)
         self.spool = Spool(
             str(cfg.spool.dir),
@@ -279,6 +284,7 @@ class Agent:
                 Point(pre + ".retries", st["retries"], None, dict(tags)),
                 Point(pre + ".sent", st["sent_points"], None, dict(tags)),
                 Point(pre + ".last_success_age_s", age, None, dict(tags)),
+                Point(pre + ".sender_deaths", st["sender_deaths"], None, dict(tags)),
             ]
         for r in self.runners:
             out.append(Point(pre + ".source.errors", r.errors, None, {"source": r.source.name}))
@@ -330,7 +336,12 @@ class Agent:
     def _housekeeping(self) -> None:
         next_metrics = time.monotonic() + (self.cfg.self_metrics_interval_s or 0)
         while not self.stopping.wait(self.cfg.state_interval_s):
-            self.write_state()
+            try:
+                for o in self.outputs:
+                    o.check_threads()  # a sender that ended anyway is restarted
+                self.write_state()
+            except Exception as e:  # noqa: BLE001 - the watchdog itself must not die
+                self.log("error", "housekeeping failed, will retry: %r" % e)
             if self.cfg.self_metrics_interval_s and time.monotonic() >= next_metrics:
                 next_metrics += self.cfg.self_metrics_interval_s
                 metrics = self.self_metrics()

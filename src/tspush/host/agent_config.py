@@ -72,7 +72,11 @@ SOURCE_KEYS: dict[str, dict[str, SPEC]] = {
     "http_listener": {
         "listen": ("str", "127.0.0.1:4242", False),
         "token": ("str", None, False),
+        "token_file": ("str", None, False),
+        "token_env": ("str", None, False),
         "max_body_bytes": ("posint", 1 << 20, False),
+        "max_connections": ("posint", 64, False),
+        "timeout_s": ("pos", 10.0, False),
     },
 }
 OUTPUT_AGENT_KEYS: dict[str, tuple[Any, Any]] = {
@@ -293,7 +297,7 @@ def load(
     tags = dict(file_tags)
     tags.update(agent_vals.get("tags") or {})
 
-    sources = _sources(doc, probs, agent_vals["interval_s"] or 10.0)
+    sources = _sources(doc, probs, agent_vals["interval_s"] or 10.0, environ, need_tokens)
     outputs = _outputs(doc, found, environ, probs, need_tokens)
 
     if probs.lines:
@@ -342,7 +346,13 @@ def _values(
     return out
 
 
-def _sources(doc: Mapping[str, Any], probs: _Problems, interval_s: float) -> list[SourceConfig]:
+def _sources(
+    doc: Mapping[str, Any],
+    probs: _Problems,
+    interval_s: float,
+    environ: Mapping[str, str],
+    need_tokens: bool = True,
+) -> list[SourceConfig]:
     items = doc.get("sources", [])
     if not isinstance(items, list):
         probs.add("sources", "write each source as a [[sources]] table")
@@ -384,8 +394,42 @@ def _sources(doc: Mapping[str, Any], probs: _Problems, interval_s: float) -> lis
         names.add(name)
         opts["name"] = name
         opts.setdefault("interval_s", interval_s if kind != "stdin" else 1.0)
+        if kind == "http_listener":
+            _listener_token(opts, where, probs, environ, need_tokens)
         out.append(SourceConfig(kind, opts))
     return out
+
+
+def _listener_token(
+    opts: dict[str, Any],
+    where: str,
+    probs: _Problems,
+    environ: Mapping[str, str],
+    need_tokens: bool,
+) -> None:
+    """The device token: ``token``, else ``token_file``, else ``token_env`` (as outputs)."""
+    token_file = opts.pop("token_file", None)
+    token_env = opts.pop("token_env", None)
+    if opts.get("token") or not need_tokens:
+        return
+    if token_file:
+        try:
+            opts["token"] = hconfig._read_token_file(token_file, probs.source)
+        except ConfigError as e:
+            probs.lines.append(str(e))
+        else:
+            hconfig.warn_if_readable(
+                Path(token_file).expanduser(), lambda m: print(m, file=sys.stderr)
+            )
+    elif token_env:
+        value = environ.get(token_env)
+        if not value:
+            probs.add(
+                where + ".token_env",
+                "the variable %s is not set or empty: export it before starting" % token_env,
+            )
+        else:
+            opts["token"] = value
 
 
 def _check_connection(settings: hconfig.Settings, where: str, probs: _Problems) -> None:

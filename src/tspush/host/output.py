@@ -23,6 +23,12 @@ from tspush.host.agent_config import OutputConfig
 from tspush.host.transport import Transport
 
 LogFn = Callable[..., None]
+MAX_WAIT_S = 7 * 86400.0  # far below threading.TIMEOUT_MAX, whatever the config says
+
+
+def _bounded(wait_s: float) -> float:
+    """A wait every ``Event.wait`` takes: 0 .. MAX_WAIT_S (a huge one raises OverflowError)."""
+    return min(max(0.0, float(wait_s)), MAX_WAIT_S)
 
 
 class Sender:
@@ -91,7 +97,11 @@ class Output:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._jobs: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
         self._rand = random.Random()
+        self.deaths = 0  # sender threads that died and were restarted
+        self.last_death = ""
+        self.last_death_s: float | None = None
 
     def _forwarder(self, sender: Sender) -> forward.Forwarder:
         cfg = self.cfg
@@ -131,17 +141,49 @@ class Output:
 
     def start(self) -> None:
         if not self.extra:
-            self._threads = [threading.Thread(target=self.run, name="tspush-out-" + self.name)]
+            self._jobs = [(self.run, ())]
         else:
-            self._threads = [
-                threading.Thread(
-                    target=self.run_pipelined, args=(f,), name="tspush-out-" + self.name
-                )
-                for f in self.forwarders()
-            ]
-        for t in self._threads:
-            t.daemon = True
-            t.start()
+            self._jobs = [(self.run_pipelined, (f, [None])) for f in self.forwarders()]
+        self._threads = [self._spawn(i) for i in range(len(self._jobs))]
+
+    def _spawn(self, i: int) -> threading.Thread:
+        t = threading.Thread(
+            target=self._supervised, args=(i,), name="tspush-out-" + self.name, daemon=True
+        )
+        t.start()
+        return t
+
+    def _supervised(self, i: int) -> None:
+        """Run sender ``i``; if it dies, log, count and run it again until stopped."""
+        target, args = self._jobs[i]
+        while not self._stop.is_set():
+            try:
+                target(*args)
+                return
+            except BaseException as e:  # noqa: BLE001 - a sender never stays dead
+                self._died("%s: %s" % (type(e).__name__, e))
+            self._stop.wait(_bounded(self.cfg.retry.delay_s(min(self.deaths, 16))))
+
+    def _died(self, why: str) -> None:
+        with self._order:
+            self.deaths += 1
+            self.last_death = why
+            self.last_death_s = time.time()
+        self._log(
+            "error",
+            "sender thread died (%s); restarted (%d time(s) so far); points stay in the spool"
+            % (why, self.deaths),
+        )
+
+    def check_threads(self) -> int:
+        """Restart any sender thread that ended while the output runs; how many were."""
+        n = 0
+        for i, t in enumerate(self._threads):
+            if not t.is_alive() and not self._stop.is_set():
+                self._died("thread ended")
+                self._threads[i] = self._spawn(i)
+                n += 1
+        return n
 
     def wake(self) -> None:
         """A full batch is waiting: do not sit out the flush interval."""
@@ -181,30 +223,39 @@ class Output:
                 wait_s = self.flush_wait_s()
             self._wake.clear()
             if outcome in (forward.SENT, forward.EMPTY):
-                self._wake.wait(wait_s)
+                self._wake.wait(_bounded(wait_s))
             else:
                 # Backing off: only stopping cuts the wait short.
-                self._stop.wait(wait_s)
+                self._stop.wait(_bounded(wait_s))
 
-    def run_pipelined(self, fwd: forward.Forwarder) -> None:
-        """One of several connections: batches in flight at once, acked in spool order."""
+    def run_pipelined(self, fwd: forward.Forwarder, held: list[Any]) -> None:
+        """One of several connections: batches in flight at once, acked in spool order.
+
+        ``held[0]`` is this connection's batch in flight: a restarted sender
+        finishes it first, so the batches after it are not held up for good.
+        """
         while not self._stop.is_set():
-            with self._order:
-                # At most one batch per connection in flight: after a crash,
-                # at most ``connections`` batches are sent again.
-                full = len(self._inflight) >= 1 + len(self.extra)
-                batch = None if full else fwd.take(self._read_pos)
-                if batch is not None:
-                    entry: list[Any] = [batch, False]
-                    self._inflight.append(entry)
-                    self._read_pos = batch.end
-            if full:
-                self._stop.wait(0.01)
-                continue
-            if batch is None:
-                self._wake.clear()
-                self._wake.wait(self.flush_wait_s())
-                continue
+            entry = held[0]
+            full = False
+            if entry is None:
+                with self._order:
+                    # At most one batch per connection in flight: after a crash,
+                    # at most ``connections`` batches are sent again.
+                    full = len(self._inflight) >= 1 + len(self.extra)
+                    batch = None if full else fwd.take(self._read_pos)
+                    if batch is not None:
+                        entry = [batch, False]
+                        self._inflight.append(entry)
+                        self._read_pos = batch.end
+                        held[0] = entry
+                if full:
+                    self._stop.wait(0.01)
+                    continue
+                if entry is None:
+                    self._wake.clear()
+                    self._wake.wait(_bounded(self.flush_wait_s()))
+                    continue
+            batch = entry[0]
             while True:
                 try:
                     outcome, wait_s = fwd.handle(batch)
@@ -213,15 +264,16 @@ class Output:
                     outcome, wait_s = forward.KEPT, self.cfg.retry.delay_s(1)
                 if outcome == forward.SENT:
                     break
-                if self._stop.wait(wait_s):
+                if self._stop.wait(_bounded(wait_s)):
                     return  # never acked: sent again after the next start
             with self._order:
                 entry[1] = True
+                held[0] = None
                 while self._inflight and self._inflight[0][1]:
                     self.spool.ack(self._inflight.pop(0)[0])
             if len(batch) < fwd.max_points:
                 self._wake.clear()
-                self._wake.wait(self.flush_wait_s())
+                self._wake.wait(_bounded(self.flush_wait_s()))
 
     def state(self) -> dict[str, Any]:
         st = self.forwarder.state()
@@ -236,6 +288,9 @@ class Output:
             if (other["last_success_s"] or 0) > (st["last_success_s"] or 0):
                 st["last_success_s"] = other["last_success_s"]
         st["connections"] = 1 + len(self.extra)
+        st["sender_deaths"] = self.deaths
+        st["last_sender_death"] = self.last_death
+        st["last_sender_death_s"] = self.last_death_s
         st.update(self.spool.stats(self.name))
         st["url"] = self.transport.display_url(self.sender.path)
         st["profile"] = self.profile.name

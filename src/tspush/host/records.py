@@ -19,6 +19,7 @@ import orjson
 from tspush.core.errors import PointError
 from tspush.core.opentsdb import encode_point
 from tspush.core.point import LENIENT, MAX_MS, Point, check
+from tspush.core.spool import MAX_POINT
 
 MAX_SERIES = 50_000
 _INT64 = 1 << 63
@@ -72,7 +73,19 @@ def encode_all(enc: RecordEncoder, points: list[Point]) -> tuple[list[bytes], li
     bad: list[PointError] = []
     for p in points:
         try:
-            out.append(enc.encode(p))
+            rec = enc.encode(p)
         except PointError as e:
             bad.append(e)
+            continue
+        if len(rec) > MAX_POINT:  # the spool would refuse the whole batch for it
+            bad.append(
+                PointError(
+                    "%s: encodes to %d bytes, over the %d-byte limit of one point: "
+                    "shorten its metric name and tag values" % (p.metric[:60], len(rec), MAX_POINT),
+                    "size",
+                    p,
+                )
+            )
+            continue
+        out.append(rec)
     return out, bad

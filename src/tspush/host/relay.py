@@ -6,10 +6,15 @@ returns) and an output thread forwards them over verified TLS with the
 upstream token, with the agent's retry, split and dead-letter rules. This is
 how an ESP8266, which cannot check a modern certificate, reaches a real
 platform safely.
+
+A watchdog thread restarts the sender if it ever ends, and writes
+``state.json`` in the spool directory, so ``tspush status --state-file
+DIR/state.json`` shows the relay as it shows the agent.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +29,7 @@ from tspush.host.agent_config import OutputConfig
 from tspush.host.spoollock import lock_spool
 
 OUTPUT_NAME = "upstream"
+STATE_FILE = "state.json"
 
 
 class Relay:
@@ -40,6 +46,7 @@ class Relay:
         flush_interval_s: float = 1.0,
         retry: Retry | None = None,
         log: Callable[..., None] | None = None,
+        state_interval_s: float = 2.0,
     ) -> None:
         from tspush.core.auth import secret_forms
         from tspush.host.agent import Logger
@@ -63,7 +70,7 @@ class Relay:
         self.profile = self.cfg.profile()  # an unknown profile fails here, before start
         self.log = log or Logger(secrets=secret_forms(token, self.profile.auth_user))
         self.spool_dir = Path(spool_dir)
-        self._lock_file = lock_spool(self.spool_dir)
+        self._lock_file = lock_spool(self.spool_dir, "--spool-dir")
         self.spool = Spool(str(self.spool_dir), outputs=[OUTPUT_NAME], lock=threading.RLock())
         self.output = Output(
             self.cfg,
@@ -72,6 +79,38 @@ class Relay:
             dead_letter_path=self.spool_dir / "dead-letter.jsonl",
         )
         self.accepted = 0
+        self.started_s = time.time()
+        self.state_path = self.spool_dir / STATE_FILE
+        self.state_interval_s = state_interval_s
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="tspush-relay", daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.state_interval_s):
+            try:
+                self.output.check_threads()
+                self.write_state()
+            except Exception as e:  # noqa: BLE001 - the watchdog itself must not die
+                self.log("error", "relay housekeeping failed, will retry: %r" % e)
+
+    def write_state(self) -> None:
+        from tspush.host.status import write_state
+
+        doc = {
+            "pid": os.getpid(),
+            "started_s": self.started_s,
+            "updated_s": time.time(),
+            "stopped": self._stop.is_set(),
+            "spool_dir": str(self.spool_dir),
+            "spool_points": self.spool.points(),
+            "accepted": self.accepted,
+            "outputs": {OUTPUT_NAME: self.output.state()},
+            "sources": {},
+        }
+        try:
+            write_state(self.state_path, doc)
+        except OSError as e:
+            self.log("warning", "cannot write the state file: %s" % e, path=str(self.state_path))
 
     def start(self) -> None:
         self.log(
@@ -81,6 +120,7 @@ class Relay:
             pending=self.spool.pending(OUTPUT_NAME),
         )
         self.output.start()
+        self._watchdog.start()
 
     def accept(self, points: list[Point]) -> None:
         """Spool ``points`` durably (fsync) before returning; the output sends them later."""
@@ -99,6 +139,10 @@ class Relay:
         return st
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._watchdog.ident is not None:
+            self._watchdog.join(5)
         self.output.stop()
+        self.write_state()
         self.spool.close()
         self._lock_file.close()

@@ -40,11 +40,49 @@ def _try_lock(f: IO[str]) -> bool:
     return True
 
 
-def lock_spool(directory: Path) -> IO[str]:
-    """Hold the spool's lock (keep the returned file open); SpoolError if another has it."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = directory / "lock"
-    f = open(path, "a+")
+def dir_problem(directory: Path) -> str | None:
+    """Why ``directory`` cannot be used (or created) by this user as a spool; None if it can.
+
+    Checked without creating anything, so ``tspush run --check`` can say it.
+    """
+    d = Path(directory)
+    if d.exists():
+        if not d.is_dir():
+            return "%s is not a directory" % d
+        if not os.access(d, os.W_OK | os.X_OK):
+            return "%s is not writable by this user" % d
+        return None
+    parent = d.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return "cannot create it: %s is not a directory" % parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return "cannot create it: %s is not writable by this user" % parent
+    return None
+
+
+def dir_error(directory: Path, why: str, key: str) -> SpoolError:
+    return SpoolError(
+        "%s %s: %s: set %s to a directory this user can write, or create it first "
+        "(mkdir -p %s, owned by this user, mode 700)" % (key, directory, why, key, directory)
+    )
+
+
+def lock_spool(directory: Path, key: str = "[spool] dir") -> IO[str]:
+    """Hold the spool's lock (keep the returned file open); SpoolError if another has it.
+
+    A directory that cannot be created or written is one SpoolError line
+    naming it and ``key`` (the setting to change), never a traceback.
+    """
+    why = dir_problem(directory)
+    if why is not None:
+        raise dir_error(directory, why, key)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        f = open(directory / "lock", "a+")
+    except OSError as e:
+        raise dir_error(directory, e.strerror or str(e), key) from None
     if not _try_lock(f):
         f.seek(0)
         holder = f.read().strip() or "?"

@@ -110,6 +110,15 @@ def format_status(state: dict[str, Any], now_s: float | None = None) -> str:
                 o.get("dead_letters"),
             )
         )
+        if o.get("sender_deaths"):
+            lines.append(
+                "  SENDER THREAD DIED %s time(s), restarted each time; last %s: %s"
+                % (
+                    o.get("sender_deaths"),
+                    _age(now_s, o.get("last_sender_death_s")),
+                    o.get("last_sender_death"),
+                )
+            )
         if o.get("auth_failed"):
             lines.append("  THE TOKEN IS REJECTED: fix the token; the agent retries by itself")
         if o.get("last_error"):
