@@ -203,6 +203,14 @@ def echo(text: str = "") -> None:
     show_default=True,
     help="Seconds a client may take to send a request body (then 408).",
 )
+@click.option(
+    "--query-timeout",
+    "query_timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds one query may run (then 413); queries never hold up writes.",
+)
 @click.option("--tls", is_flag=True, help="HTTPS; self-signed certificate unless --cert/--key.")
 @click.option(
     "--cert",
@@ -320,6 +328,7 @@ def run_serve(opts: dict[str, Any]) -> None:
         max_name_chars=opts["max_name_chars"],
         body_timeout_s=opts["body_timeout_s"],
         max_series=opts["max_series"],
+        query_timeout_s=opts["query_timeout_s"],
         on_accepted=relay.accept if relay is not None else None,
     )
     sock = bind(opts["host"], opts["port"])

@@ -33,7 +33,8 @@ from tspush.receiver.auth import Tokens
 from tspush.receiver.errors import ApiError
 from tspush.receiver.filters import FILTER_DOCS
 from tspush.receiver.ingest import Checker, Limits, parse_items, read_body, rows
-from tspush.receiver.store import Store
+from tspush.receiver.readpool import ReadPool
+from tspush.receiver.store import Series, Store
 
 log = logging.getLogger("tspush.receiver")
 
@@ -96,6 +97,7 @@ class Receiver:
         self.retention_s = retention_s
         self.clock = clock
         self.checker = Checker(mode, limits)
+        self.reads = ReadPool(store, budget_s=limits.query_timeout_s)
         self.stored_total = 0
         self.failed_total = 0
 
@@ -218,9 +220,12 @@ class Receiver:
                         doc[flag] = params[flag][-1]
         else:
             doc = q.query_from_params(params)
-        query = q.Query(doc, int(self.clock() * 1000))
-        results = await run_in_threadpool(q.run, self.store, query)
-        return JSON(results)
+        now_ms = int(self.clock() * 1000)
+
+        def work(store: Store) -> bytes:
+            return orjson.dumps(q.run(store, q.Query(doc, now_ms)))
+
+        return Response(await self.reads.run(work), media_type="application/json")
 
     async def query_last(self, request: Request) -> Response:
         """``/api/query/last``: the newest point of each matching series (OpenTSDB 2.x shape)."""
@@ -256,22 +261,26 @@ class Receiver:
         except (TypeError, ValueError):
             raise ApiError(400, "Invalid back_scan %r" % (back_scan_h,), "give hours") from None
         since_ms = int((self.clock() - back_scan_h * 3600) * 1000) if back_scan_h > 0 else 0
-        out = []
-        for metric, tags in wanted:
-            for s in self.store.series_for(metric):
-                if all(s.tags.get(k) == v for k, v in tags.items()):
-                    last = await run_in_threadpool(self.store.last, s.id, since_ms)
-                    if last is not None:
-                        out.append(
-                            {
-                                "metric": s.metric,
-                                "timestamp": last[0],
-                                "value": str(last[1]),
-                                "tags": s.tags,
-                                "tsuid": "%06X" % s.id,
-                            }
-                        )
-        return JSON(out)
+
+        def work(store: Store) -> bytes:
+            out = []
+            for metric, tags in wanted:
+                for s in store.series_for(metric):
+                    if all(s.tags.get(k) == v for k, v in tags.items()):
+                        last = store.last(s.id, since_ms)
+                        if last is not None:
+                            out.append(
+                                {
+                                    "metric": s.metric,
+                                    "timestamp": last[0],
+                                    "value": str(last[1]),
+                                    "tags": s.tags,
+                                    "tsuid": "%06X" % s.id,
+                                }
+                            )
+            return orjson.dumps(out)
+
+        return Response(await self.reads.run(work), media_type="application/json")
 
     # -- lookups Grafana makes -------------------------------------------
 
@@ -287,16 +296,19 @@ class Receiver:
             limit = int(max_s)
         except ValueError:
             raise ApiError(400, "Invalid 'max' %r" % max_s, "give a whole number") from None
-        names: set[str] = set()
-        for s in self.store.all_series():
-            if kind == "metrics":
-                names.add(s.metric)
-            elif kind == "tagk":
-                names.update(s.tags)
-            else:
-                names.update(s.tags.values())
-        found = sorted(n for n in names if n.startswith(prefix))
-        return JSON(found[: max(limit, 0)])
+
+        def work(store: Store) -> list[str]:
+            names: set[str] = set()
+            for s in store.all_series():
+                if kind == "metrics":
+                    names.add(s.metric)
+                elif kind == "tagk":
+                    names.update(s.tags)
+                else:
+                    names.update(s.tags.values())
+            return sorted(n for n in names if n.startswith(prefix))[: max(limit, 0)]
+
+        return JSON(await self.reads.run(work))
 
     async def lookup(self, request: Request) -> Response:
         self.need_read(request)
@@ -329,12 +341,18 @@ class Receiver:
                 except ValueError:
                     raise ApiError(400, "Invalid 'limit'", "give a whole number") from None
         t0 = time.monotonic()
-        results = []
-        for s in sorted(self.store.all_series(), key=lambda s: (s.metric, sorted(s.tags.items()))):
-            if metric not in ("", "*") and s.metric != metric:
-                continue
-            if all(_lookup_match(s.tags, k, v) for k, v in pairs):
-                results.append({"metric": s.metric, "tags": s.tags, "tsuid": "%06X" % s.id})
+
+        def work(store: Store) -> list[Series]:
+            found = [
+                s
+                for s in store.all_series()
+                if (metric in ("", "*") or s.metric == metric)
+                and all(_lookup_match(s.tags, k, v) for k, v in pairs)
+            ]
+            return sorted(found, key=lambda s: (s.metric, sorted(s.tags.items())))
+
+        matched = await self.reads.run(work)
+        results = [{"metric": s.metric, "tags": s.tags, "tsuid": "%06X" % s.id} for s in matched]
         total = len(results)
         return JSON(
             {
@@ -486,6 +504,7 @@ def create_app(
     max_tags: int = 32,
     body_timeout_s: float = 30.0,
     max_series: int = 100_000,
+    query_timeout_s: float = 10.0,
     on_accepted: Callable[[list[Point]], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
@@ -499,7 +518,15 @@ def create_app(
         store,
         Tokens(write_token, read_token, no_auth, open_read),
         STRICT if strict else LENIENT,
-        Limits(max_body_bytes, max_points, max_name_chars, max_tags, body_timeout_s, max_series),
+        Limits(
+            max_body_bytes,
+            max_points,
+            max_name_chars,
+            max_tags,
+            body_timeout_s,
+            max_series,
+            query_timeout_s,
+        ),
         on_accepted,
         retention_s,
         clock,
