@@ -204,6 +204,21 @@ def echo(text: str = "") -> None:
     help="Seconds a client may take to send a request body (then 408).",
 )
 @click.option(
+    "--header-timeout",
+    "header_timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds a connection may take to send a request's headers (then it is closed).",
+)
+@click.option(
+    "--max-client-connections",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Open connections per client address; the oldest idle one makes room for a new one.",
+)
+@click.option(
     "--query-timeout",
     "query_timeout_s",
     type=click.FloatRange(min=0.1),
@@ -363,6 +378,8 @@ def run_serve(opts: dict[str, Any]) -> None:
         sock,
         cert_path=str(cert.cert_path) if cert else None,
         key_path=str(cert.key_path) if cert else None,
+        header_timeout_s=opts["header_timeout_s"],
+        max_client_connections=opts["max_client_connections"],
     )
     servers.append(server)  # uvicorn takes the signals while it runs, then gives them back
     if stop_asked:
