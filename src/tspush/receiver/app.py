@@ -40,6 +40,7 @@ log = logging.getLogger("tspush.receiver")
 
 OPENTSDB_VERSION = "2.4.0"
 SUGGEST_TYPES = ("metrics", "tagk", "tagv")
+MAX_BACK_SCAN_H = 24 * 366 * 100  # a century
 
 
 class JSON(Response):
@@ -258,8 +259,14 @@ class Receiver:
             raise ApiError(400, "Missing timeseries", "use timeseries=metric{tag=value}")
         try:
             back_scan_h = int(back_scan_h)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ApiError(400, "Invalid back_scan %r" % (back_scan_h,), "give hours") from None
+        if not 0 <= back_scan_h <= MAX_BACK_SCAN_H:
+            raise ApiError(
+                400,
+                "Invalid back_scan %r" % (back_scan_h,),
+                "give hours, from 0 (no limit) to %d" % MAX_BACK_SCAN_H,
+            )
         since_ms = int((self.clock() - back_scan_h * 3600) * 1000) if back_scan_h > 0 else 0
 
         def work(store: Store) -> bytes:
@@ -323,11 +330,18 @@ class Receiver:
             if not isinstance(doc, dict):
                 raise ApiError(400, "The lookup must be a JSON object")
             metric = doc.get("metric") or "*"
+            tags = doc.get("tags") or []
+            if not isinstance(metric, str) or not isinstance(tags, list):
+                raise ApiError(
+                    400,
+                    "Invalid lookup",
+                    "give {'metric': 'name', 'tags': [{'key': 'k', 'value': 'v'}]}",
+                )
             pairs = [
-                (t.get("key") or "*", t.get("value") or "*")
-                for t in (doc.get("tags") or [])
-                if isinstance(t, dict)
+                (t.get("key") or "*", t.get("value") or "*") for t in tags if isinstance(t, dict)
             ]
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+                raise ApiError(400, "Invalid lookup tags", "each key and value is a string")
             limit = doc.get("limit", limit) if isinstance(doc.get("limit"), int) else limit
         else:
             m = (params.get("m") or [""])[-1]
@@ -361,7 +375,7 @@ class Receiver:
                 "tags": [{"key": k, "value": v} for k, v in pairs],
                 "limit": limit,
                 "time": int((time.monotonic() - t0) * 1000),
-                "results": results[:limit],
+                "results": results[: max(limit, 0)],
                 "startIndex": 0,
                 "totalResults": total,
             }
