@@ -82,8 +82,11 @@ class _UvicornHints(logging.Filter):
 
 
 def setup_logging(quiet: bool) -> None:
+    from tspush.receiver.logsafe import SafeFormatter
+
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    # What clients send (paths, metric names) is logged: escape control characters.
+    handler.setFormatter(SafeFormatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log = logging.getLogger("tspush")
     log.handlers[:] = [handler]
     log.setLevel(logging.WARNING if quiet else logging.INFO)
