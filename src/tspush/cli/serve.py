@@ -292,7 +292,7 @@ def command(**opts: Any) -> None:
 
 def run_serve(opts: dict[str, Any]) -> None:
     from tspush.receiver import tls as tlsmod
-    from tspush.receiver.app import create_app
+    from tspush.receiver.app import create_app, prepare_db_path
     from tspush.receiver.server import Server, bind, url_of
 
     # Ctrl-C and SIGTERM only ask to stop, from the first moment: the server
@@ -310,6 +310,7 @@ def run_serve(opts: dict[str, Any]) -> None:
     setup_logging(opts["quiet"])
     db_path: Path = opts["db"] or default_db_path()
     retention_s = parse_retention_s(opts["retention"])
+    prepare_db_path(db_path)  # first: tokens.json and the TLS key go beside it
     write_token = opts["write_token"] or opts["token"]
     read_token = opts["read_token"] or opts["token"]
     token_note = "from the command line or environment"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sqlite3
 import time
@@ -27,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from tspush import __version__
+from tspush.core.errors import ConfigError
 from tspush.core.point import LENIENT, STRICT, Point
 from tspush.receiver import query as q
 from tspush.receiver.auth import Tokens
@@ -503,6 +505,40 @@ def _auth_error(request: Request, what: str) -> ApiError:
     )
 
 
+def prepare_db_path(db_path: str | Path) -> None:
+    """Create the database's directory (0700) and file (0600): readings are the owner's.
+
+    SQLite would create the file with the umask (0644, world-readable); its
+    -wal and -shm files copy the database file's mode. A directory that
+    cannot be made is a ConfigError naming the path and the fix.
+    """
+    if str(db_path) == ":memory:":
+        return
+    path = Path(db_path)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(
+            "cannot create %s for the database (%s): create it yourself with write access "
+            "for this user, or give --db a file in a directory you can write"
+            % (path.parent, e.strerror or e),
+            "--db",
+        ) from None
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except IsADirectoryError:
+        raise ConfigError(
+            "%s is a directory: give --db a file name, e.g. %s" % (path, path / "receiver.sqlite"),
+            "--db",
+        ) from None
+    except OSError as e:
+        raise ConfigError(
+            "cannot create the database %s (%s): give --db a file in a directory you can write"
+            % (path, e.strerror or e),
+            "--db",
+        ) from None
+
+
 def create_app(
     *,
     db_path: str | Path,
@@ -527,6 +563,7 @@ def create_app(
 
     if not no_auth and not write_token and not read_token and not open_read:
         raise ValueError("give write_token and/or read_token, or no_auth=True")
+    prepare_db_path(db_path)
     store = Store(db_path, background_checkpoint=True)
     rx = Receiver(
         store,
