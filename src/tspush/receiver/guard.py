@@ -138,7 +138,15 @@ class GuardedProtocol(HttpToolsProtocol):
         return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
 
     def drop(self) -> None:
+        """Close at once, and leave the guard's counts now.
+
+        Not when the loop reports it closed: several new connections in one
+        loop turn would otherwise all evict this same one.
+        """
         self._stop_head_timer()
+        if self._admitted:
+            self.guard.leave(self)
+            self._admitted = False
         if self.transport is not None and not self.transport.is_closing():
             self.transport.abort()
 
