@@ -132,9 +132,9 @@ def test_writers_are_served_while_2000_idle_connections_are_held(
     attacker's oldest connections to make room for its new ones, and the writer's."""
     args = ["--tls"] if tls else []
     if per_client is not None:
-        # 30 s to send a request head: the 2,000 (TLS handshakes included) are all
-        # opened before the first ones time out, even on a loaded machine.
-        args += ["--max-client-connections", str(per_client), "--header-timeout", "30"]
+        # 120 s to send a request head: the 2,000 (TLS handshakes included) are all
+        # open at once, however loaded the machine; the default 5 s is the next case's.
+        args += ["--max-client-connections", str(per_client), "--header-timeout", "120"]
     with ReceiverProcess(tmp_path, *args) as rx:
         attacker = Attacker(rx.port, ATTACK, tls)
         pool = urllib3.PoolManager(cert_reqs="CERT_NONE", timeout=30, maxsize=1)
@@ -147,14 +147,15 @@ def test_writers_are_served_while_2000_idle_connections_are_held(
                 attacker.fill()
                 most_held = max(most_held, len(attacker.socks))
                 waits.append(_write_and_read_back(rx, pool, v))
-            # The server closes what sends no complete request (in 5 or 30 s) or is
-            # over the per-address bound: wait for every close, reopening none.
-            attacker.closed_by_server = 0
-            deadline = time.monotonic() + 120
-            while attacker.socks and time.monotonic() < deadline:
-                attacker.sel.select(1)
-                attacker.reap()
-            left_open = len(attacker.socks)
+            left_open = -1
+            if per_client is None:
+                # The server closes what sends no complete request within 5 s, or is
+                # over the per-address bound: wait for every close, reopening none.
+                deadline = time.monotonic() + 120
+                while attacker.socks and time.monotonic() < deadline:
+                    attacker.sel.select(1)
+                    attacker.reap()
+                left_open = len(attacker.socks)
         finally:
             attacker.close()
             pool.clear()
@@ -170,13 +171,13 @@ def test_writers_are_served_while_2000_idle_connections_are_held(
             duration_s=round(time.monotonic() - t0, 1),
             left_open_after_wait=left_open,
         )
-        assert left_open == 0
+        assert "Exceeded concurrency limit" not in rx.text
         if per_client is None:
+            assert left_open == 0
             assert attacker.opened > 2 * ATTACK  # the server kept closing them
+            assert "connections closed:" in rx.text  # the summary line
         else:
             assert most_held == ATTACK
-        assert "Exceeded concurrency limit" not in rx.text
-        assert "connections closed:" in rx.text  # the summary line
 
 
 def test_connections_per_client_address_are_bounded(tmp_path: Path) -> None:
