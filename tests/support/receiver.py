@@ -26,6 +26,8 @@ from typing import Any
 
 WRITE_TOKEN = "test-write-token-0123456789"
 READ_TOKEN = "test-read-token-9876543210"
+# serve's own token variables: when a test sets one, it decides the tokens
+SERVE_TOKEN_VARS = ("TSPUSH_SERVE_TOKEN", "TSPUSH_WRITE_TOKEN", "TSPUSH_READ_TOKEN")
 
 
 class ReceiverProcess:
@@ -43,8 +45,12 @@ class ReceiverProcess:
         self.args = list(args)
         self.write_token: str | None = None
         self.read_token: str | None = None
-        if "--no-auth" not in self.args and not any(
-            a in self.args for a in ("--token", "--write-token", "--read-token")
+        if (
+            "--no-auth" not in self.args
+            and not any(
+                a.startswith(("--token", "--write-token", "--read-token")) for a in self.args
+            )
+            and not any(k.startswith("TSPUSH_") and "TOKEN" in k for k in os.environ)
         ):
             self.write_token, self.read_token = WRITE_TOKEN, READ_TOKEN
             self.args += ["--write-token", WRITE_TOKEN, "--read-token", READ_TOKEN]

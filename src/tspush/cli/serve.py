@@ -68,6 +68,41 @@ def stored_tokens(directory: Path) -> tuple[str, str, Path]:
     return doc["write"], doc["read"], path
 
 
+def read_token_file(path: str, option: str) -> str:
+    """The first line of a token file; ConfigError naming the file and the fix."""
+    from tspush.host.config import warn_if_readable
+
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise ConfigError("%s: cannot read %s: %s" % (option, p, why), option) from None
+    if not text:
+        raise ConfigError("%s: %s is empty: put the token on its first line" % (option, p), option)
+    warn_if_readable(p, lambda message: click.echo(message, err=True))
+    return text.splitlines()[0].strip()
+
+
+def resolve_tokens(opts: dict[str, Any]) -> None:
+    """Each ``--x-token-file`` (or its TSPUSH_..._FILE variable) read into ``opts["x_token"]``.
+
+    A token given both ways is refused: which one wins would be a guess.
+    """
+    for name in ("token", "write_token", "read_token", "forward_token"):
+        path = opts.get(name + "_file")
+        if not path:
+            continue
+        option = "--" + name.replace("_", "-")
+        if opts.get(name):
+            raise ConfigError(
+                "%s and %s-file both given (on the command line or in TSPUSH_ variables): "
+                "give one" % (option, option),
+                option + "-file",
+            )
+        opts[name] = read_token_file(path, option + "-file")
+
+
 class _UvicornHints(logging.Filter):
     """uvicorn's own warnings in our format, with the likely cause where we know it."""
 
@@ -82,8 +117,11 @@ class _UvicornHints(logging.Filter):
 
 
 def setup_logging(quiet: bool) -> None:
+    from tspush.receiver.logsafe import SafeFormatter
+
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    # What clients send (paths, metric names) is logged: escape control characters.
+    handler.setFormatter(SafeFormatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log = logging.getLogger("tspush")
     log.handlers[:] = [handler]
     log.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -143,22 +181,43 @@ def echo(text: str = "") -> None:
     help="SQLite database file [default: per-user data dir/receiver.sqlite].",
 )
 @click.option(
+    "--token-file",
+    envvar="TSPUSH_SERVE_TOKEN_FILE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File holding one token for both writing and reading (env TSPUSH_SERVE_TOKEN_FILE).",
+)
+@click.option(
+    "--write-token-file",
+    envvar="TSPUSH_WRITE_TOKEN_FILE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File holding the token for POST /api/put (env TSPUSH_WRITE_TOKEN_FILE).",
+)
+@click.option(
+    "--read-token-file",
+    envvar="TSPUSH_READ_TOKEN_FILE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File holding the token for queries and the dashboard (env TSPUSH_READ_TOKEN_FILE).",
+)
+@click.option(
     "--token",
     envvar="TSPUSH_SERVE_TOKEN",
     default=None,
-    help="One token for both writing and reading (env TSPUSH_SERVE_TOKEN).",
+    help="One token for both (prefer --token-file or env TSPUSH_SERVE_TOKEN: ps shows it).",
 )
 @click.option(
     "--write-token",
     envvar="TSPUSH_WRITE_TOKEN",
     default=None,
-    help="Token for POST /api/put (env TSPUSH_WRITE_TOKEN).",
+    help="Token for POST /api/put (prefer --write-token-file or env TSPUSH_WRITE_TOKEN).",
 )
 @click.option(
     "--read-token",
     envvar="TSPUSH_READ_TOKEN",
     default=None,
-    help="Token for queries and the dashboard (env TSPUSH_READ_TOKEN).",
+    help="Token for queries (prefer --read-token-file or env TSPUSH_READ_TOKEN).",
 )
 @click.option("--no-auth", is_flag=True, help="No tokens at all: only on a closed network.")
 @click.option(
@@ -203,6 +262,29 @@ def echo(text: str = "") -> None:
     show_default=True,
     help="Seconds a client may take to send a request body (then 408).",
 )
+@click.option(
+    "--header-timeout",
+    "header_timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds a connection may take to send a request's headers (then it is closed).",
+)
+@click.option(
+    "--max-client-connections",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Open connections per client address; the oldest idle one makes room for a new one.",
+)
+@click.option(
+    "--query-timeout",
+    "query_timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds one query may run (then 413); queries never hold up writes.",
+)
 @click.option("--tls", is_flag=True, help="HTTPS; self-signed certificate unless --cert/--key.")
 @click.option(
     "--cert",
@@ -218,10 +300,17 @@ def echo(text: str = "") -> None:
 )
 @click.option("--forward", default=None, help="Relay stored points to this URL as well.")
 @click.option(
+    "--forward-token-file",
+    envvar="TSPUSH_FORWARD_TOKEN_FILE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File holding the token for --forward (env TSPUSH_FORWARD_TOKEN_FILE).",
+)
+@click.option(
     "--forward-token",
     envvar="TSPUSH_FORWARD_TOKEN",
     default=None,
-    help="Token for --forward (env TSPUSH_FORWARD_TOKEN).",
+    help="Token for --forward (prefer --forward-token-file or env TSPUSH_FORWARD_TOKEN).",
 )
 @click.option(
     "--forward-profile",
@@ -249,6 +338,7 @@ def command(**opts: Any) -> None:
             "forward_profile": "--profile/--forward-profile",
             "forward_fingerprint": "--forward-fingerprint",
             "forward_ca_file": "--forward-ca-file",
+            "forward_token_file": "--forward-token-file",
         }
         given = [
             option
@@ -261,12 +351,13 @@ def command(**opts: Any) -> None:
                 "leave out (for stock OpenTSDB's rules here, use --strict)" % ", ".join(given),
                 "--forward",
             )
+    resolve_tokens(opts)
     run_serve(opts)
 
 
 def run_serve(opts: dict[str, Any]) -> None:
     from tspush.receiver import tls as tlsmod
-    from tspush.receiver.app import create_app
+    from tspush.receiver.app import create_app, prepare_db_path
     from tspush.receiver.server import Server, bind, url_of
 
     # Ctrl-C and SIGTERM only ask to stop, from the first moment: the server
@@ -284,9 +375,10 @@ def run_serve(opts: dict[str, Any]) -> None:
     setup_logging(opts["quiet"])
     db_path: Path = opts["db"] or default_db_path()
     retention_s = parse_retention_s(opts["retention"])
+    prepare_db_path(db_path)  # first: tokens.json and the TLS key go beside it
     write_token = opts["write_token"] or opts["token"]
     read_token = opts["read_token"] or opts["token"]
-    token_note = "from the command line or environment"
+    token_note = "as given: files, environment or command line"
     if opts["no_auth"]:
         write_token = read_token = None
     elif not write_token and not read_token:
@@ -295,7 +387,8 @@ def run_serve(opts: dict[str, Any]) -> None:
     elif not write_token or not read_token:
         missing = "--write-token" if not write_token else "--read-token"
         raise ConfigError(
-            "give both --write-token and --read-token (or --token for both, or --no-auth)",
+            "give both a write and a read token (--write-token-file and --read-token-file, "
+            "or --token-file for both, or their TSPUSH_ variables), or --no-auth",
             missing,
         )
     if (opts["cert"] is None) != (opts["key"] is None):
@@ -320,6 +413,7 @@ def run_serve(opts: dict[str, Any]) -> None:
         max_name_chars=opts["max_name_chars"],
         body_timeout_s=opts["body_timeout_s"],
         max_series=opts["max_series"],
+        query_timeout_s=opts["query_timeout_s"],
         on_accepted=relay.accept if relay is not None else None,
     )
     sock = bind(opts["host"], opts["port"])
@@ -354,6 +448,8 @@ def run_serve(opts: dict[str, Any]) -> None:
         sock,
         cert_path=str(cert.cert_path) if cert else None,
         key_path=str(cert.key_path) if cert else None,
+        header_timeout_s=opts["header_timeout_s"],
+        max_client_connections=opts["max_client_connections"],
     )
     servers.append(server)  # uvicorn takes the signals while it runs, then gives them back
     if stop_asked:

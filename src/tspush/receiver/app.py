@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sqlite3
 import time
@@ -27,18 +28,21 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from tspush import __version__
+from tspush.core.errors import ConfigError
 from tspush.core.point import LENIENT, STRICT, Point
 from tspush.receiver import query as q
 from tspush.receiver.auth import Tokens
 from tspush.receiver.errors import ApiError
 from tspush.receiver.filters import FILTER_DOCS
 from tspush.receiver.ingest import Checker, Limits, parse_items, read_body, rows
-from tspush.receiver.store import Store
+from tspush.receiver.readpool import ReadPool
+from tspush.receiver.store import Series, Store
 
 log = logging.getLogger("tspush.receiver")
 
 OPENTSDB_VERSION = "2.4.0"
 SUGGEST_TYPES = ("metrics", "tagk", "tagv")
+MAX_BACK_SCAN_H = 24 * 366 * 100  # a century
 
 
 class JSON(Response):
@@ -96,6 +100,7 @@ class Receiver:
         self.retention_s = retention_s
         self.clock = clock
         self.checker = Checker(mode, limits)
+        self.reads = ReadPool(store, budget_s=limits.query_timeout_s)
         self.stored_total = 0
         self.failed_total = 0
 
@@ -218,9 +223,12 @@ class Receiver:
                         doc[flag] = params[flag][-1]
         else:
             doc = q.query_from_params(params)
-        query = q.Query(doc, int(self.clock() * 1000))
-        results = await run_in_threadpool(q.run, self.store, query)
-        return JSON(results)
+        now_ms = int(self.clock() * 1000)
+
+        def work(store: Store) -> bytes:
+            return orjson.dumps(q.run(store, q.Query(doc, now_ms)))
+
+        return Response(await self.reads.run(work), media_type="application/json")
 
     async def query_last(self, request: Request) -> Response:
         """``/api/query/last``: the newest point of each matching series (OpenTSDB 2.x shape)."""
@@ -253,25 +261,35 @@ class Receiver:
             raise ApiError(400, "Missing timeseries", "use timeseries=metric{tag=value}")
         try:
             back_scan_h = int(back_scan_h)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ApiError(400, "Invalid back_scan %r" % (back_scan_h,), "give hours") from None
+        if not 0 <= back_scan_h <= MAX_BACK_SCAN_H:
+            raise ApiError(
+                400,
+                "Invalid back_scan %r" % (back_scan_h,),
+                "give hours, from 0 (no limit) to %d" % MAX_BACK_SCAN_H,
+            )
         since_ms = int((self.clock() - back_scan_h * 3600) * 1000) if back_scan_h > 0 else 0
-        out = []
-        for metric, tags in wanted:
-            for s in self.store.series_for(metric):
-                if all(s.tags.get(k) == v for k, v in tags.items()):
-                    last = await run_in_threadpool(self.store.last, s.id, since_ms)
-                    if last is not None:
-                        out.append(
-                            {
-                                "metric": s.metric,
-                                "timestamp": last[0],
-                                "value": str(last[1]),
-                                "tags": s.tags,
-                                "tsuid": "%06X" % s.id,
-                            }
-                        )
-        return JSON(out)
+
+        def work(store: Store) -> bytes:
+            out = []
+            for metric, tags in wanted:
+                for s in store.series_for(metric):
+                    if all(s.tags.get(k) == v for k, v in tags.items()):
+                        last = store.last(s.id, since_ms)
+                        if last is not None:
+                            out.append(
+                                {
+                                    "metric": s.metric,
+                                    "timestamp": last[0],
+                                    "value": str(last[1]),
+                                    "tags": s.tags,
+                                    "tsuid": "%06X" % s.id,
+                                }
+                            )
+            return orjson.dumps(out)
+
+        return Response(await self.reads.run(work), media_type="application/json")
 
     # -- lookups Grafana makes -------------------------------------------
 
@@ -287,16 +305,19 @@ class Receiver:
             limit = int(max_s)
         except ValueError:
             raise ApiError(400, "Invalid 'max' %r" % max_s, "give a whole number") from None
-        names: set[str] = set()
-        for s in self.store.all_series():
-            if kind == "metrics":
-                names.add(s.metric)
-            elif kind == "tagk":
-                names.update(s.tags)
-            else:
-                names.update(s.tags.values())
-        found = sorted(n for n in names if n.startswith(prefix))
-        return JSON(found[: max(limit, 0)])
+
+        def work(store: Store) -> list[str]:
+            names: set[str] = set()
+            for s in store.all_series():
+                if kind == "metrics":
+                    names.add(s.metric)
+                elif kind == "tagk":
+                    names.update(s.tags)
+                else:
+                    names.update(s.tags.values())
+            return sorted(n for n in names if n.startswith(prefix))[: max(limit, 0)]
+
+        return JSON(await self.reads.run(work))
 
     async def lookup(self, request: Request) -> Response:
         self.need_read(request)
@@ -311,11 +332,18 @@ class Receiver:
             if not isinstance(doc, dict):
                 raise ApiError(400, "The lookup must be a JSON object")
             metric = doc.get("metric") or "*"
+            tags = doc.get("tags") or []
+            if not isinstance(metric, str) or not isinstance(tags, list):
+                raise ApiError(
+                    400,
+                    "Invalid lookup",
+                    "give {'metric': 'name', 'tags': [{'key': 'k', 'value': 'v'}]}",
+                )
             pairs = [
-                (t.get("key") or "*", t.get("value") or "*")
-                for t in (doc.get("tags") or [])
-                if isinstance(t, dict)
+                (t.get("key") or "*", t.get("value") or "*") for t in tags if isinstance(t, dict)
             ]
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+                raise ApiError(400, "Invalid lookup tags", "each key and value is a string")
             limit = doc.get("limit", limit) if isinstance(doc.get("limit"), int) else limit
         else:
             m = (params.get("m") or [""])[-1]
@@ -329,12 +357,18 @@ class Receiver:
                 except ValueError:
                     raise ApiError(400, "Invalid 'limit'", "give a whole number") from None
         t0 = time.monotonic()
-        results = []
-        for s in sorted(self.store.all_series(), key=lambda s: (s.metric, sorted(s.tags.items()))):
-            if metric not in ("", "*") and s.metric != metric:
-                continue
-            if all(_lookup_match(s.tags, k, v) for k, v in pairs):
-                results.append({"metric": s.metric, "tags": s.tags, "tsuid": "%06X" % s.id})
+
+        def work(store: Store) -> list[Series]:
+            found = [
+                s
+                for s in store.all_series()
+                if (metric in ("", "*") or s.metric == metric)
+                and all(_lookup_match(s.tags, k, v) for k, v in pairs)
+            ]
+            return sorted(found, key=lambda s: (s.metric, sorted(s.tags.items())))
+
+        matched = await self.reads.run(work)
+        results = [{"metric": s.metric, "tags": s.tags, "tsuid": "%06X" % s.id} for s in matched]
         total = len(results)
         return JSON(
             {
@@ -343,7 +377,7 @@ class Receiver:
                 "tags": [{"key": k, "value": v} for k, v in pairs],
                 "limit": limit,
                 "time": int((time.monotonic() - t0) * 1000),
-                "results": results[:limit],
+                "results": results[: max(limit, 0)],
                 "startIndex": 0,
                 "totalResults": total,
             }
@@ -471,6 +505,40 @@ def _auth_error(request: Request, what: str) -> ApiError:
     )
 
 
+def prepare_db_path(db_path: str | Path) -> None:
+    """Create the database's directory (0700) and file (0600): readings are the owner's.
+
+    SQLite would create the file with the umask (0644, world-readable); its
+    -wal and -shm files copy the database file's mode. A directory that
+    cannot be made is a ConfigError naming the path and the fix.
+    """
+    if str(db_path) == ":memory:":
+        return
+    path = Path(db_path)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(
+            "cannot create %s for the database (%s): create it yourself with write access "
+            "for this user, or give --db a file in a directory you can write"
+            % (path.parent, e.strerror or e),
+            "--db",
+        ) from None
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except IsADirectoryError:
+        raise ConfigError(
+            "%s is a directory: give --db a file name, e.g. %s" % (path, path / "receiver.sqlite"),
+            "--db",
+        ) from None
+    except OSError as e:
+        raise ConfigError(
+            "cannot create the database %s (%s): give --db a file in a directory you can write"
+            % (path, e.strerror or e),
+            "--db",
+        ) from None
+
+
 def create_app(
     *,
     db_path: str | Path,
@@ -486,6 +554,7 @@ def create_app(
     max_tags: int = 32,
     body_timeout_s: float = 30.0,
     max_series: int = 100_000,
+    query_timeout_s: float = 10.0,
     on_accepted: Callable[[list[Point]], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
@@ -494,12 +563,21 @@ def create_app(
 
     if not no_auth and not write_token and not read_token and not open_read:
         raise ValueError("give write_token and/or read_token, or no_auth=True")
+    prepare_db_path(db_path)
     store = Store(db_path, background_checkpoint=True)
     rx = Receiver(
         store,
         Tokens(write_token, read_token, no_auth, open_read),
         STRICT if strict else LENIENT,
-        Limits(max_body_bytes, max_points, max_name_chars, max_tags, body_timeout_s, max_series),
+        Limits(
+            max_body_bytes,
+            max_points,
+            max_name_chars,
+            max_tags,
+            body_timeout_s,
+            max_series,
+            query_timeout_s,
+        ),
         on_accepted,
         retention_s,
         clock,

@@ -93,8 +93,8 @@ SIGN_IN_PAGE = """<!doctype html>
 <body><main><section>
 <h2>{message}: this dashboard needs the read token</h2>
 <p>Open <code>/?token=YOUR_READ_TOKEN</code> once; the browser then remembers it.</p>
-<p>The read token is the <code>--read-token</code> (or <code>--token</code>) given to
-<code>tspush serve</code>, or, when it generated them, the <code>read</code> entry of
+<p>The read token is the one in <code>--read-token-file</code> (or <code>--token-file</code>)
+given to <code>tspush serve</code>, or, when it generated them, the <code>read</code> entry of
 <code>tokens.json</code> next to its database (the path is printed at start-up).</p>
 </section></main></body>
 </html>

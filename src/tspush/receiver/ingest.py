@@ -35,7 +35,9 @@ class Limits:
         max_tags: int = 32,
         body_timeout_s: float = 30.0,
         max_series: int = 100_000,
+        query_timeout_s: float = 10.0,
     ) -> None:
+        self.query_timeout_s = query_timeout_s
         self.body_timeout_s = body_timeout_s
         self.max_series = max_series
         self.max_body_bytes = max_body_bytes
@@ -136,10 +138,43 @@ def _inflate(body: bytes, encoding: str, cap: int) -> bytes:
     return out
 
 
+def max_values(limits: Limits) -> int:
+    """Most JSON values a request of ``max_points`` full points can hold.
+
+    A point (metric, timestamp, value and a tags object of up to
+    ``max_tags`` pairs, and its comma in the array) counts 9 + 2 * max_tags
+    of the bytes count_values_at_most() counts; a few more for slack.
+    """
+    return limits.max_points * (12 + 2 * limits.max_tags)
+
+
+def count_values_at_most(body: bytes) -> int:
+    """An upper bound of the JSON values in ``body``, counted without parsing (C speed).
+
+    Every value but the first follows a ``,`` or opens with ``{``/``[`` (a
+    ``:`` is followed by a value counted by its own ``,`` or bracket, or is
+    the last of its object): counting these bytes, strings included, can only
+    over-count.
+    """
+    return body.count(b",") + body.count(b"{") + body.count(b"[") + body.count(b":") + 1
+
+
 def parse_items(body: bytes, limits: Limits) -> list[Any]:
-    """The JSON array (or single object) of data points."""
+    """The JSON array (or single object) of data points.
+
+    The size of what parsing builds is bounded first: a 16 KB gzip of
+    ``[{},{},...]`` inflates to millions of objects, hundreds of MiB before
+    the point count could be checked.
+    """
     if not body.strip():
         raise ApiError(400, "Missing request content", "send a JSON data point or an array of them")
+    most = max_values(limits)
+    if count_values_at_most(body) > most:
+        raise too_large(
+            "Too many data points: the body holds more JSON values than %d points can "
+            "(over %d values)" % (limits.max_points, most),
+            "send at most %d points per request (or raise --max-points)" % limits.max_points,
+        )
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as e:
@@ -237,8 +272,28 @@ class Checker:
             try:
                 good.append(self.check(item, now_s))
             except PointError as e:
-                errors.append({"datapoint": item, "error": str(e)})
+                errors.append({"datapoint": echo(item), "error": str(e)})
         return good, errors
+
+
+ECHO_DEPTH = 4  # a point is an object holding a tags object: deeper is not a point
+
+
+def echo(item: Any, depth: int = ECHO_DEPTH) -> Any:
+    """A refused item as it is sent back in ``errors``, nested at most ``depth`` deep.
+
+    JSON nested hundreds deep inside a point parses, but could not be encoded
+    back (orjson stops at 254 levels); past a few levels it is cut to "...".
+    """
+    if isinstance(item, dict):
+        if depth <= 0:
+            return "..."
+        return {k: echo(v, depth - 1) for k, v in item.items()}
+    if isinstance(item, list):
+        if depth <= 0:
+            return "..."
+        return [echo(v, depth - 1) for v in item]
+    return item
 
 
 def _value_ok(v: Any) -> bool:
@@ -258,7 +313,7 @@ def check_all(
         try:
             good.append(check_item(item, mode, now_s, limits or Limits()))
         except PointError as e:
-            errors.append({"datapoint": item, "error": str(e)})
+            errors.append({"datapoint": echo(item), "error": str(e)})
     return good, errors
 
 

@@ -71,10 +71,25 @@ def parse_duration_ms(text: str) -> int:
 def parse_time_ms(value: Any, now_ms: int, what: str = "start") -> int:
     """Absolute seconds or ms (int or digits), ``now``, ``1h-ago``, or ``yyyy/MM/dd-HH:mm:ss``.
 
-    Dates are UTC.
+    Dates are UTC. A time past what SQLite's 64-bit integers hold is a 400.
     """
+    ms = _time_ms(value, now_ms, what)
+    if not -MAX_QUERY_MS <= ms <= MAX_QUERY_MS:
+        raise bad(
+            "Invalid %s time %r: out of range" % (what, value),
+            "give a time between year 1970 and 9999 (Unix seconds or milliseconds)",
+        )
+    return ms
+
+
+MAX_QUERY_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+def _time_ms(value: Any, now_ms: int, what: str) -> int:
     if isinstance(value, bool):
         raise bad("Invalid %s time %r" % (what, value))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad("Invalid %s time %r" % (what, value), "give a finite number")
     if isinstance(value, int | float):
         n = int(value)
         return n if n > MAX_SECONDS else n * 1000

@@ -8,6 +8,7 @@ foreground (uvicorn handles Ctrl-C); ``demo`` runs it in a thread.
 from __future__ import annotations
 
 import errno
+import resource
 import socket
 import threading
 import time
@@ -16,6 +17,9 @@ from typing import Any
 import uvicorn
 
 from tspush.core.errors import ConfigError
+from tspush.receiver.guard import ConnectionGuard, protocol_for
+
+FDS_KEPT_BACK = 256  # for the database, the relay's spool and sockets, logs
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -51,6 +55,23 @@ def free_or(host: str, preferred: int) -> socket.socket:
         return bind(host, 0)
 
 
+def raise_fd_limit(wanted: int = 65536) -> int:
+    """Raise this process's open-file limit toward ``wanted`` (the hard limit caps it).
+
+    Every connection is a file descriptor; at the usual soft limit of 1024 a
+    few hundred idle sockets would stop the server accepting anyone.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return int(soft) if soft != resource.RLIM_INFINITY else wanted
+
+
 def url_of(sock: socket.socket, tls: bool, host: str | None = None) -> str:
     h, port = sock.getsockname()[:2]
     h = host or h
@@ -72,8 +93,17 @@ class Server:
         cert_path: str | None = None,
         key_path: str | None = None,
         log_level: str = "warning",
+        header_timeout_s: float = 5.0,
+        max_client_connections: int = 256,
+        max_connections: int = 4096,
     ) -> None:
         self.sock = sock
+        fds = raise_fd_limit()
+        self.guard = ConnectionGuard(
+            header_timeout_s,
+            max_client_connections,
+            max(16, min(max_connections, fds - FDS_KEPT_BACK)),
+        )
         config = uvicorn.Config(
             app,
             log_level=log_level,
@@ -82,10 +112,12 @@ class Server:
             lifespan="on",
             ssl_certfile=cert_path,
             ssl_keyfile=key_path,
+            # The guard bounds connections (per client address and in all) and
+            # closes those that send no request; uvicorn's limit_concurrency
+            # counted idle sockets and answered everyone 503.
+            http=protocol_for(self.guard),
             timeout_keep_alive=30,
-            # Past this many open connections and tasks, answer 503 at once
-            # rather than let a flood of idle sockets starve the boards.
-            limit_concurrency=1000,
+            limit_concurrency=None,
             server_header=False,
             date_header=True,
         )
