@@ -73,10 +73,11 @@ class Wifi:
 
     def rssi(self):
         """Signal in dBm, or None when not connected (the ESP8266 then says 31)."""
-        if not self.connected():
+        sta = self.sta
+        if sta is None or not sta.isconnected():
             return None
         try:
-            v = self.sta.status("rssi")
+            v = sta.status("rssi")
         except (OSError, ValueError, TypeError, AttributeError):
             return None
         return None if v == 31 and ticks.port == "esp8266" else v
