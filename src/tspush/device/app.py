@@ -114,20 +114,6 @@ def _module(name):
         return None
 
 
-RESETS = (
-    ("PWRON_RESET", "power on"),
-    ("HARD_RESET", "reset button or power glitch"),
-    ("WDT_RESET", "the watchdog: something hung too long"),
-    ("DEEPSLEEP_RESET", "waking from deep sleep"),
-    ("SOFT_RESET", "a soft reset (a crash restart, machine.reset or Ctrl-D)"),
-)
-
-
-def _tag(name):
-    """A sensor's name as an OpenTSDB tag value: ``DHT22 on pin 4`` -> ``DHT22_on_pin_4``."""
-    return "".join(c if c.isalpha() or c.isdigit() or c in "-_./" else "_" for c in name)
-
-
 class App:
     def __init__(self, cfg, log, network=None, ntp=None, machine=None, config_path="config.json"):
         self.cfg = cfg
@@ -157,7 +143,22 @@ class App:
 
         cfg = self.cfg
         log = self.log
-        self._boot_cause()
+        try:  # why the board started: by name, so a watchdog reset is not a mystery
+            code = self.machine.reset_cause()
+            why = "code %s" % code
+            for name, words in (
+                ("PWRON_RESET", "power on"),
+                ("HARD_RESET", "reset button or power glitch"),
+                ("WDT_RESET", "the watchdog: something hung too long"),
+                ("DEEPSLEEP_RESET", "waking from deep sleep"),
+                ("SOFT_RESET", "a soft reset (a crash restart, machine.reset or Ctrl-D)"),
+            ):
+                if getattr(self.machine, name, None) == code:
+                    why = "%s (%s)" % (name, words)
+                    break
+            log.line("boot: last reset: " + why)
+        except AttributeError:
+            pass
         opts = tls_options(cfg, log)
         self._watchdog()
         timeout_s = cfg["timeout_s"]
@@ -184,6 +185,7 @@ class App:
             st.pop("next", None)
         clock.era = st["era"]
         state.save(st)
+        _forget("tspush.device", "state")  # deep sleep imports it again; its RAM is back
         self.sensors, problems = sensors.build(
             cfg["sensors"], {"wifi": self.wifi, "started_ms": self.started_ms}
         )
@@ -208,18 +210,6 @@ class App:
                 "memory: %d bytes free, %d in use at rest"
                 % (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")())
             )
-
-    def _boot_cause(self):
-        m = self.machine
-        try:
-            code = m.reset_cause()
-        except AttributeError:
-            return
-        for name, words in RESETS:
-            if getattr(m, name, None) == code:
-                self.log.line("boot: last reset: %s (%s)" % (name, words))
-                return
-        self.log.line("boot: last reset: code %s" % code)
 
     def _spool(self):
         d = self.cfg["spool_dir"]
@@ -317,7 +307,10 @@ class App:
                     "so far)" % (why, n)
                 )
                 t = dict(tags)
-                t["sensor"] = _tag(s.name)
+                # the name as an OpenTSDB tag value: "DHT22 on pin 4" -> "DHT22_on_pin_4"
+                t["sensor"] = "".join(
+                    c if c.isalpha() or c.isdigit() or c in "-_./" else "_" for c in s.name
+                )
                 points.append(Point("board.sensor_errors", n, ts, t))
                 continue
             for r in readings:
@@ -358,8 +351,14 @@ class App:
             return
         if clock.due():
             clock.sync(log)
-        if not clock.valid():
-            self._time_from_server()
+        if not clock.valid():  # NTP is blocked on many LANs: the server's Date: will do
+            log.line("time: no NTP time; asking the server for its clock (Date header)")
+            try:
+                resp = self.pusher.conn.request("HEAD", self.pusher.path)
+                if not clock.set_from_date(resp.headers.get("date"), log, self.machine):
+                    log.line("time: the server's answer has no usable Date header")
+            except TspushError as e:
+                log.fail(e, "asking the server for the time")
         if not clock.valid():
             log.line(
                 "time: not set yet: %d reading(s) wait with their RTC time; nothing is sent "
@@ -391,17 +390,6 @@ class App:
             # Joining only every N samples: the radio sleeps in between (power).
             self.pusher.conn.close()
             self.wifi.off()
-
-    def _time_from_server(self):
-        """NTP is blocked on many LANs: the ``Date:`` of any answer of the server will do."""
-        self.log.line("time: no NTP time; asking the server for its clock (Date header)")
-        try:
-            resp = self.pusher.conn.request("HEAD", self.pusher.path)
-        except TspushError as e:
-            self.log.fail(e, "asking the server for the time")
-            return
-        if not self.clock.set_from_date(resp.headers.get("date"), self.log, self.machine):
-            self.log.line("time: the server's answer has no usable Date header")
 
     def run_cycle(self):
         """One reading now, then the network part when it is this cycle's turn."""
@@ -456,7 +444,19 @@ class App:
                     pushed = self.cycle
                     self.push()
             except MemoryError as e:
-                self._out_of_memory(e)
+                # Count it, free what a kept TLS session holds, halve the batches; the
+                # readings taken are on flash already (or in RAM without a spool).
+                self.memory_errors += 1
+                self.log.fail(e, "running cycle %d" % self.cycle)
+                self.pusher.conn.close()
+                gc.collect()
+                fw = self.pusher.forwarder
+                holder = fw if fw is not None else self.pusher
+                holder.max_points = max(1, holder.max_points // 2)
+                self.log.line(
+                    "memory: %d time(s) so far; the readings taken are kept; batches now at "
+                    "most %d points; going on" % (self.memory_errors, holder.max_points)
+                )
             if cfg["cycles"] and self.cycle >= cfg["cycles"]:
                 break
             self.sleep()
@@ -473,20 +473,6 @@ class App:
             % (self.cycle, self.pusher.sent, self.buffer.pending(), self.pusher.conn.sent_bytes)
         )
         return self
-
-    def _out_of_memory(self, e):
-        """Count it, free what a kept TLS session holds, halve the batches; readings stay put."""
-        self.memory_errors += 1
-        self.log.fail(e, "running cycle %d" % self.cycle)
-        self.pusher.conn.close()
-        gc.collect()
-        fw = self.pusher.forwarder
-        holder = fw if fw is not None else self.pusher
-        holder.max_points = max(1, holder.max_points // 2)
-        self.log.line(
-            "memory: %d time(s) so far; the readings taken are kept; batches now at most %d "
-            "points; going on" % (self.memory_errors, holder.max_points)
-        )
 
 
 def _forget(package, name):

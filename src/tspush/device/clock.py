@@ -25,19 +25,6 @@ def epoch_offset_s(time_mod):
     return EPOCH_2000_S if time_mod.gmtime(0)[0] == 2000 else 0
 
 
-def parse_date(value):
-    """``Thu, 03 Dec 2026 21:00:00 GMT`` -> ``(y, m, d, 0, H, M, S, 0)`` for ``RTC.datetime``."""
-    w = value.split()
-    if len(w) != 6 or w[5] != "GMT":
-        return None
-    try:
-        h, mi, s = [int(x) for x in w[4].split(":")]
-        m = MONTHS.find(w[2]) // 3 + 1
-        return (int(w[3]), m, int(w[1]), 0, h, mi, s, 0) if m > 0 else None
-    except ValueError:
-        return None
-
-
 class Clock:
     """``time_fn`` (raw RTC seconds) and ``ntp`` (``ntptime``) are arguments for tests."""
 
@@ -103,12 +90,16 @@ class Clock:
 
     def set_from_date(self, value, log=None, machine=None):
         """Set the RTC from an HTTP ``Date:`` header (the relay's clock) when NTP failed."""
-        t = parse_date(value or "")
-        if t is None or machine is None:
+        w = (value or "").split()  # Thu, 03 Dec 2026 21:00:00 GMT
+        if len(w) != 6 or w[5] != "GMT" or machine is None:
             return False
         before = self.raw_s()
         try:
-            machine.RTC().datetime(t)
+            h, mi, s = [int(x) for x in w[4].split(":")]
+            m = MONTHS.find(w[2]) // 3 + 1
+            if m < 1:
+                return False
+            machine.RTC().datetime((int(w[3]), m, int(w[1]), 0, h, mi, s, 0))
         except (AttributeError, OSError, ValueError, TypeError):
             return False
         self._set(before, "the server's Date header (%s)" % value, log)
