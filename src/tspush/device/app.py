@@ -184,6 +184,7 @@ class App:
             st["era"] = binascii.hexlify(os.urandom(4)).decode()
             st.pop("next", None)
         clock.era = st["era"]
+        self.sensor_errors = st.setdefault("errs", {})  # counted on through deep sleep
         state.save(st)
         _forget("tspush.device", "state")  # deep sleep imports it again; its RAM is back
         self.sensors, problems = sensors.build(
