@@ -150,8 +150,9 @@ def test_wifi_outage_from_power_on_readings_dated_once_it_is_back(tmp_path: Path
         assert "Wi-Fi: not joined; readings are kept and sent later" in out
         assert "readings taken before the clock was set get RTC time +" in out
         res = check("wifi-outage", rx, out, t0, 10)
-        # sampling went on while the board tried to join: no hole in the schedule
-        assert res["stamps"][-1] - res["stamps"][0] <= 9 * INTERVAL_S + 3
+        # Sampling went on while the board tried to join (2 s a try): had it stopped,
+        # the 10 readings would span about 10 * (2 + 2) s. Slack for a loaded machine.
+        assert res["stamps"][-1] - res["stamps"][0] <= 9 * INTERVAL_S + 8
 
 
 def test_server_down_then_up(tmp_path: Path) -> None:

@@ -1,9 +1,12 @@
-"""The board's loop: sample, buffer, join Wi-Fi and push every N samples, sleep.
+"""The board's loop: sample on a fixed schedule, store, join Wi-Fi and push every N samples.
 
 What the original sketch did (banner, Wi-Fi dots, ``POST host/api/put``,
-``http: 204``, every 10 s), plus what it lacked: readings kept in RAM and
-flash while the network or the server is down, timestamps from NTP, a
-re-join when Wi-Fi drops, back-off, deep sleep, a watchdog. The TLS mode is
+``http: 204``, every 10 s), plus what it lacked: every reading on flash at
+once, with its true time (NTP, or the server's ``Date:``; readings taken
+before the clock is set are dated from their RTC era, see ``clock``), a
+re-join when Wi-Fi drops, back-off, deep sleep, a watchdog fed by every
+wait, and readings taken on schedule even while Wi-Fi joins (``feed``). A
+failing sensor is counted and skipped, never a reset. The TLS mode is
 stated at every boot, and never silently insecure.
 
 Hardware modules (``network``, ``ntptime``, ``machine``) are arguments so
