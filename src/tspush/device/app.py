@@ -180,7 +180,9 @@ class App:
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
         st = self.st = state.load()
-        if not st.get("era"):  # power-on: the RTC started again from 2000
+        # A new RTC run ("era") at power-on, where RTC memory comes back empty; without RTC
+        # memory (rp2, unix) the count cannot be proven to have run on: a new one each boot.
+        if not st.get("era") or state._rtc() is None:
             import binascii
             import os
 
@@ -409,13 +411,13 @@ class App:
         """Until the next reading is due: deep sleep (RTC keeps the schedule), or naps."""
         cfg = self.cfg
         left_ms = ticks.ticks_diff(self.next_ms, ticks.ticks_ms())
+        if left_ms <= 0:  # a reading is due already (a long join): no sleep at all
+            return
         if cfg["deep_sleep"] and self.machine is not None and hasattr(self.machine, "deepsleep"):
             from tspush.device import state
 
             if left_ms > MAX_DEEP_SLEEP_S * 1000:
                 left_ms = MAX_DEEP_SLEEP_S * 1000
-            if left_ms < 0:
-                left_ms = 0
             self.st["cycle"] = self.cycle
             self.st["next"] = ticks.rtc_ms() + left_ms
             state.save(self.st)
@@ -424,8 +426,7 @@ class App:
             self.log.line("sleep: deep sleep %d ms, until the next reading" % left_ms)
             self.wifi.off()
             self.machine.deepsleep(left_ms)
-        if left_ms > 0:
-            self.nap(left_ms)
+        self.nap(left_ms)
 
     def run(self):
         self.setup()
