@@ -348,6 +348,27 @@ def test_out_of_memory_in_a_cycle_is_counted_and_halves_the_batch_and_keeps_read
     assert len(sent(conn)) == 3 and [len(json.loads(b)) for b in conn.bodies] == [1, 2]
 
 
+def test_out_of_memory_while_storing_retries_once_then_counts_the_loss():
+    app, conn, out = make_app(spool_dir=fresh_dir("oomstore"))
+    sp = app.buffer.spool
+    real = sp.append_records
+    fails = [1]
+
+    def append_records(recs):
+        if fails[0]:
+            fails[0] -= 1
+            raise MemoryError("memory allocation failed")
+        return real(recs)
+
+    sp.append_records = append_records
+    app.sample()  # the first try fails, the second stores
+    assert sp.pending("board") == 1 and app.memory_errors == 1 and app.buffer.dropped == 0
+    fails[0] = 2
+    app.sample()  # both tries fail: lost, and said so
+    assert sp.pending("board") == 1 and app.memory_errors == 3 and app.buffer.dropped == 1
+    assert "spool: 1 reading(s) of this cycle are lost (counted)" in out.text
+
+
 def test_wifi_drop_is_repaired():
     app, conn, out = make_app()
     app.run_cycle()
