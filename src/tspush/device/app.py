@@ -177,6 +177,7 @@ class App:
             min_free_bytes=_tls_min_free(cfg) if tls else 0,
             **opts,
         )
+        conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
         st = self.st = state.load()
