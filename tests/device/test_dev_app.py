@@ -423,6 +423,19 @@ def test_a_slow_server_neither_stops_the_readings_nor_starves_the_watchdog():
     assert app.buffer.ram_count() == app.cycle  # kept for the next try
 
 
+def test_a_full_spool_drops_the_oldest_and_every_drop_is_counted():
+    app, conn, out = make_app(
+        spool_dir=fresh_dir("full"), spool_max_bytes=1024, spool_segment_bytes=256, max_points=50
+    )
+    for _ in range(40):  # offline: 40 readings of about 60 bytes, into 1 KiB of flash
+        app.sample()
+    app.push()
+    got = len(sent(conn))
+    lost = app.buffer.spool.cursors["board"].dropped
+    assert lost > 0 and got + lost == 40, (got, lost)
+    assert "warning: %d reading(s) lost so far: the oldest go when the spool" % lost in out.text
+
+
 def test_wifi_drop_is_repaired():
     app, conn, out = make_app()
     app.run_cycle()

@@ -397,8 +397,13 @@ class App:
                 "cannot be dated: not sent, kept in the dead-letter file (%d so far)"
                 % (clock.lost - lost, clock.lost)
             )
-        if self.buffer.dropped:
-            log.line("buffer: %d oldest reading(s) dropped so far (RAM full)" % self.buffer.dropped)
+        sp = self.buffer.spool
+        n = self.buffer.dropped + (sp.cursors["board"].dropped if sp is not None else 0)
+        if n:
+            log.warn(
+                "%d reading(s) lost so far: the oldest go when the spool (spool_max_bytes) or "
+                "RAM (queue_max) is full, or a flash write fails" % n
+            )
         if self.cfg["wifi_every"] > 1 and not self.cfg["deep_sleep"]:
             # Joining only every N samples: the radio sleeps in between (power).
             self.pusher.conn.close()
