@@ -167,7 +167,9 @@ class App:
         timeout_s = cfg["timeout_s"]
         if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
             timeout_s = 4
-            log.line("network: waits cut to 4 s (the ESP8266 watchdog resets after 5 s)")
+            log.line(
+                "network: connect and TLS waits cut to 4 s (the ESP8266 watchdog resets after 5 s)"
+            )
         tls, host, port, path = split_url(cfg["url"])
         conn = Connection(
             host,
