@@ -61,11 +61,27 @@ def package_files() -> list[tuple[Path, str]]:
     return out
 
 
-def mpy_cross_args(src: Path, out: Path, march: str | None) -> list[str]:
-    args = [tool("mpy-cross"), "-o", str(out)]
+def mpy_cross_args(src: Path, out: Path, march: str | None, source_name: str) -> list[str]:
+    """``source_name`` is the board path, so tracebacks name the file on the board."""
+    args = [tool("mpy-cross"), "-o", str(out), "-s", source_name]
     if march:
         args.append(f"-march={march}")
     return [*args, str(src)]
+
+
+def build_romfs(tree: Path, image: Path) -> int:
+    """A ROMFS image of the files under ``tree`` (``mpremote romfs build``); its size."""
+    r = subprocess.run(
+        [tool("mpremote"), "romfs", "--no-mpy", "-o", str(image), "build", str(tree)],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0 or not image.is_file():
+        raise TspushError(
+            f"mpremote romfs build failed: {(r.stdout + r.stderr).strip()[-300:]}: "
+            "mpremote 1.25 or later is needed (pip install -U mpremote)"
+        )
+    return image.stat().st_size
 
 
 def stage(staging: Path, board: str, compile_mpy: bool = True) -> list[str]:
@@ -79,7 +95,8 @@ def stage(staging: Path, board: str, compile_mpy: bool = True) -> list[str]:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if compile_mpy and rel.startswith("lib/"):
             dest = dest.with_suffix(".mpy")
-            r = subprocess.run(mpy_cross_args(src, dest, march), capture_output=True, text=True)
+            args = mpy_cross_args(src, dest, march, rel)
+            r = subprocess.run(args, capture_output=True, text=True)
             if r.returncode != 0:
                 raise TspushError(f"mpy-cross could not compile {src.name}: {r.stderr.strip()}")
         else:
