@@ -65,15 +65,16 @@ class Board:
     """One install (``mpy`` or ``romfs``) of the app, staged once, copied per run."""
 
     def __init__(self, base: Path, install: str) -> None:
-        from tspush.cli.deploy import build_romfs, stage
+        from tspush.cli.deploy import build_romfs, needed_files, package_files, stage
 
         self.install = install
         self.dir = base / f"install-{install}"
         shutil.rmtree(self.dir, ignore_errors=True)
         lib = self.dir / "lib-stage"
-        stage(lib, "unix")
         self.image: Path | None = None
-        if install == "romfs":
+        if install == "romfs":  # as tspush deploy --romfs builds it for a relay config
+            cfg = {"url": "http://x/", "provision": True, "sensors": [{"type": "constant"}]}
+            stage(lib, "unix", mount="/rom/", files=needed_files(cfg))
             tree = self.dir / "tree"
             shutil.copytree(lib / "lib", tree / "lib")
             (tree / "shims").mkdir()
@@ -91,6 +92,8 @@ class Board:
                 )
             self.image = self.dir / "romfs.img"
             build_romfs(tree, self.image)
+        else:  # the unix port finds them through "lib": that is their __file__
+            stage(lib, "unix", mount="", files=[f for f in package_files() if "/" in f[1]])
         self.lib = lib / "lib"
 
     def flash(self, run_dir: Path, cfg: dict[str, Any], ca_der: bytes, prefill: int) -> None:

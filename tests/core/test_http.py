@@ -137,7 +137,8 @@ class FakeSock:
 
 def attach(conn, sock):
     conn.sock = sock
-    conn._reader = Reader(sock, conn._in)
+    conn._buf = bytearray(conn.buf_bytes)  # what connect() allocates
+    conn._reader = Reader(sock, conn._buf)
 
 
 def test_request_bytes_on_the_wire():

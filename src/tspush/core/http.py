@@ -5,27 +5,23 @@ Why our own: micropython-lib's ``requests`` speaks HTTP/1.0 with
 answers and writes one small TLS record per header. This one keeps the
 connection alive, sends ``Content-Length`` bodies (never chunked: stock
 OpenTSDB refuses them), reads Content-Length, chunked and close-delimited
-answers, and writes the request from one preallocated buffer so a request
-costs a few large TLS records and no string concatenation.
+answers, and writes the request in pieces through one small buffer so a
+request costs a few large TLS records and no body-sized copy. That buffer
+is allocated on connect and freed on close, and serves both ways (the
+request is all sent before the answer is read): an idle board holds none.
 
 Three parts, each usable alone:
 
 * ``parse_response(readable)``: the parser. It only calls ``readline()``
   and ``read(n)``, so a ``BytesIO`` feeds it in tests and fuzzers.
 * ``Reader``: ``readline``/``read`` over a socket with one fixed buffer.
-* ``Connection``: DNS, TCP, TLS (CA verification, certificate pins checked
-  before any HTTP byte is sent, or explicitly insecure), keep-alive, and the
-  mapping of OSError / TLS errors to ``tspush.core.errors`` at this edge.
+* ``Connection``: DNS, TCP, keep-alive, and the mapping of OSError to
+  ``tspush.core.errors`` at this edge; TLS (CA verification, certificate
+  pins checked before any HTTP byte is sent, or explicitly insecure) is in
+  ``core.tls``, imported only for an https URL (RAM on the relay path).
 """
 
-from tspush.core.errors import (
-    ConnectError,
-    DNSError,
-    PinMismatch,
-    ProtocolError,
-    Timeout,
-    TLSError,
-)
+from tspush.core.errors import ConnectError, DNSError, ProtocolError, Timeout, TLSError
 
 MAX_LINE_BYTES = 2048
 MAX_HEADERS = 64
@@ -275,14 +271,6 @@ def _is_timeout(e):
     return _errno(e) in _TIMEOUT_ERRNOS or "timed out" in str(e)
 
 
-def _tls_module():
-    try:
-        import tls
-    except ImportError:
-        import ssl as tls
-    return tls
-
-
 class Connection:
     """One kept-alive HTTP/1.1 connection to ``host:port``, plain or TLS.
 
@@ -321,8 +309,8 @@ class Connection:
         self.timeout_s = timeout_s
         self.min_free_bytes = min_free_bytes
         self.max_body_bytes = max_body_bytes
-        self._out = bytearray(buf_bytes)
-        self._in = bytearray(buf_bytes)
+        self.buf_bytes = buf_bytes
+        self._buf = bytearray()  # allocated on connect, freed on close
         self.sock = None
         self._raw = None
         self._reader = None
@@ -345,6 +333,7 @@ class Connection:
         self._raw = None
         self._reader = None
         self._poller = None
+        self._buf = bytearray()
 
     def connect(self):
         import socket
@@ -379,7 +368,9 @@ class Connection:
             )
         sock = raw
         if self.tls:
-            sock = self._wrap(raw)
+            from tspush.core.tls import wrap
+
+            sock = wrap(self, raw)
         self.sock = sock
         wait = None
         if hasattr(sock, "readinto"):
@@ -391,7 +382,8 @@ class Connection:
             self._poller = select.poll()
             self._poller.register(sock, select.POLLIN)
             wait = self._wait_readable
-        self._reader = Reader(sock, self._in, wait)
+        self._buf = bytearray(self.buf_bytes)
+        self._reader = Reader(sock, self._buf, wait)
         self.connects += 1
 
     def _wait_readable(self):
@@ -404,90 +396,6 @@ class Connection:
         poller.modify(self.sock, mask)
         if not poller.poll(int(self.timeout_s * 1000)):
             raise OSError(110)
-
-    def _wrap(self, raw):
-        import gc
-
-        gc.collect()
-        free = gc.mem_free() if hasattr(gc, "mem_free") else None
-        if free is not None and free < self.min_free_bytes:
-            self.close()
-            e = TLSError(
-                "out of memory: %d bytes free, TLS needs about %d: send fewer points per "
-                "batch or use relay mode" % (free, self.min_free_bytes)
-            )
-            e.reason = "out-of-memory"
-            raise e
-        tls = _tls_module()
-        try:
-            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-            if self.ca_der and not self.insecure:
-                cas = self.ca_der if isinstance(self.ca_der, list) else [self.ca_der]
-                for der in cas:  # one per call: the Pico W takes one DER at a time
-                    if hasattr(tls, "MBEDTLS_VERSION"):  # MicroPython: positional cadata
-                        ctx.load_verify_locations(der)
-                    else:
-                        ctx.load_verify_locations(cadata=der)
-                ctx.verify_mode = tls.CERT_REQUIRED
-            else:  # pins alone (checked below) or explicitly insecure
-                if hasattr(ctx, "check_hostname"):
-                    ctx.check_hostname = False
-                ctx.verify_mode = tls.CERT_NONE
-            sock = ctx.wrap_socket(raw, server_hostname=self.host)
-        except MemoryError as e:
-            self.close()
-            err = TLSError("out of memory during the TLS handshake: free heap or use relay", e)
-            err.reason = "out-of-memory"
-            raise err
-        except (OSError, ValueError) as e:
-            self.close()
-            if _is_timeout(e):
-                raise Timeout("%s: TLS handshake timed out" % self.where(), e)
-            raise TLSError(
-                "%s: TLS handshake failed (%s): check tls_ca matches the server's CA, the "
-                "host name and the board's clock" % (self.where(), e),
-                e,
-            )
-        if self.pins:
-            self._check_pins(sock)
-        return sock
-
-    def _check_pins(self, sock):
-        from tspush.core.fingerprint import format_colon, matches
-
-        get = getattr(sock, "getpeercert", None)
-        if get is None:
-            if self.ca_der and not self.insecure:
-                self.pins_unchecked = True  # the CA check still holds; the caller says so
-                return
-            try:
-                sock.close()
-            except OSError:
-                pass
-            self.close()
-            raise TLSError(
-                "%s: this MicroPython cannot read the server certificate, so the fingerprint "
-                "cannot be checked; nothing was sent: use tls_ca instead" % self.where()
-            )
-        der = get(True)
-        if not der:
-            self.close()
-            raise PinMismatch("%s: the server sent no certificate to check" % self.where())
-        for algo, digest in self.pins:
-            if matches(der, algo, digest):
-                return
-        import hashlib
-
-        seen = format_colon(hashlib.sha256(der).digest())
-        try:
-            sock.close()
-        except OSError:
-            pass
-        self.close()
-        raise PinMismatch(
-            "%s: certificate fingerprint mismatch (server has sha256 %s); nothing was sent: "
-            "update the fingerprint if the certificate was renewed" % (self.where(), seen)
-        )
 
     def _write_all(self, data):
         write = getattr(self.sock, "write", None) or getattr(self.sock, "send")
@@ -510,8 +418,13 @@ class Connection:
             self.sent_bytes += n
 
     def _send(self, head, body):
-        """Head then body parts through ``self._out``; flush whenever it fills."""
-        buf = self._out
+        """Head then body parts through the buffer; flush whenever it fills.
+
+        The reader shares the buffer: nothing is pending in it between answers.
+        """
+        buf = self._buf
+        reader = getattr(self, "_reader")
+        reader._start = reader._end = 0
         cap = len(buf)
         out = memoryview(buf)
         used = 0
