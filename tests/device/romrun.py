@@ -12,79 +12,58 @@ The shims come from ``/rom/shims`` when the image holds them (stand-ins for
 C modules on a board), else from tests/device/shims.
 
 Prints ``before app: N in use`` (heap in use before the app is imported);
-``rest``: only set-up runs, then ``rest: ok``.
+``rest``: only set-up runs, then ``rest: ok``. Written with as few distinct
+names as it can: every name a script interns counts towards the qstr pool's
+next doubling, and a board's own main.py interns almost none.
 """
 
 import gc
 import os
 import sys
 
-IMAGE = "romfs.img"
-
-
-def _dirname(path):
-    i = path.rfind("/")
-    return path[:i] if i > 0 else "."
-
-
-def _exists(path):
+try:
+    os.stat("/rom/lib")
+    n = 0
+except OSError:
     try:
-        os.stat(path)
-        return True
+        import vfs
+
+        n = os.stat("romfs.img")[6]
+        b = bytearray(n)
+        f = open("romfs.img", "rb")
+        f.readinto(b)
+        f.close()
+        vfs.mount(vfs.VfsRom(b), "/rom")
     except OSError:
-        return False
-
-
-def mount():
-    """Mount ``romfs.img`` at /rom unless the port did; return the bytes it holds on the heap."""
-    if _exists("/rom/lib"):
-        return 0
-    if not _exists(IMAGE):
-        return 0
-    import vfs
-
-    buf = bytearray(os.stat(IMAGE)[6])
-    f = open(IMAGE, "rb")
-    f.readinto(buf)
-    f.close()
+        n = 0
+d = sys.argv[0][: sys.argv[0].rfind("/")]
+try:
+    os.stat("/rom/lib/tspush")
+    sys.path.insert(0, "/rom/lib")
+except OSError:
     try:
-        vfs.umount("/rom")
+        os.stat("lib/tspush")
+        sys.path.insert(0, "lib")
     except OSError:
-        pass
-    vfs.mount(vfs.VfsRom(buf), "/rom")
-    return len(buf)
+        sys.path.insert(0, d + "/../../src")
+try:
+    os.stat("/rom/shims")
+    sys.path.insert(1, "/rom/shims")
+except OSError:
+    sys.path.insert(1, d + "/shims")
+del d
+gc.collect()
+print("before app: %d in use, image %d bytes on the heap" % (gc.mem_alloc(), n))
+import tspush.device.app  # noqa: E402
 
+if "rest" in sys.argv:
 
-def main():
-    here = _dirname(sys.argv[0])
-    rest = "rest" in sys.argv[1:]
-    image_bytes = mount()
-    path = []
-    if _exists("/rom/lib/tspush"):
-        path.append("/rom/lib")
-    elif _exists("lib/tspush"):
-        path.append("lib")
-    else:
-        path.append(_dirname(_dirname(here)) + "/src")
-    path.append("/rom/shims" if _exists("/rom/shims") else here + "/shims")
-    sys.path[:0] = path
-    gc.collect()
-    print("before app: %d in use, image %d bytes on the heap" % (gc.mem_alloc(), image_bytes))
-    import tspush.device.app
+    def run(self):
+        self.setup()
+        return self
 
-    if rest:
-
-        def run(self):
-            self.setup()
-            return self
-
-        tspush.device.app.App.run = run
-    app = tspush.device.app.main("config.json", wait_forever=False)
-    if app is None:
-        sys.exit(2)
-    if rest:
-        print("rest: ok")
-    sys.exit(0)
-
-
-main()
+    tspush.device.app.App.run = run
+if tspush.device.app.main("config.json", wait_forever=False) is None:
+    sys.exit(2)
+if "rest" in sys.argv:
+    print("rest: ok")
