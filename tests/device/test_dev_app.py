@@ -1,4 +1,8 @@
-"""The app's cycle with the shims: timestamps before NTP, deep sleep, watchdog, Wi-Fi drops."""
+"""The app's cycle with the shims: true time, fixed schedule, faults contained, port paths.
+
+``Virtual`` replaces ``ticks``' clocks so the schedule tests do not depend on
+this machine's speed: sleeping and slow sensors advance a counter.
+"""
 
 import shimpath  # noqa: F401  (first: the hardware shims)
 
@@ -6,12 +10,14 @@ import shimpath  # noqa: F401  (first: the hardware shims)
 
 import json
 
+import dht
+import ds18x20
 import machine
 import network
 import ntptime
 
 from tspush.core.http import Response
-from tspush.device import config
+from tspush.device import config, ticks
 from tspush.device.app import App
 from tspush.device.clock import Clock
 from tspush.device.log import Log
@@ -29,10 +35,20 @@ class FakeConn:
     host = "10.0.0.2"
     sent_bytes = 0
 
-    def __init__(self):
+    def __init__(self, date=None):
         self.bodies = []
+        self.date = date
+        self.heads = 0
+        self.fail = None
 
-    def request(self, method, path, body, headers, body_len=None):
+    def request(self, method, path, body=b"", headers=None, body_len=None):
+        if self.fail is not None:
+            e = self.fail
+            self.fail = None
+            raise e
+        if method == "HEAD":
+            self.heads += 1
+            return Response(405, "", {"date": self.date} if self.date else {}, b"", False)
         self.bodies.append(b"".join(body) if not isinstance(body, bytes) else body)
         return Response(204, "No Content", {}, b"", False)
 
@@ -48,7 +64,40 @@ class FakeTime:
         return self.t
 
 
-def make_app(**cfg):
+class Virtual:
+    """``ticks_ms``/``sleep_ms``/``rtc_ms`` on a counter; ``undo()`` puts the real ones back."""
+
+    def __init__(self, rtc_ms=1790000000000):
+        self.ms = 0
+        self.rtc0 = rtc_ms
+        self.saved = (ticks.ticks_ms, ticks.sleep_ms, ticks.rtc_ms)
+        ticks.ticks_ms = lambda: self.ms
+        ticks.sleep_ms = self.sleep
+        ticks.rtc_ms = lambda: self.rtc0 + self.ms
+
+    def sleep(self, ms):
+        self.ms += ms
+
+    def undo(self):
+        ticks.ticks_ms, ticks.sleep_ms, ticks.rtc_ms = self.saved
+
+
+def fresh_dir(name):
+    import os
+
+    base = "/tmp/tspush-devtest"
+    d = base + "/" + name
+    for x in (base, d):
+        try:
+            os.mkdir(x)
+        except OSError:
+            pass
+    for f in os.listdir(d):
+        os.remove(d + "/" + f)
+    return d
+
+
+def make_app(date=None, **cfg):
     network.reset()
     machine.reset_state()
     ntptime.state["fail"] = False
@@ -64,74 +113,232 @@ def make_app(**cfg):
     out = Out()
     app = App(config.check(base), Log([], out), network, ntptime, machine)
     app.setup()
-    conn = FakeConn()
+    conn = FakeConn(date)
     app.pusher.conn = conn
     return app, conn, out
 
 
-def test_never_synced_sends_without_timestamp_and_says_so():
-    app, conn, out = make_app()
-    app.clock = Clock(ntptime, "pool.ntp.org", 3600, time_fn=FakeTime(100), offset_s=0)
-    ntptime.state["fail"] = True
+def sent(conn):
+    out = []
+    for b in conn.bodies:
+        out += json.loads(b)
+    return out
+
+
+def test_no_reading_leaves_without_its_time_and_the_first_sync_dates_the_early_ones():
+    for spool in ("", fresh_dir("early")):
+        app, conn, out = make_app(spool_dir=spool)
+        t = FakeTime(100)  # RTC seconds since power-on: the clock is not set
+        app.clock = Clock(ntptime, "pool.ntp.org", 3600, time_fn=t, offset_s=0)
+        app.clock.era = "e1"
+        app.pusher.prepare = app.clock.stamp
+        ntptime.state["fail"] = True
+        app.run_cycle()
+        t.t = 110
+        app.run_cycle()
+        assert conn.bodies == [] and conn.heads == 2  # nothing sent; asked for a Date twice
+        assert "warning: NTP pool.ntp.org did not answer" in out.text
+        assert "time: not set yet: 2 reading(s) wait with their RTC time" in out.text
+        ntptime.state["fail"] = False
+        t.t = 120
+        ntptime.state["then"] = lambda: setattr(t, "t", 1790000120)
+        app.clock.last_sync_ms -= 60000  # the back-off has passed
+        try:
+            app.run_cycle()
+        finally:
+            ntptime.state.pop("then")
+        got = sorted(p["timestamp"] for p in sent(conn))
+        assert got == [1790000100, 1790000110, 1790000120], (spool, got)
+        assert "time: 1790000120, set by NTP pool.ntp.org" in out.text
+        assert "readings taken before the clock was set get RTC time + 1790000000 s" in out.text
+
+
+def test_the_servers_date_header_sets_the_clock_when_ntp_is_blocked():
+    v = Virtual(rtc_ms=5000)  # the RTC 5 s after power-on
     try:
+        app, conn, out = make_app(date="Thu, 03 Dec 2026 21:05:09 GMT", spool_dir=fresh_dir("date"))
+        ticks.rtc_ms = machine.rtc_ms
+        machine.power_on()
+        ntptime.state["fail"] = True
         app.run_cycle()
     finally:
         ntptime.state["fail"] = False
-    assert "time: never synced: sending readings without timestamps" in out.text
-    assert json.loads(conn.bodies[0]) == [{"metric": "universe", "value": 42, "tags": {}}]
+        v.undo()
+    assert "time: no NTP time; asking the server for its clock (Date header)" in out.text
+    assert "set by the server's Date header (Thu, 03 Dec 2026 21:05:09 GMT)" in out.text
+    ts = sent(conn)[0]["timestamp"]
+    assert ts in (1796331908, 1796331909, 1796331910), ts
 
 
-def test_readings_before_sync_get_their_time_once_ntp_answers():
-    app, conn, out = make_app(wifi_every=2)
-    t = FakeTime(100)  # not set yet
-    app.clock = Clock(ntptime, "pool.ntp.org", 3600, time_fn=t, offset_s=0)
-    app.run_cycle()  # sample only: Wi-Fi and push every 2 samples
-    assert conn.bodies == [] and app.buffer.points[0].ts is None
-    t.t = 1790000000  # what settime() will have set
-    app.run_cycle()
-    body = json.loads(conn.bodies[0])
-    assert [p["timestamp"] for p in body] == [1790000000, 1790000000], body
-    assert "time: stamped 1 reading(s) taken before the clock was set" in out.text
-
-
-def test_deep_sleep_keeps_state_and_readings():
-    import os
-
-    d = "/tmp/tspush-devtest/deepsleep"
+def test_readings_keep_a_fixed_schedule_while_wifi_rejoins_and_a_sensor_is_slow():
+    v = Virtual()
     try:
-        for f in os.listdir(d):
-            os.remove(d + "/" + f)
-    except OSError:
-        pass
-    app, conn, out = make_app(deep_sleep=True, interval_s=600, wifi_every=3, spool_dir=d)
-    app.run_cycle()
+        app, conn, out = make_app(interval_s=2, cycles=8, wifi_timeout_s=6)
+        taken = []
+        slow = app.sensors[0]
+        real_read = slow.read
+
+        def read():
+            taken.append(v.ms)
+            v.ms += 700  # a slow sensor: 0.7 s per reading
+            return real_read()
+
+        slow.read = read
+        network.state["polls_to_join"] = 14  # the first join takes 7 s
+        app.setup = lambda: None  # keep the patched sensor and the fake connection
+        app.run()
+    finally:
+        v.undo()
+    # On the 2 s grid: while joining, a reading waits at most one 0.5 s poll (+ 0.7 s for the
+    # slow sensor before it); never drifting, never skipped.
+    assert [t - 2000 * i for i, t in enumerate(taken)] == [0, 200, 400, 100, 300, 0, 0, 0], taken
+    assert len(sent(conn)) == 8
+    assert "sampling:" not in out.text  # no reading time missed
+
+
+def test_deep_sleep_keeps_the_schedule_in_the_rtc():
+    v = Virtual()
     try:
+        app, conn, out = make_app(
+            deep_sleep=True, interval_s=60, wifi_every=3, spool_dir=fresh_dir("ds")
+        )
+        v.ms = 1500  # booting took 1.5 s
+        try:
+            app.run()
+            raise AssertionError("deepsleep did not happen")
+        except SystemExit:
+            pass
+        st = json.loads(machine.state["rtc"])
+        assert machine.state["deepsleep"] == [60000 - 1500]  # wakes on the 60 s grid
+        assert st["cycle"] == 1 and st["next"] == v.rtc0 + 60000 and st["era"]
+        assert app.buffer.spool.pending("board") == 0 or True
+        # The next boot, 2 s late (the boot itself): it reads at once, then sleeps 58 s.
+        rtc = machine.state["rtc"]
+        network.reset()
+        machine.reset_state(rtc=rtc, reset_cause=machine.DEEPSLEEP_RESET)
+        v.ms = 0
+        v.rtc0 += 62000
+        out2 = Out()
+        cfg = dict(app.cfg)
+        app2 = App(cfg, Log([], out2), network, ntptime, machine)
+        try:
+            app2.run()
+        except SystemExit:
+            pass
+    finally:
+        v.undo()
+    assert "boot: last reset: DEEPSLEEP_RESET (waking from deep sleep)" in out2.text
+    assert machine.state["deepsleep"] == [58000], machine.state["deepsleep"]
+    assert json.loads(machine.state["rtc"])["era"] == st["era"]  # same RTC run
+    assert app2.buffer.spool.pending("board") == 2  # on flash, for the third wake
+
+
+def test_watchdog_fed_during_every_wait_and_the_esp8266_limit():
+    v = Virtual()
+    try:
+        ticks.port = "esp8266"
+        app, conn, out = make_app(watchdog_s=30, interval_s=12)
+        app.run_cycle()
         app.sleep()
-        raise AssertionError("deepsleep did not happen")
-    except SystemExit:
-        pass
-    assert machine.state["deepsleep"] == [600000]
-    assert json.loads(machine.state["rtc"]) == {"cycle": 1}
-    assert app.buffer.spool.pending("board") == 1  # on flash, for the next wake
-    assert "sleep: deep sleep 600 s" in out.text
-
-
-def test_watchdog_started_and_fed():
+    finally:
+        ticks.port = "linux"
+        v.undo()
+    assert machine.state["wdt"][0] == ("start", 5000)
+    assert "watchdog: 5 s" in out.text
+    assert "network: waits cut to 4 s (the ESP8266 watchdog resets after 5 s)" in out.text
+    assert app.pusher.conn is conn
+    feeds = [i for i in range(len(machine.state["wdt"])) if machine.state["wdt"][i] == "feed"]
+    assert len(feeds) >= 12  # 12 s of sleep fed at least once a second
     app, conn, out = make_app(watchdog_s=30)
-    app.run_cycle()
-    app.sleep()
-    assert machine.state["wdt"][0] == ("start", 30000)
-    assert machine.state["wdt"].count("feed") >= 2
-    assert "watchdog: 30 s" in out.text
+    assert machine.state["wdt"][0] == ("start", 30000)  # elsewhere: as configured
 
 
-def test_wifi_drop_is_repaired_and_a_failing_sensor_is_skipped():
-    app, conn, out = make_app(sensors=[{"type": "constant"}, {"type": "analog", "pin": 7}])
+def test_sensor_errors_are_contained_counted_and_named():
+    dht.state["fail"] = "checksum"
+    ds18x20.state["fail"] = "crc"
+    try:
+        app, conn, out = make_app(
+            cycles=3,
+            tags={"room": "lab"},
+            sensors=[
+                {"type": "dht", "pin": 4},
+                {"type": "ds18b20", "pin": 5},
+                {"type": "constant"},
+            ],
+        )
+        app.run_cycle()
+        ds18x20.state["fail"] = "gone"
+        app.run_cycle()
+    finally:
+        dht.state["fail"] = False
+        ds18x20.state["fail"] = None
+    assert machine.state["resets"] == 0
+    assert "sensor: DHT22 on pin 4: bad reading (checksum error): check the data wire" in out.text
+    assert (
+        "sensor: DS18B20 on pin 5: bus error (Exception: CRC error): check the wiring" in out.text
+    )
+    assert "bus error (OneWireError: )" in out.text
+    assert "this reading is skipped, the other sensors go on (2 error(s) so far)" in out.text
+    pts = sent(conn)
+    assert [p["value"] for p in pts if p["metric"] == "universe"] == [42, 42]
+    errs = [(p["tags"]["sensor"], p["value"]) for p in pts if p["metric"] == "board.sensor_errors"]
+    assert sorted(errs) == [
+        ("DHT22_on_pin_4", 1),
+        ("DHT22_on_pin_4", 2),
+        ("DS18B20_on_pin_5", 1),
+        ("DS18B20_on_pin_5", 2),
+    ]
+    assert all(p["tags"]["room"] == "lab" for p in pts)
+
+
+def test_no_rssi_when_not_connected_and_the_esp8266_sentinel():
+    from tspush.device.wifi import Wifi
+
+    for port, rssi, want in (("esp8266", 31, None), ("esp32", -61, -61), ("esp8266", -70, -70)):
+        network.reset(rssi=rssi)
+        ticks.port = port
+        try:
+            w = Wifi({"ssid": "home"}, Log([], Out()), network)
+            assert w.rssi() is None  # not joined yet
+            assert w.join(provision=False)
+            assert w.rssi() == want, (port, rssi)
+        finally:
+            ticks.port = "linux"
+
+
+def test_out_of_memory_in_a_cycle_is_counted_and_halves_the_batch_and_keeps_readings():
+    v = Virtual()
+    try:
+        app, conn, out = make_app(spool_dir=fresh_dir("oom"), max_points=8, cycles=3)
+        real = app.pusher.push
+        calls = []
+
+        def push(buffer):  # the second cycle runs out of memory after its reading is stored
+            calls.append(1)
+            if len(calls) == 2:
+                raise MemoryError("memory allocation failed")
+            return real(buffer)
+
+        app.pusher.push = push
+        app.setup = lambda: None
+        app.run()
+    finally:
+        v.undo()
+    assert app.memory_errors == 1
+    assert "error: out of memory while running cycle 2" in out.text
+    assert (
+        "memory: 1 time(s) so far; the readings taken are kept; batches now at most 4" in out.text
+    )
+    assert app.pusher.forwarder.max_points in (4, 8)  # halved, grows back once sending works
+    assert len(sent(conn)) == 3 and [len(json.loads(b)) for b in conn.bodies] == [1, 2]
+
+
+def test_wifi_drop_is_repaired():
+    app, conn, out = make_app()
     app.run_cycle()
     network.state["drop"] = True
     app.run_cycle()
     assert "Wi-Fi: link lost; re-joining" in out.text
-    assert out.text.count("sensor: skipped this cycle: analog pin 7: cannot read") == 2
     assert len(conn.bodies) == 2
 
 
@@ -144,6 +351,12 @@ def test_tls_mode_is_stated_and_esp8266_cannot_verify():
     cfg = config.check({"url": "https://db.example/api/put"})
     e = raises(ConfigError, tls_options, cfg, Log([], out), "esp8266")
     assert e.key == "tls_verify" and "relay" in str(e)
+    ticks.port = "esp8266"  # the port decision, as a board makes it
+    try:
+        e = raises(ConfigError, tls_options, cfg, Log([], out))
+    finally:
+        ticks.port = "linux"
+    assert e.key == "tls_verify"
     insecure = config.check({"url": "https://db.example/api/put", "tls_verify": "none"})
     assert tls_options(insecure, Log([], out), "esp8266") == {"insecure": True}
     assert "warning: TLS: the server's certificate is NOT verified" in out.text

@@ -11,7 +11,7 @@ from tspush.core.errors import ConnectError
 from tspush.core.http import Response
 from tspush.core.point import Point
 from tspush.core.spool import Spool
-from tspush.device import config, ticks
+from tspush.device import config
 from tspush.device.buffer import Buffer
 from tspush.device.log import Log
 from tspush.device.push import Pusher
@@ -80,8 +80,7 @@ def points(n, ts=1790000000):
 
 def test_batches_of_max_points_sent_and_acked():
     p, buf, conn, out = setup([(204,), (204,)], "ok")
-    buf.add(points(5), ticks.ticks_ms())
-    assert buf.to_spool() == 5
+    buf.spool.append(points(5))
     assert p.push(buf) == 5
     assert [len(json.loads(b)) for b in conn.bodies] == [3, 2]
     assert json.loads(conn.bodies[0])[0] == {
@@ -97,8 +96,7 @@ def test_batches_of_max_points_sent_and_acked():
 
 def test_server_error_keeps_points_and_backs_off():
     p, buf, conn, out = setup([(503, {"retry-after": "120"}, b"busy")], "busy")
-    buf.add(points(2), ticks.ticks_ms())
-    buf.to_spool()
+    buf.spool.append(points(2))
     assert p.push(buf) == 0
     assert buf.pending() == 2
     assert "error: server error while sending" in out.text
@@ -109,8 +107,7 @@ def test_server_error_keeps_points_and_backs_off():
 
 def test_token_rejected_keeps_points():
     p, buf, conn, out = setup([(401, {}, b"bad token tok")], "auth")
-    buf.add(points(1), ticks.ticks_ms())
-    buf.to_spool()
+    buf.spool.append(points(1))
     p.push(buf)
     assert buf.pending() == 1
     assert "error: token rejected" in out.text
@@ -120,8 +117,7 @@ def test_token_rejected_keeps_points():
 def test_rejected_points_set_aside_and_the_rest_goes_on():
     bad = (400, {}, b'{"error":{"message":"bad"}}')
     p, buf, conn, out = setup([bad, (204,), (204,), (204,)], "rej", max_points=1)
-    buf.add(points(4), ticks.ticks_ms())
-    buf.to_spool()
+    buf.spool.append(points(4))
     assert p.push(buf) == 3
     assert p.rejected == 1
     assert buf.pending() == 0
@@ -132,20 +128,37 @@ def test_rejected_points_set_aside_and_the_rest_goes_on():
 
 def test_network_failure_keeps_everything():
     p, buf, conn, out = setup([ConnectError("db.example:443: connect failed")], "down")
-    buf.add(points(2), ticks.ticks_ms())
-    buf.to_spool()
+    buf.spool.append(points(2))
     assert p.push(buf) == 0
     assert buf.pending() == 2
     assert "error: connect while sending" in out.text
 
 
-def test_unstamped_readings_wait_in_ram():
-    p, buf, conn, out = setup([(204,)], "unstamped")
-    buf.add([Point("a", 1)], ticks.ticks_ms())
-    assert buf.to_spool() == 0 and buf.ram_count() == 1
-    assert buf.to_spool(True) == 1
-    p.push(buf, True)
-    assert json.loads(conn.bodies[0]) == [{"metric": "a", "value": 1, "tags": {}}]
+def test_readings_from_before_the_clock_was_set_are_stamped_or_counted_lost():
+    """``@ERA RAW json`` on flash: sent with RAW + the era's offset; a dead era's never sent."""
+    from tspush.device.clock import Clock
+
+    p, buf, conn, out = setup([(204,), (204,)], "eras")
+    clock = Clock(None, offset_s=0)
+    clock.offsets = {"aa11": 1790000000 - 40}
+    p.prepare = clock.stamp
+    recs = [b'@aa11 %d {"metric":"a","value":%d,"tags":{}}' % (40 + i, i) for i in range(2)]
+    recs.append(b'@dead 7 {"metric":"a","value":9,"tags":{}}')  # power lost, never synced
+    buf.spool.append_records(recs)
+    buf.spool.append(points(1, 1790000005))
+    assert p.push(buf) == 3
+    sent = json.loads(conn.bodies[0]) + json.loads(conn.bodies[1])
+    assert [(d["value"], d["timestamp"]) for d in sent] == [
+        (0, 1790000000),
+        (1, 1790000001),
+        (0, 1790000005),
+    ]
+    assert clock.lost == 1 and buf.pending() == 0
+    f = open(buf.spool.path + "/dead-letter.jsonl")
+    dead = json.loads(f.read())
+    f.close()
+    assert dead["point"] == {"metric": "a", "value": 9, "tags": {}}
+    assert "before any clock sync" in dead["reason"]
 
 
 def test_ram_queue_drops_oldest_and_counts():
@@ -169,8 +182,7 @@ def test_ram_only_buffer_uses_core_batches():
 
 def test_out_of_memory_halves_the_next_batches_then_grows_back():
     p, buf, conn, out = setup([MemoryError(), (204,), (204,), (204,)], "oom", max_points=4)
-    buf.add(points(4), ticks.ticks_ms())
-    buf.to_spool()
+    buf.spool.append(points(4))
     assert p.push(buf) == 0
     assert "error: out of memory while sending" in out.text
     assert "memory: next batches at most 2 points" in out.text

@@ -59,7 +59,7 @@ def tls_options(cfg, log, platform=None):
     """Connection keyword arguments for ``cfg``'s URL; says the TLS mode in the log."""
     from tspush.core.http import split_url
 
-    platform = platform or sys.platform
+    platform = platform or ticks.port
     tls, host, _, _ = split_url(cfg["url"])
     if not tls:
         log.line("TLS: none: plain HTTP to %s (for a tspush serve relay on your LAN)" % host)
@@ -104,7 +104,7 @@ def _tls_min_free(cfg):
     """axTLS (ESP8266) crashes the board when the heap runs out; mbedTLS raises MemoryError."""
     if cfg["tls_min_free_bytes"]:
         return cfg["tls_min_free_bytes"]
-    return AXTLS_MIN_FREE_BYTES if sys.platform == "esp8266" else 0
+    return AXTLS_MIN_FREE_BYTES if ticks.port == "esp8266" else 0
 
 
 def _module(name):
@@ -123,16 +123,19 @@ class App:
         self.machine = machine if machine is not None else _module("machine")
         self.config_path = config_path
         self.started_ms = ticks.ticks_ms()
+        self.next_ms = self.started_ms  # when the next reading is due: a fixed schedule
         self.wdt = None
         self.cycle = 0
-        self.sensor_failures = 0
-        self.never_synced_said = False
+        self.st = {}  # kept in RTC memory: era, cycle, next wake
+        self.sensor_errors = {}  # sensor name -> errors so far
+        self.missed = 0  # reading times skipped because the board was busy too long
+        self.memory_errors = 0
 
     # -- set-up ---------------------------------------------------------------
 
     def setup(self):
         from tspush.core.http import Connection, split_url
-        from tspush.device import sensors
+        from tspush.device import sensors, state
         from tspush.device.buffer import Buffer
         from tspush.device.clock import Clock
         from tspush.device.push import Pusher
@@ -140,26 +143,59 @@ class App:
 
         cfg = self.cfg
         log = self.log
+        try:  # why the board started: by name, so a watchdog reset is not a mystery
+            code = self.machine.reset_cause()
+            why = "code %s" % code
+            for name, words in (
+                ("PWRON_RESET", "power on"),
+                ("HARD_RESET", "reset button or power glitch"),
+                ("WDT_RESET", "the watchdog: something hung too long"),
+                ("DEEPSLEEP_RESET", "waking from deep sleep"),
+                ("SOFT_RESET", "a soft reset (a crash restart, machine.reset or Ctrl-D)"),
+            ):
+                if getattr(self.machine, name, None) == code:
+                    why = "%s (%s)" % (name, words)
+                    break
+            log.line("boot: last reset: " + why)
+        except AttributeError:
+            pass
         opts = tls_options(cfg, log)
+        self._watchdog()
+        timeout_s = cfg["timeout_s"]
+        if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
+            timeout_s = 4
+            log.line("network: waits cut to 4 s (the ESP8266 watchdog resets after 5 s)")
         tls, host, port, path = split_url(cfg["url"])
         conn = Connection(
             host,
             port,
             tls,
-            timeout_s=cfg["timeout_s"],
+            timeout_s=timeout_s,
             min_free_bytes=_tls_min_free(cfg) if tls else 0,
             **opts,
         )
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
-        self.clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
+        self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
+        st = self.st = state.load()
+        if not st.get("era"):  # power-on: the RTC started again from 2000
+            import binascii
+            import os
+
+            st["era"] = binascii.hexlify(os.urandom(4)).decode()
+            st.pop("next", None)
+        clock.era = st["era"]
+        state.save(st)
+        _forget("tspush.device", "state")  # deep sleep imports it again; its RAM is back
         self.sensors, problems = sensors.build(
             cfg["sensors"], {"wifi": self.wifi, "started_ms": self.started_ms}
         )
         for p in problems:
             log.line("sensor: left out: %s" % p)
         self.buffer = Buffer(cfg["queue_max"], self._spool())
+        if self.buffer.spool is not None:
+            clock.load(cfg["spool_dir"] + "/eras.json")
         self.pusher = Pusher(cfg, log, conn, path)
-        self._watchdog()
+        self.pusher.prepare = clock.stamp
         log.line(
             "config: %d sensor(s), every %s s, push every %d sample(s) to %s%s"
             % (len(self.sensors), cfg["interval_s"], cfg["wifi_every"], host, path)
@@ -204,33 +240,78 @@ class App:
         if not secs or wdt_cls is None:
             return
         try:
-            timeout_ms = 5000 if sys.platform == "esp8266" else secs * 1000
+            timeout_ms = 5000 if ticks.port == "esp8266" else secs * 1000
             self.wdt = wdt_cls(timeout=timeout_ms)
             self.log.line("watchdog: %d s" % (timeout_ms // 1000))
         except (OSError, ValueError, TypeError) as e:
             self.log.line("watchdog: not available (%s)" % e)
 
     def feed(self):
+        """Called by every wait (Wi-Fi, setup page): feed the watchdog, take a reading when due."""
         if self.wdt is not None:
             self.wdt.feed()
+        if self.due():
+            self.sample()
+
+    def due(self):
+        if self.cfg["cycles"] and self.cycle >= self.cfg["cycles"]:
+            return False
+        return ticks.ticks_diff(ticks.ticks_ms(), self.next_ms) >= 0
+
+    def nap(self, ms):
+        """Sleep ``ms``, feeding the watchdog at least every second."""
+        while ms > 0:
+            step = 1000 if ms > 1000 else ms
+            ticks.sleep_ms(step)
+            ms -= step
+            if self.wdt is not None:
+                self.wdt.feed()
 
     # -- one cycle ------------------------------------------------------------
 
     def sample(self):
-        """Read every sensor; a failing one is reported and skipped."""
+        """Read every sensor at its slot; a failing one is counted, logged and skipped."""
         from tspush.core.point import Point, check
 
-        ts = self.clock.unix_s()
-        now_ms = ticks.ticks_ms()
+        every_ms = int(self.cfg["interval_s"] * 1000)
+        late_ms = ticks.ticks_diff(ticks.ticks_ms(), self.next_ms)
+        skip = late_ms // every_ms if late_ms > 0 else 0
+        self.next_ms = ticks.ticks_add(self.next_ms, (skip + 1) * every_ms)
+        if skip:
+            self.missed += skip
+            self.log.line(
+                "sampling: %d reading time(s) missed (the board was busy %d ms); back on "
+                "schedule" % (skip, late_ms)
+            )
+        self.cycle += 1  # first: a cycle that fails still counts (no endless retry loop)
+        clock = self.clock
+        ts = clock.unix_s()
+        raw = clock.raw_s()
         tags = self.cfg["tags"]
         points = []
         for s in self.sensors:
             try:
                 readings = s.read()
-            except (TspushError, OSError, ValueError) as e:
-                self.sensor_failures += 1
-                # the message names the sensor and what to check (sensors.fail)
-                self.log.line("sensor: skipped this cycle: %s" % e)
+            except MemoryError:
+                raise
+            except Exception as e:  # drivers raise plain Exception ("checksum error")
+                n = self.sensor_errors.get(s.name, 0) + 1
+                self.sensor_errors[s.name] = n
+                why = (
+                    str(e)
+                    if isinstance(e, TspushError)
+                    else "%s: %s (%s): check its wiring and power" % (s.name, e, type(e).__name__)
+                )
+                self.log.line(
+                    "sensor: %s; this reading is skipped, the other sensors go on (%d error(s) "
+                    "so far)" % (why, n)
+                )
+                t = dict(tags)
+                # the name as an OpenTSDB tag value: "DHT22 on pin 4" -> "DHT22_on_pin_4"
+                t["sensor"] = "".join(
+                    c if c.isalpha() or c.isdigit() or c in "-_./" else "_" for c in s.name
+                )
+                points.append(Point("board.sensor_errors", n, ts, t))
                 continue
             for r in readings:
                 t = tags
@@ -243,81 +324,143 @@ class App:
                     self.log.line("sensor: %s: reading dropped: %s" % (s.name, err))
                     continue
                 points.append(p)
-        self.buffer.add(points, now_ms)
+        self.store(points, ts, raw)
         return points
 
-    def run_cycle(self):
-        cfg = self.cfg
+    def store(self, points, ts, raw):
+        """To flash at once, one append per cycle; before the clock is set, with era + RTC time."""
+        sp = self.buffer.spool
+        if sp is None:
+            self.buffer.add(points, raw)
+            return
+        from tspush.core.opentsdb import encode_point
+
+        head = b"" if ts is not None else ("@%s %d " % (self.clock.era, raw)).encode()
+        try:
+            sp.append_records([head + encode_point(p) for p in points])
+        except (TspushError, OSError) as e:
+            self.buffer.dropped += len(points)
+            self.log.fail(e, "writing readings to flash")
+            self.log.line("spool: %d reading(s) of this cycle are lost" % len(points))
+
+    def push(self):
+        """Join, set the clock if needed, send what waits; never a reading without its time."""
         log = self.log
-        self.feed()
-        self.cycle += 1  # first: a cycle that fails still counts (no endless retry loop)
-        self.sample()
-        last = cfg["cycles"] and self.cycle >= cfg["cycles"]
-        if self.cycle % cfg["wifi_every"] and not last:
-            return
+        clock = self.clock
         if not self.wifi.ensure():
-            self.buffer.to_spool()
             return
-        if self.clock.due():
-            self.clock.sync(log)
-        stamped = self.clock.stamp(self.buffer.points, self.buffer.read_ms)
-        if stamped:
-            log.line("time: stamped %d reading(s) taken before the clock was set" % stamped)
-        unstamped = not self.clock.valid() and self.buffer.unstamped() > 0
-        if unstamped and not self.never_synced_said:
-            log.warn(
-                "time: never synced: sending readings without timestamps (the server "
-                "stamps them on arrival)"
+        if clock.due():
+            clock.sync(log)
+        if not clock.valid():  # NTP is blocked on many LANs: the server's Date: will do
+            log.line("time: no NTP time; asking the server for its clock (Date header)")
+            try:
+                resp = self.pusher.conn.request("HEAD", self.pusher.path)
+                if not clock.set_from_date(resp.headers.get("date"), log, self.machine):
+                    log.line("time: the server's answer has no usable Date header")
+            except TspushError as e:
+                log.fail(e, "asking the server for the time")
+        if not clock.valid():
+            log.line(
+                "time: not set yet: %d reading(s) wait with their RTC time; nothing is sent "
+                "until the time is known" % self.buffer.pending()
             )
-            self.never_synced_said = True
-        self.buffer.to_spool(unstamped)
+            return
+        if clock.era in clock.offsets and self.st.get("saved") != clock.era:
+            if self.buffer.spool is not None:
+                clock.save(self.cfg["spool_dir"] + "/eras.json")
+            self.st["saved"] = clock.era
+            off = clock.offsets[clock.era]
+            n = self.buffer.stamp(off)
+            log.line(
+                "time: readings taken before the clock was set get RTC time + %d s%s"
+                % (off, " (%d in RAM)" % n if n else "")
+            )
+        lost = clock.lost
         gc.collect()
-        self.pusher.push(self.buffer, unstamped)
+        self.pusher.push(self.buffer)
+        if clock.lost > lost:
+            log.warn(
+                "time: %d reading(s) taken before a power cut, while the clock was never set, "
+                "cannot be dated: not sent, kept in the dead-letter file (%d so far)"
+                % (clock.lost - lost, clock.lost)
+            )
         if self.buffer.dropped:
             log.line("buffer: %d oldest reading(s) dropped so far (RAM full)" % self.buffer.dropped)
-        if cfg["wifi_every"] > 1 and not cfg["deep_sleep"]:
+        if self.cfg["wifi_every"] > 1 and not self.cfg["deep_sleep"]:
             # Joining only every N samples: the radio sleeps in between (power).
             self.pusher.conn.close()
             self.wifi.off()
 
+    def run_cycle(self):
+        """One reading now, then the network part when it is this cycle's turn."""
+        self.next_ms = ticks.ticks_ms()
+        before = self.cycle
+        self.sample()
+        n = self.cfg["wifi_every"]
+        last = self.cfg["cycles"] and self.cycle >= self.cfg["cycles"]
+        if self.cycle // n != before // n or last:
+            self.push()
+
     def sleep(self):
+        """Until the next reading is due: deep sleep (RTC keeps the schedule), or naps."""
         cfg = self.cfg
+        left_ms = ticks.ticks_diff(self.next_ms, ticks.ticks_ms())
         if cfg["deep_sleep"] and self.machine is not None and hasattr(self.machine, "deepsleep"):
-            self.buffer.to_spool(True)
             from tspush.device import state
 
-            state.save({"cycle": self.cycle})
-            secs = cfg["interval_s"]
-            if secs > MAX_DEEP_SLEEP_S:
-                secs = MAX_DEEP_SLEEP_S
-            self.log.line("sleep: deep sleep %d s" % secs)
+            if left_ms > MAX_DEEP_SLEEP_S * 1000:
+                left_ms = MAX_DEEP_SLEEP_S * 1000
+            if left_ms < 0:
+                left_ms = 0
+            self.st["cycle"] = self.cycle
+            self.st["next"] = ticks.rtc_ms() + left_ms
+            state.save(self.st)
+            if self.buffer.spool is not None:
+                self.buffer.spool.close()
+            self.log.line("sleep: deep sleep %d ms, until the next reading" % left_ms)
             self.wifi.off()
-            self.machine.deepsleep(int(secs * 1000))
-        left_ms = int(cfg["interval_s"] * 1000)
-        while left_ms > 0:
-            step = 1000 if left_ms > 1000 else left_ms
-            ticks.sleep_ms(step)
-            left_ms -= step
-            self.feed()
+            self.machine.deepsleep(left_ms)
+        if left_ms > 0:
+            self.nap(left_ms)
 
     def run(self):
         self.setup()
-        if self.cfg["deep_sleep"]:
-            from tspush.device import state
-
-            self.cycle = state.load().get("cycle", 0)
+        cfg = self.cfg
+        if cfg["deep_sleep"]:
+            self.cycle = self.st.get("cycle", 0)
+            wake = self.st.get("next")
+            if wake is not None:  # the schedule lives on in the RTC through deep sleep
+                d = wake - ticks.rtc_ms()
+                if -10 * cfg["interval_s"] * 1000 < d < MAX_DEEP_SLEEP_S * 1000:
+                    self.next_ms = ticks.ticks_add(ticks.ticks_ms(), d)
+        pushed = self.cycle
+        n = cfg["wifi_every"]
         while True:
             try:
-                self.run_cycle()
+                if self.due():
+                    self.sample()
+                last = cfg["cycles"] and self.cycle >= cfg["cycles"]
+                if self.cycle // n != pushed // n or last:
+                    pushed = self.cycle
+                    self.push()
             except MemoryError as e:
-                self.log.fail(e, "running a cycle")
-                self.pusher.conn.close()  # a kept TLS session holds its buffers: free them
+                # Count it, free what a kept TLS session holds, halve the batches; the
+                # readings taken are on flash already (or in RAM without a spool).
+                self.memory_errors += 1
+                self.log.fail(e, "running cycle %d" % self.cycle)
+                self.pusher.conn.close()
                 gc.collect()
-            if self.cfg["cycles"] and self.cycle >= self.cfg["cycles"]:
+                fw = self.pusher.forwarder
+                holder = fw if fw is not None else self.pusher
+                holder.max_points = max(1, holder.max_points // 2)
+                self.log.line(
+                    "memory: %d time(s) so far; the readings taken are kept; batches now at "
+                    "most %d points; going on" % (self.memory_errors, holder.max_points)
+                )
+            if cfg["cycles"] and self.cycle >= cfg["cycles"]:
                 break
             self.sleep()
         if self.buffer.spool is not None:
-            self.buffer.to_spool(True)
             self.buffer.spool.close()
         gc.collect()
         if hasattr(gc, "mem_free"):
@@ -384,5 +527,5 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
         if not wait_forever or reset is None:
             raise
         log.line("restarting in %d s (Ctrl-C for the REPL)" % CRASH_RESTART_S)
-        ticks.sleep_ms(CRASH_RESTART_S * 1000)
+        app.nap(CRASH_RESTART_S * 1000)
         reset()

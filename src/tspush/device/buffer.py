@@ -1,13 +1,12 @@
 """Where readings wait: a bounded RAM queue, then the flash spool.
 
-Readings enter RAM with the ``ticks_ms`` of their reading (so they can be
-stamped when the clock becomes valid). ``to_spool`` moves them to flash in
-one append (one write per cycle spares the flash), using the agent's record
-format (``tspush.core.spool``); they survive reboot, power loss and deep
-sleep there. When RAM is full the oldest reading is dropped and counted;
-the spool has its own byte cap and drop counter. Without a spool
-(``spool_dir = ""``), ``take`` cuts batches from RAM with the core's
-``opentsdb.batches``; with one, ``core.forward`` takes batches from the spool.
+With a spool (the normal case) every cycle's readings go to flash at once
+(``App.store``), in the agent's record format (``tspush.core.spool``); they
+survive reboot, power loss and deep sleep there, and ``core.forward`` takes
+batches from it. Without one (``spool_dir = ""``) readings wait in RAM, with
+the raw RTC seconds of their reading so they can be stamped when the clock
+is set; when RAM is full the oldest reading is dropped and counted, and
+``take`` cuts batches with the core's ``opentsdb.batches``.
 """
 
 OUTPUT = "board"
@@ -30,17 +29,17 @@ class Buffer:
         self.queue_max = queue_max
         self.spool = spool
         self.points = []
-        self.read_ms = []
+        self.read_s = []
         self.dropped = 0
 
-    def add(self, points, read_ms):
+    def add(self, points, read_s):
         for p in points:
             self.points.append(p)
-            self.read_ms.append(read_ms)
+            self.read_s.append(read_s)
         over = len(self.points) - self.queue_max
         if over > 0:
             del self.points[:over]
-            del self.read_ms[:over]
+            del self.read_s[:over]
             self.dropped += over
 
     def ram_count(self):
@@ -52,36 +51,19 @@ class Buffer:
             n += self.spool.pending(OUTPUT)
         return n
 
-    def unstamped(self):
+    def stamp(self, offset_s):
+        """Readings taken before the clock was set hold raw RTC seconds: add the era's offset."""
         n = 0
-        for p in self.points:
+        for i in range(len(self.points)):
+            p = self.points[i]
             if p.ts is None:
+                p.ts = self.read_s[i] + offset_s
                 n += 1
         return n
 
-    def to_spool(self, unstamped_too=False):
-        """Move stamped readings (all of them if ``unstamped_too``) to flash; return how many."""
-        if self.spool is None or not self.points:
-            return 0
-        move = []
-        keep = []
-        keep_ms = []
-        for i in range(len(self.points)):
-            p = self.points[i]
-            if p.ts is not None or unstamped_too:
-                move.append(p)
-            else:
-                keep.append(p)
-                keep_ms.append(self.read_ms[i])
-        if move:
-            self.spool.append(move)
-        self.points = keep
-        self.read_ms = keep_ms
-        return len(move)
-
-    def take(self, max_points, max_bytes, unstamped_too=False):
-        """The next batch from RAM (no spool), cut by the core's ``opentsdb.batches``; or None."""
-        ready = [p for p in self.points if p.ts is not None or unstamped_too]
+    def take(self, max_points, max_bytes):
+        """The next batch of stamped readings from RAM, cut by ``opentsdb.batches``; or None."""
+        ready = [p for p in self.points if p.ts is not None]
         if not ready:
             return None
         from tspush.core.opentsdb import batches
@@ -100,9 +82,9 @@ class Buffer:
         for i in range(len(self.points)):
             if id(self.points[i]) not in gone:
                 keep.append(self.points[i])
-                keep_ms.append(self.read_ms[i])
+                keep_ms.append(self.read_s[i])
         self.points = keep
-        self.read_ms = keep_ms
+        self.read_s = keep_ms
 
     def reject(self, pending, reason):
         """The server refused these points for good (no spool: no dead-letter file)."""

@@ -1,19 +1,24 @@
-"""Unix time on the board: NTP, each port's epoch, and points taken before sync.
+"""Unix time on the board: NTP or the server's ``Date:``, each port's epoch, and RTC eras.
 
 ESP8266 and ESP32 count from 2000 (``time.gmtime(0)`` says 2000), rp2 and
 unix from 1970: ``unix_s`` adds the difference, so what is sent is Unix time,
 as an int (ESP8266 floats lose whole minutes at today's values).
 
-A clock before 2024 is not set yet. Points read then carry the monotonic
-``ticks_ms`` of their reading; ``stamp`` gives them a timestamp once NTP has
-answered. If it never does, they go out without one, as the original's did,
-and the server stamps them on arrival.
+A clock before 2024 is not set yet. The RTC keeps counting through deep
+sleep and soft resets; a power cut restarts it from 2000. One such run is an
+"era", named by a random id kept in RTC memory. A reading taken while the
+clock is not set is stored with its era and raw RTC seconds; when the clock
+is set in that era, ``offsets[era]`` (true time minus RTC time) is kept on
+flash, and ``stamp`` gives such readings their true time just before they
+are sent. A reading whose era ended (power lost) before any sync has no
+knowable time: it is never sent, and counted.
 """
 
 from tspush.device import ticks
 
 EPOCH_2000_S = 946684800
 MIN_VALID_S = 1704067200  # 2024-01-01: anything before means "never set"
+MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
 
 def epoch_offset_s(time_mod):
@@ -21,7 +26,7 @@ def epoch_offset_s(time_mod):
 
 
 class Clock:
-    """``time_fn`` and ``ntp`` (the ``ntptime`` module) are arguments so tests pass their own."""
+    """``time_fn`` (raw RTC seconds) and ``ntp`` (``ntptime``) are arguments for tests."""
 
     def __init__(self, ntp=None, host="pool.ntp.org", every_s=3600, time_fn=None, offset_s=None):
         import time
@@ -29,58 +34,134 @@ class Clock:
         self.ntp = ntp
         self.host = host
         self.every_s = every_s
-        self.time_fn = time_fn or time.time
+        self.time_fn = time_fn
         self.offset_s = epoch_offset_s(time) if offset_s is None else offset_s
         self.last_sync_ms = None
         self.synced = False
         self.failures = 0
+        self.era = ""
+        self.offsets = {}  # era -> true Unix seconds minus raw RTC seconds
+        self.lost = 0  # readings whose time cannot be known
+
+    def raw_s(self):
+        t = self.time_fn() if self.time_fn is not None else ticks.rtc_ms() // 1000
+        return int(t)
 
     def unix_s(self):
         """Unix seconds as an int, or None while the clock is not set."""
-        t = int(self.time_fn()) + self.offset_s
+        t = self.raw_s() + self.offset_s
         return t if t >= MIN_VALID_S else None
 
     def valid(self):
         return self.unix_s() is not None
 
     def due(self):
-        if self.ntp is None:
+        """NTP again: every ``every_s``; after failures, 5 s doubling up to ``every_s``."""
+        if self.ntp is None or not self.host:
             return False
         if self.last_sync_ms is None:
             return True
-        return ticks.ticks_diff(ticks.ticks_ms(), self.last_sync_ms) >= self.every_s * 1000
+        wait_s = self.every_s
+        if self.failures:
+            wait_s = min(wait_s, 5 << min(self.failures - 1, 16))
+        return ticks.ticks_diff(ticks.ticks_ms(), self.last_sync_ms) >= wait_s * 1000
 
     def sync(self, log=None):
         """Ask NTP once; True when the clock is now valid. Never raises for network trouble."""
-        if self.ntp is None:
+        if self.ntp is None or not self.host:
             return self.valid()
+        before = self.raw_s()
+        self.last_sync_ms = ticks.ticks_ms()
         try:
-            if self.host:
-                self.ntp.host = self.host
+            self.ntp.host = self.host
             self.ntp.settime()
         except (OSError, OverflowError, IndexError) as e:
             self.failures += 1
-            self.last_sync_ms = ticks.ticks_ms()
             if log is not None:
-                log.warn("NTP %s did not answer (%s): timestamps wait" % (self.host, e))
+                log.warn(
+                    "NTP %s did not answer (%s): asking again in %d s at most; readings wait "
+                    "on flash with their RTC time"
+                    % (self.host, e, min(self.every_s, 5 << min(self.failures - 1, 16)))
+                )
             return self.valid()
-        self.last_sync_ms = ticks.ticks_ms()
-        self.synced = True
-        if log is not None:
-            log.line("time: %d (NTP %s)" % (self.unix_s() or 0, self.host))
+        self.failures = 0
+        self._set(before, "NTP " + self.host, log)
         return self.valid()
 
-    def stamp(self, points, read_ms):
-        """Give each unstamped point ``now - age``; return how many were stamped."""
-        now_s = self.unix_s()
-        if now_s is None:
-            return 0
-        now_ms = ticks.ticks_ms()
-        n = 0
-        for i in range(len(points)):
-            p = points[i]
-            if p.ts is None:
-                age_s = ticks.ticks_diff(now_ms, read_ms[i]) // 1000
-                p.ts = now_s - age_s
-                n += 1
-        return n
+    def set_from_date(self, value, log=None, machine=None):
+        """Set the RTC from an HTTP ``Date:`` header (the relay's clock) when NTP failed."""
+        w = (value or "").split()  # Thu, 03 Dec 2026 21:00:00 GMT
+        if len(w) != 6 or w[5] != "GMT" or machine is None:
+            return False
+        before = self.raw_s()
+        try:
+            h, mi, s = [int(x) for x in w[4].split(":")]
+            m = MONTHS.find(w[2]) // 3 + 1
+            if m < 1:
+                return False
+            machine.RTC().datetime((int(w[3]), m, int(w[1]), 0, h, mi, s, 0))
+        except (AttributeError, OSError, ValueError, TypeError):
+            return False
+        self._set(before, "the server's Date header (%s)" % value, log)
+        return self.valid()
+
+    def _set(self, before, source, log):
+        was = self.synced or before + self.offset_s >= MIN_VALID_S
+        self.synced = True
+        now = self.unix_s()
+        if now is None:
+            return
+        if not was and self.era and self.era not in self.offsets:
+            self.offsets[self.era] = now - before
+        if log is not None:
+            log.line("time: %d, set by %s" % (now, source))
+
+    def stamp(self, records):
+        """Give stored readings taken before the clock was set their time: ``(records, lost)``.
+
+        Such a record is ``@ERA RAW {json}``; the others pass unchanged. ``lost``
+        are ``(json, reason)`` pairs: their era ended before any sync.
+        """
+        out = []
+        lost = []
+        for r in records:
+            if r[:1] != b"@":
+                out.append(r)
+                continue
+            era, raw, js = bytes(r[1:]).split(b" ", 2)
+            off = self.offsets.get(era.decode())
+            if off is None:
+                lost.append(
+                    (
+                        js,
+                        "taken at RTC %s s before a power cut that came before any clock "
+                        "sync: its time cannot be known" % raw.decode(),
+                    )
+                )
+                continue
+            out.append(('{"timestamp":%d,' % (int(raw) + off)).encode() + js[1:])
+        self.lost += len(lost)
+        return out, lost
+
+    def load(self, path):
+        import json
+
+        try:
+            f = open(path)
+            try:
+                self.offsets = json.loads(f.read())
+            finally:
+                f.close()
+        except (OSError, ValueError):
+            self.offsets = {}
+
+    def save(self, path):
+        import json
+
+        from tspush.core.spool import write_atomic
+
+        keys = list(self.offsets)
+        for k in keys[:-8]:  # a few eras: readings older than that are long gone
+            if k != self.era:
+                del self.offsets[k]
+        write_atomic(path, json.dumps(self.offsets).encode())

@@ -18,6 +18,7 @@ DEFAULTS = {
     "wifi_every": 1,  # join Wi-Fi (and push) every N samples
     "provision": True,  # start the access-point page when joining fails
     "provision_timeout_s": 300,
+    "ap_password": "",  # WPA2 password of the setup page's access point; "" makes one
     "url": "",  # https://host/api/put, or http://<tspush serve on the LAN>:port
     "token": "",
     "auth": "basic",  # basic | bearer | token | none

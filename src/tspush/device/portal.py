@@ -112,18 +112,34 @@ def _answer(conn, status, html):
 
 
 def run(network, config_path, log, timeout_s, name="tspush", port=80, feed=None, bind="0.0.0.0"):
-    """Serve the page until a valid form arrives (True) or ``timeout_s`` passes (False)."""
+    """Serve the page until a valid form arrives (True) or ``timeout_s`` passes (False).
+
+    The access point is WPA2 with this board's own password, made once and
+    kept in config.json (``ap_password``): the factory default is public.
+    """
     import socket
 
     from tspush.device import config
 
+    pw = config.update(config_path, {}).get("ap_password")
+    if not pw:
+        import binascii
+        import os
+
+        pw = binascii.hexlify(os.urandom(6)).decode()
+        config.update(config_path, {"ap_password": pw})
     ap = network.WLAN(network.AP_IF)
     ap.active(True)
     try:
-        ap.config(essid=name)
-    except (OSError, ValueError, TypeError):
-        pass
-    log.line("setup: join Wi-Fi %r and open http://192.168.4.1/ (%d s)" % (name, timeout_s))
+        ap.config(essid=name, password=pw, authmode=getattr(network, "AUTH_WPA2_PSK", 3))
+    except (OSError, ValueError, TypeError) as e:
+        log.line("setup: cannot set the access point's password (%s); not opening it" % e)
+        ap.active(False)
+        return False
+    log.line(
+        "setup: join Wi-Fi %r with password %s and open http://192.168.4.1/ (%d s)"
+        % (name, pw, timeout_s)
+    )
     s = socket.socket()
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

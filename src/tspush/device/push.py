@@ -73,6 +73,7 @@ class Pusher:
         self.failures = {}
         self.said_pins = False
         self.forwarder = None
+        self.prepare = None  # stamps readings taken before the clock was set (Clock.stamp)
 
     def ready(self):
         if self.wait_until_ms is None:
@@ -130,13 +131,13 @@ class Pusher:
 
     # -- per cycle ------------------------------------------------------------
 
-    def push(self, buffer, unstamped_too=False):
+    def push(self, buffer):
         """Send until the buffer is empty, a failure, or the per-cycle cap; return points sent."""
         if not self.ready():
             return 0
         if buffer.spool is not None:
             return self._push_spool(buffer.spool)
-        return self._push_ram(buffer, unstamped_too)
+        return self._push_ram(buffer)
 
     def _forward_log(self, level, message):
         if level in ("error", "warning"):
@@ -159,6 +160,7 @@ class Pusher:
                 encode=Parts,
                 rand=self.rand,
                 log=self._forward_log,
+                prepare=self.prepare,
             )
             self.forwarder = fw
         before = fw.sent_points
@@ -185,13 +187,13 @@ class Pusher:
         self.sent += sent
         return sent
 
-    def _push_ram(self, buffer, unstamped_too):
+    def _push_ram(self, buffer):
         from tspush.core.errors import AuthError, Rejected
         from tspush.core.response import classify
 
         sent = 0
         for _ in range(MAX_REQUESTS_PER_CYCLE):
-            pending = buffer.take(self.max_points, self.max_bytes, unstamped_too)
+            pending = buffer.take(self.max_points, self.max_bytes)
             if pending is None:
                 break
             try:

@@ -1,6 +1,16 @@
-"""Monotonic milliseconds on MicroPython (``time.ticks_*``) and on CPython, for tests."""
+"""Monotonic milliseconds, the RTC, and which port this is: the one place tests change.
 
+``port`` decides every port-specific path (ESP8266 watchdog limit, axTLS
+guard, RSSI sentinel); a test sets ``ticks.port = "esp8266"`` to run them.
+``rtc_ms`` reads the RTC, which on ESP8266 and ESP32 keeps counting through
+deep sleep and soft resets (and starts again from 2000 at power-on); the
+board emulation replaces it.
+"""
+
+import sys
 import time
+
+port = sys.platform
 
 try:
     ticks_ms = getattr(time, "ticks_ms")
@@ -22,9 +32,13 @@ except AttributeError:  # CPython: the same API over monotonic time
         time.sleep(ms / 1000)
 
 
-def print_exception(e):
-    import sys
+def rtc_ms():
+    """The RTC in ms since the port's epoch (``time.time()``'s count)."""
+    ns = getattr(time, "time_ns", None)
+    return ns() // 1000000 if ns is not None else int(time.time() * 1000)
 
+
+def print_exception(e):
     f = getattr(sys, "print_exception", None)
     if f is not None:
         f(e)

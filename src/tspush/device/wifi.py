@@ -72,10 +72,15 @@ class Wifi:
         return self.sta.ifconfig()[0] if self.sta is not None else ""
 
     def rssi(self):
+        """Signal in dBm, or None when not connected (the ESP8266 then says 31)."""
+        sta = self.sta
+        if sta is None or not sta.isconnected():
+            return None
         try:
-            return self._station().status("rssi")
+            v = sta.status("rssi")
         except (OSError, ValueError, TypeError, AttributeError):
             return None
+        return None if v == 31 and ticks.port == "esp8266" else v
 
     def join(self, provision=True):
         """True when joined. Tries saved credentials, WPS, then (if allowed) the setup page."""

@@ -1,4 +1,8 @@
-"""Shim of MicroPython's ``dht``: readings from ``state``; ``state["fail"]`` times out."""
+"""Shim of MicroPython's ``dht``: readings from ``state``.
+
+``state["fail"]``: True times out (OSError, as the driver does when nothing
+answers); ``"checksum"`` raises the driver's plain ``Exception("checksum error")``.
+"""
 
 state = {"fail": False, "t": 21.5, "h": 40.2}
 
@@ -10,6 +14,9 @@ class DHTBase:
         self._h = None
 
     def measure(self):
+        state["reads"] = state.get("reads", 0) + 1
+        if state["fail"] == "checksum":
+            raise Exception("checksum error")
         if state["fail"]:
             raise OSError(110)
         self._t = state["t"]

@@ -1,4 +1,8 @@
-"""Shim of MicroPython's ``machine`` for tests: pins, ADC, I2C devices, RTC memory, WDT."""
+"""Shim of MicroPython's ``machine`` for tests: pins, ADC, I2C devices, the RTC, WDT.
+
+The RTC is the host's clock minus ``state["rtc_off_ms"]`` (0: set; a power-on
+makes it start again near 0, i.e. "not set"); ``RTC.datetime`` sets it.
+"""
 
 import time
 
@@ -16,6 +20,7 @@ def reset_state(**kw):
             "deepsleep": [],
             "resets": 0,
             "reset_cause": 1,
+            "rtc_off_ms": 0,
         }
     )
     state.update(kw)
@@ -24,7 +29,30 @@ def reset_state(**kw):
 reset_state()
 
 PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
 DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+
+def rtc_ms():
+    return time.time_ns() // 1000000 - state["rtc_off_ms"]
+
+
+def power_on():
+    """The RTC starts again from the epoch and its memory is empty, as after a power cut."""
+    state["rtc_off_ms"] = time.time_ns() // 1000000
+    state["rtc"] = b""
+
+
+def _days(y, m, d):
+    """Days from 1970-01-01 to a civil date (proleptic Gregorian)."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 class Pin:
@@ -75,6 +103,10 @@ SoftI2C = I2C
 
 
 class RTC:
+    def datetime(self, t):
+        s = _days(t[0], t[1], t[2]) * 86400 + t[4] * 3600 + t[5] * 60 + t[6]
+        state["rtc_off_ms"] = time.time_ns() // 1000000 - s * 1000
+
     def memory(self, data=None):
         if data is None:
             return state["rtc"]

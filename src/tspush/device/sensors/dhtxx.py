@@ -26,6 +26,12 @@ class DHT:
                 "no answer (%s)" % e,
                 "check the data wire and the 10k pull-up resistor to 3.3 V; wait 2 s between reads",
             )
+        except Exception as e:  # the driver's "checksum error": a garbled answer
+            raise fail(
+                self.name,
+                "bad reading (%s)" % e,
+                "check the data wire's length and contacts, the pull-up and the 3.3 V supply",
+            )
         return [
             (self.prefix + ".temperature_c", self.dev.temperature()),
             (self.prefix + ".humidity_pct", self.dev.humidity()),

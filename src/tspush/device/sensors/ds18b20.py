@@ -1,5 +1,6 @@
 """DS18B20 1-Wire thermometers; several on one pin, told apart by a ``rom`` tag."""
 
+from tspush.core.errors import TspushError
 from tspush.device.sensors import fail
 
 CONVERT_MS = 750
@@ -38,6 +39,12 @@ class DS18B20:
                     raise fail(self.name, "reading %r is not valid" % t, "check the power wire")
                 out.append((self.metric, t, {"rom": binascii.hexlify(bytes(rom)).decode()}))
             return out
-        except OSError as e:
+        except TspushError:
+            raise
+        except Exception as e:  # OSError, onewire.OneWireError, the driver's "CRC error"
             self.roms = []
-            raise fail(self.name, "bus error (%s)" % e, "check the wiring and the 4.7k pull-up")
+            raise fail(
+                self.name,
+                "bus error (%s: %s)" % (type(e).__name__, e),
+                "check the wiring, the 4.7k pull-up and the 3.3 V supply",
+            )
