@@ -157,7 +157,12 @@ class Measure:
         if case == "rest":
             args.append("rest")
         t0 = int(time.time())
-        r = subprocess.run(args, cwd=run_dir, env=env, capture_output=True, text=True, timeout=120)
+        try:
+            r = subprocess.run(
+                args, cwd=run_dir, env=env, capture_output=True, text=True, timeout=60
+            )
+        except subprocess.TimeoutExpired as e:  # a board that loops on MemoryError fails too
+            return False, None, f"timed out: {str(e.stdout)[-1500:]}"
         out = r.stdout + r.stderr
         m = re.search(r"before app: (\d+) in use", out)
         before = int(m.group(1)) if m else None
@@ -184,8 +189,8 @@ class Measure:
         while hi - lo > step:
             mid = (lo + hi) // 2 // step * step
             ok, b, o = self.attempt(rx, ca_der, case, mid)
-            if ok:
-                hi, before, out = mid, b or before, o
+            if ok and b is not None:
+                hi, before, out = mid, b, o
             else:
                 lo = mid
         return hi, before, out
