@@ -6,8 +6,9 @@ Each round fills a spool the way the board does (one point per append, small
 segments), acks part of it, then "cuts the power": a segment or the cursor
 file is truncated at a random byte, or a random byte is overwritten, or
 garbage is appended. The spool is opened again, as after reboot, and must:
-open without error, return every point that lies wholly before the damage
-(in order, none twice), lose nothing outside the damaged segment, never go
+open without error, return every point outside the damage (a changed byte
+costs only its own record, a cut every record it reaches; in order, none
+twice), lose nothing outside the damaged segment, never go
 back past what was acked by more than the damaged cursor allows, and take
 new points after the old ones. Prints ``OK rounds lost_points corrupt_bytes``.
 """
@@ -90,7 +91,7 @@ def one_round(spool_mod, Point, work, rng, n_round):
             import json
 
             v = json.loads(buf[start + spool_mod.HEADER : end])["value"]
-            recs.append((end, v))
+            recs.append((start, end, v))
         layout[s] = (len(buf), recs)
     kind = rng.below(4)
     cursors = [x for x in os.listdir(d) if x.startswith("cursor.")]
@@ -119,8 +120,9 @@ def one_round(spool_mod, Point, work, rng, n_round):
             f = open(path, "ab")
             f.write(bytes(rng.below(256) for _ in range(1 + rng.below(40))))
             f.close()
-        for end, v in recs:
-            if end > cut:
+        for start, end, v in recs:
+            # a changed byte costs its own record; a cut, every record it reaches
+            if end > cut and (kind != 1 or start <= cut):
                 lost.add(v)
     sp = spool_mod.Spool(
         d, outputs=("board",), segment_bytes=512, max_bytes=1 << 20, clock=lambda: 1000

@@ -16,17 +16,28 @@ On disk, in one directory::
 
 A record is a 12-byte header then the payload::
 
-    <u32 length> <u32 crc32 of (appended_s bytes + payload)> <u32 appended_s>
+    <u32 0xF5 << 24 | length> <u32 appended_s> <u32 crc32 of (header bytes 0-7 + payload)>
     payload = one or more points as OpenTSDB JSON objects, joined by b"\n"
+
+The top byte 0xF5 is the record marker (a byte UTF-8 never uses): after a
+damaged record, reading re-synchronises on the next place where a marker
+starts a record whose CRC checks, so one bad byte costs only its record.
+Segments written before the marker existed (``<u32 length> <u32 crc32 of
+(appended_s + payload)> <u32 appended_s>``, top byte 0) are still read; they
+re-synchronise only onto marked records.
 
 One ``append`` writes its points as few records as ``record_bytes`` allows
 (one CRC and one write for many points on a computer; a board appending one
 reading at a time writes one point per record). JSON escapes control
-characters, so a newline never occurs inside a point.
+characters, so a newline never occurs inside a point (nor may it in a payload
+given to ``append_records``).
 
-Opening the spool scans every segment; the first record whose header or CRC
-does not check cuts its segment there (a torn tail after a crash), and the
-cut is counted in ``corrupt_bytes``, never fatal.
+Opening the spool checks every record's CRC, reading in ``read_bytes``
+pieces (never a whole segment: a board has little contiguous RAM). A bad
+record followed by valid ones is skipped (a hole, remembered in memory); one
+followed by nothing is a torn tail (a crash while writing) and is cut off.
+Both, and segments found empty although later ones exist, are listed in
+``damage`` and counted in ``corrupt_bytes``/``corrupt_records``; never fatal.
 
 Transactions (Telegraf's buffer): ``take(output, n)`` gives a Batch; the
 caller then calls ``ack(batch)`` (never sent again), or ``keep`` (nothing
@@ -44,21 +55,29 @@ import struct
 
 from tspush.core.errors import SpoolError
 
-HEADER = struct.calcsize("<III")
+HEADER = 12  # bytes before a record's payload
+MARK = 0xF5  # top byte of a record's first word
 MAX_POINT = 65536  # bytes of one encoded point
 MAX_RECORD = 1 << 20  # a length above this is taken as corruption
 SEG_SUFFIX = ".seg"
 _CURSOR = "cursor."
 SLOT = 128
+TORN, CORRUPT, EMPTY = 1, 2, 3  # kinds of damage
+
+_crc32 = None  # binascii.crc32 once looked up, or _crc_bits where the port lacks it
 
 
 def _crc(data, crc=0) -> int:
-    import binascii
+    global _crc32
+    if _crc32 is None:
+        import binascii
 
-    f = getattr(binascii, "crc32", None)
-    if f is not None:
-        return f(data, crc) & 0xFFFFFFFF
-    # Boards built without binascii.crc32: the same CRC-32, bit by bit.
+        _crc32 = getattr(binascii, "crc32", None) or _crc_bits
+    return _crc32(data, crc) & 0xFFFFFFFF
+
+
+def _crc_bits(data, crc=0) -> int:
+    """The same CRC-32, bit by bit, for boards built without binascii.crc32."""
     crc = crc ^ 0xFFFFFFFF
     for b in data:
         crc ^= b
@@ -115,24 +134,108 @@ def write_atomic(path: str, data: bytes, sync: bool = True) -> None:
 
 
 def encode_record(payload: bytes, appended_s: int) -> bytes:
-    t = struct.pack("<I", appended_s & 0xFFFFFFFF)
-    return struct.pack("<II", len(payload), _crc(payload, _crc(t))) + t + payload
+    head = struct.pack("<II", MARK << 24 | len(payload), appended_s & 0xFFFFFFFF)
+    return head + struct.pack("<I", _crc(payload, _crc(head))) + payload
+
+
+def check(f, pos: int, limit: int, piece: int, keep: bool = False):
+    """The record at ``pos`` (``f`` is there) if whole and its CRC checks, else None.
+
+    Returns ``(end, appended_s, n_points, points)``; ``points`` is the list of
+    payloads when ``keep``, else None. The payload is read ``piece`` bytes at
+    a time, so no buffer is larger than one point or one piece.
+    """
+    h = f.read(HEADER)
+    if len(h) < HEADER:
+        return None
+    word, b, c = struct.unpack("<III", h)
+    top = word >> 24
+    if top == MARK:
+        n, ts, want = word & 0xFFFFFF, b, c
+        crc = _crc(h[:8])
+    elif top == 0:  # written before the marker
+        n, ts, want = word, c, b
+        crc = _crc(h[8:])
+    else:
+        return None
+    end = pos + HEADER + n
+    if not n or n > MAX_RECORD or end > limit:
+        return None
+    if n <= piece:  # one read: the usual case on a computer
+        data = f.read(n)
+        if len(data) < n or _crc(data, crc) != want:
+            return None
+        if keep:
+            pts = data.split(b"\n")
+            return end, ts, len(pts), pts
+        return end, ts, data.count(b"\n") + 1, None
+    pts = []
+    part = b""
+    k = 1
+    while n:
+        data = f.read(piece if n > piece else n)
+        if not data:
+            return None
+        n -= len(data)
+        crc = _crc(data, crc)
+        if keep:
+            i = 0
+            j = data.find(b"\n")
+            while j >= 0:
+                pts.append(part + data[i:j])
+                part = b""
+                i = j + 1
+                j = data.find(b"\n", i)
+            part += data[i:]
+        else:
+            k += data.count(b"\n")
+    if crc != want:
+        return None
+    if not keep:
+        return end, ts, k, None
+    pts.append(part)
+    return end, ts, len(pts), pts
+
+
+def find(f, pos: int, limit: int, piece: int) -> int:
+    """Where the first valid marked record after ``pos`` starts, or -1."""
+    at = pos + 4  # a marker byte at ``at`` starts a record at ``at - 3``
+    while at < limit:
+        f.seek(at)
+        data = f.read(piece)
+        if not data:
+            return -1
+        j = data.find(b"\xf5")
+        while j >= 0:
+            start = at + j - 3
+            f.seek(start)
+            if check(f, start, limit, piece) is not None:
+                return start
+            j = data.find(b"\xf5", j + 1)
+        at += len(data)
+    return -1
 
 
 def scan(buf, start: int = 0):
-    """Yield ``(offset, end, appended_s)`` of each valid record; stop at the first bad one."""
-    pos = start
+    """Yield ``(offset, end, appended_s)`` of each valid record of a segment's bytes.
+
+    Damaged records are skipped as the spool skips them; for tools and tests.
+    """
+    import io
+
+    f = io.BytesIO(bytes(buf))
     n = len(buf)
-    while pos + HEADER <= n:
-        length, crc, appended_s = struct.unpack_from("<III", buf, pos)
-        end = pos + HEADER + length
-        if length > MAX_RECORD or end > n:
-            return
-        mv = memoryview(buf)
-        if _crc(mv[pos + HEADER : end], _crc(mv[pos + 8 : pos + HEADER])) != crc:
-            return
-        yield pos, end, appended_s
-        pos = end
+    pos = start
+    while pos < n:
+        f.seek(pos)
+        got = check(f, pos, n, n)
+        if got is None:
+            pos = find(f, pos, n, 4096)
+            if pos < 0:
+                return
+            continue
+        yield pos, got[0], got[1]
+        pos = got[0]
 
 
 def decode_point(payload):
@@ -148,7 +251,7 @@ def decode_point(payload):
 class Segment:
     """What the spool knows about one segment file without reading it again."""
 
-    __slots__ = ("seq", "size", "count", "first_s", "last_s")
+    __slots__ = ("seq", "size", "count", "first_s", "last_s", "holes")
 
     def __init__(self, seq: int):
         self.seq = seq
@@ -156,6 +259,7 @@ class Segment:
         self.count = 0
         self.first_s = 0  # append time of the first record; 0 while empty
         self.last_s = 0
+        self.holes = None  # [start, end) of damaged bytes that reading jumps over
 
 
 class Cursor:
@@ -305,12 +409,14 @@ class Spool:
         # Small segments mean flash: small records and small reads save RAM.
         small = segment_bytes < 65536
         self.record_bytes = min(record_bytes or (1024 if small else 65536), segment_bytes // 4)
-        self.read_bytes = 2048 if small else 65536
+        self.read_bytes = 256 if small else 65536
         self.clock = clock or _now_s
         self.lock = lock or _NoLock()
         self.segments = []  # Segment, oldest first; the last one is written to
         self.cursors = {}
-        self.corrupt_bytes = 0
+        self.corrupt_bytes = 0  # damaged bytes skipped or cut, since opening
+        self.corrupt_records = 0
+        self.damage = []  # (segment seq, kind, bytes, records): see describe()
         self.closed = False
         self._counters = {}  # output -> counter of its newest cursor slot
         self._cursor_files = {}  # output -> open cursor file, written in place
@@ -343,7 +449,7 @@ class Spool:
                 _remove(self.path + "/" + n)
         seqs.sort()
         for seq in seqs:
-            self.segments.append(self._recover(seq))
+            self.segments.append(self._recover(seq, seq == seqs[-1]))
         if not self.segments:
             self.segments.append(Segment(1))
         for name in self.outputs:
@@ -351,26 +457,61 @@ class Spool:
         last = self.segments[-1]
         self._f = open(self._file(last.seq), "ab")
 
-    def _recover(self, seq: int) -> Segment:
-        """Index one segment; cut it at the first record that does not check."""
+    def _recover(self, seq: int, last: bool) -> Segment:
+        """Index one segment: skip damaged records, cut a torn tail, report an empty file."""
         path = self._file(seq)
+        seg = Segment(seq)
+        size = os.stat(path)[6]
+        if not size and not last:
+            # Only the segment written to can be empty: this one was cut by the file system.
+            self.damage.append((seq, EMPTY, 0, 0))
+            return seg
+        piece = self.read_bytes
         f = open(path, "rb")
         try:
-            buf = f.read()
+            pos = 0
+            while pos < size:
+                got = check(f, pos, size, piece)
+                if got is None:
+                    nxt = find(f, pos, size, piece)
+                    self._damaged(seg, f, pos, size if nxt < 0 else nxt, nxt < 0)
+                    if nxt < 0:
+                        break
+                    pos = nxt
+                    f.seek(pos)
+                    continue
+                if seg.count == 0:
+                    seg.first_s = got[1]
+                seg.last_s = got[1]
+                seg.count += got[2]
+                pos = got[0]
         finally:
             f.close()
-        seg = Segment(seq)
-        end = 0
-        for start, end, appended_s in scan(buf):
-            if seg.count == 0:
-                seg.first_s = appended_s
-            seg.last_s = appended_s
-            seg.count += buf.count(b"\n", start + HEADER, end) + 1
-        seg.size = end
-        if end < len(buf):
-            self.corrupt_bytes += len(buf) - end
-            _cut(path, buf, end)
+        seg.size = pos
+        if pos < size:
+            _cut(path, pos, piece)
         return seg
+
+    def _damaged(self, seg, f, start: int, end: int, torn: bool) -> None:
+        """Count the damaged bytes ``[start, end)``; reading jumps over them unless ``torn``."""
+        # How many records they held, as far as their headers can still be followed.
+        n = 0
+        pos = start
+        while pos < end:
+            n += 1
+            f.seek(pos)
+            h = f.read(HEADER)
+            word = struct.unpack("<I", h[:4])[0] if len(h) == HEADER else 0
+            if word >> 24 not in (0, MARK) or not word & 0xFFFFFF:
+                break
+            pos += HEADER + (word & 0xFFFFFF)
+        self.corrupt_bytes += end - start
+        self.corrupt_records += n
+        if not torn:
+            if seg.holes is None:
+                seg.holes = []
+            seg.holes.append((start, end))
+        self.damage.append((seg.seq, TORN if torn else CORRUPT, end - start, n))
 
     def _load_cursor(self, name: str) -> Cursor:
         path = self.path + "/" + _CURSOR + name
@@ -391,6 +532,15 @@ class Spool:
         if c.seq < first.seq:
             c.move((first.seq, 0, 0, 0))
         seg = self._segment(c.seq)
+        if seg is not None and seg.holes and seg.holes[0][0] <= c.offset:
+            self._recount(seg, c)
+        if (
+            seg is not None
+            and c.offset
+            and not seg.size
+            and (seg.seq, EMPTY, 0, 0) not in self.damage
+        ):
+            self.damage.append((seg.seq, EMPTY, 0, 0))  # it held what this output had read
         if seg is None:
             # The segment it pointed into is gone: start at the next one.
             later = [s for s in self.segments if s.seq > c.seq]
@@ -400,6 +550,31 @@ class Spool:
             # The tail it had acked was cut after a crash: nothing left to send there.
             c.move((seg.seq, seg.size, seg.count, 0))
         return c
+
+    def _recount(self, seg, c) -> None:
+        """Count again the valid points before ``c``'s offset: some at or before it are damaged."""
+        off, skip = c.offset, c.skip
+        for a, b in seg.holes:
+            if a <= off < b:  # the record it points at is damaged
+                off, skip = b, 0
+        pos = n = 0
+        f = open(self._file(seg.seq), "rb")
+        try:
+            while pos < off and pos < seg.size:
+                for a, b in seg.holes:
+                    if a <= pos < b:
+                        pos = b
+                if pos >= off:
+                    break
+                f.seek(pos)
+                got = check(f, pos, seg.size, self.read_bytes)
+                if got is None:
+                    break
+                n += got[2]
+                pos = got[0]
+        finally:
+            f.close()
+        c.move((seg.seq, pos, n, skip if pos == off else 0))
 
     def _segment(self, seq: int):
         for s in self.segments:
@@ -628,33 +803,28 @@ class Spool:
         _, offset, recno, skip = pos
         if seg is self.segments[-1] and not self._torn:
             self._f.flush()
+        piece = self.read_bytes
         f = open(self._file(seg.seq), "rb")
         try:
             f.seek(offset)
-            buf = b""
-            at = 0
             while offset < seg.size and len(records) < want:
-                if len(buf) - at < HEADER:
-                    buf = buf[at:] + f.read(self.read_bytes)
-                    at = 0
-                    if len(buf) < HEADER:
+                if seg.holes:
+                    for a, b in seg.holes:
+                        if a <= offset < b:
+                            offset = b
+                            skip = 0
+                            f.seek(offset)
+                    if offset >= seg.size:
                         break
-                length, crc, appended_s = struct.unpack_from("<III", buf, at)
-                if length > MAX_RECORD:
-                    break
-                end = at + HEADER + length
-                if end > len(buf):
-                    buf = buf[at:] + f.read(end - len(buf) + self.read_bytes)
-                    at = 0
-                    end = HEADER + length
-                    if end > len(buf):
-                        break
-                payload = buf[at + HEADER : end]
-                if _crc(payload, _crc(buf[at + 8 : at + HEADER])) != crc:
-                    break
-                points = payload.split(b"\n")
+                got = check(f, offset, seg.size, piece, True)
+                if got is None:
+                    # Changed on disk since it was indexed: go on at the next valid record.
+                    nxt = find(f, offset, seg.size, piece)
+                    self._damaged(seg, f, offset, seg.size if nxt < 0 else nxt, False)
+                    f.seek(offset)
+                    continue
+                end, appended_s, n_pts, points = got
                 i = skip
-                n_pts = len(points)
                 room = want - len(records)
                 chunk = points[i : i + room] if (i or room < n_pts) else points
                 size = 0
@@ -681,15 +851,12 @@ class Spool:
                 if i < n_pts:
                     return (seg.seq, offset, recno, i), True
                 skip = 0
-                offset += HEADER + length
-                at = end
-            else:
-                return (seg.seq, offset, recno, 0), len(records) >= want
+                offset = end
         finally:
             f.close()
-        # A record changed on disk after it was indexed: skip the rest of this segment.
-        self.corrupt_bytes += seg.size - offset
-        return (seg.seq, seg.size, seg.count, 0), False
+        if offset >= seg.size:  # (recno falls short if a record was damaged since indexing)
+            offset, recno = seg.size, seg.count
+        return (seg.seq, offset, recno, 0), len(records) >= want
 
     def ack(self, batch) -> None:
         """The batch is delivered (or dead-lettered): never send it again."""
@@ -801,6 +968,9 @@ class Spool:
                 if s.seq < c.seq:
                     continue
                 off = c.offset if s.seq == c.seq else 0
+                for a, b in s.holes or ():
+                    if a <= off < b:
+                        off = b
                 if off >= s.size:
                     continue
                 if s is self.segments[-1]:
@@ -812,7 +982,8 @@ class Spool:
                 finally:
                     f.close()
                 if len(head) == HEADER:
-                    return struct.unpack("<III", head)[2]
+                    word, b, c = struct.unpack("<III", head)
+                    return b if word >> 24 == MARK else c
             return None
 
     def stats(self, output: str) -> dict:
@@ -823,6 +994,22 @@ class Spool:
             "dropped": c.dropped,
             "dead_letters": c.dead,
         }
+
+
+def describe(d) -> str:
+    """One log line for an entry of ``Spool.damage``."""
+    seq, kind, size, n = d
+    name = "%08d%s" % (seq, SEG_SUFFIX)
+    if kind == EMPTY:
+        return (
+            "spool: segment %s is empty (0 bytes) but held points: those not sent are lost" % name
+        )
+    if kind == TORN:
+        return "spool: cut a torn tail of %d byte(s) off %s (a write cut short)" % (size, name)
+    return (
+        "spool: skipped %d corrupt record(s), %d byte(s), in %s; the valid records after "
+        "them are kept" % (n, size, name)
+    )
 
 
 class _NoLock:
@@ -863,10 +1050,27 @@ def _mkdirs(path: str) -> None:
                 raise SpoolError("spool directory %s cannot be created: %s" % (path, e), e)
 
 
-def _cut(path: str, buf, end: int) -> None:
-    """Keep the first ``end`` bytes of a segment (os.truncate, or copy and rename)."""
+def _cut(path: str, end: int, piece: int = 256) -> None:
+    """Keep the first ``end`` bytes of a segment (os.truncate, or a copy in pieces and rename)."""
     trunc = getattr(os, "truncate", None)
     if trunc is not None:
         trunc(path, end)
         return
-    write_atomic(path, bytes(buf[:end]))
+    tmp = path + ".tmp"
+    src = open(path, "rb")
+    try:
+        dst = open(tmp, "wb")
+        try:
+            while end > 0:
+                data = src.read(piece if end > piece else end)
+                if not data:
+                    break
+                dst.write(data)
+                end -= len(data)
+            _fsync(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    _remove(path)
+    os.rename(tmp, path)

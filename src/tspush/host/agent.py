@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from tspush.core.auth import redact
 from tspush.core.errors import SpoolError
 from tspush.core.point import Point
-from tspush.core.spool import Spool
+from tspush.core.spool import Spool, describe
 from tspush.host import sources as sources_mod
 from tspush.host.agent_config import AgentConfig
 from tspush.host.output import Output
@@ -171,13 +171,8 @@ class Agent:
             sync_every_s=cfg.spool.sync_every_s,
             lock=threading.RLock(),
         )
-        if self.spool.corrupt_bytes:
-            self.log(
-                "warning",
-                "spool: cut %d byte(s) of a torn or corrupt tail (a crash while writing)"
-                % self.spool.corrupt_bytes,
-                spool=str(cfg.spool.dir),
-            )
+        for damage in self.spool.damage:  # a torn tail, corrupt records, an emptied segment
+            self.log("warning", describe(damage), spool=str(cfg.spool.dir))
         dead = cfg.spool.dead_letter_file or (cfg.spool.dir / "dead-letter.jsonl")
         self.dead_letter_path = dead
         self.outputs = [
@@ -259,6 +254,7 @@ class Agent:
             "spool_points": self.spool.points(),
             "spool_bytes": self.spool.total_bytes(),
             "corrupt_bytes": self.spool.corrupt_bytes,
+            "corrupt_records": self.spool.corrupt_records,
             "dead_letter_file": str(self.dead_letter_path),
             "invalid_points": self.invalid_points,
             "outputs": {o.name: o.state() for o in self.outputs},
