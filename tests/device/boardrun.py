@@ -5,6 +5,13 @@
 BOARD_DIR plays the board's flash (config.json, ca.der, spool/, and lib/ with
 the compiled .mpy files if ``tspush deploy`` staged them there). An optional
 ``shims.json`` there sets the shims' state, e.g. ``{"machine": {"adc": {"0": 517}}}``.
+
+Its ``"board"`` key plays the chip: ``"port"`` sets ``ticks.port`` (``"esp8266"``...);
+``"rtc": true`` runs the app on the emulated RTC, which ``hw.json`` carries from
+one run to the next as the chip keeps it through deep sleep and resets. Without
+``hw.json`` a run is a power-on: the RTC starts again from the epoch ("not set").
+Deep sleep really waits, saves ``hw.json`` and exits with status 3: the test
+runs the next boot.
 """
 
 import sys
@@ -34,19 +41,57 @@ def main():
         f.close()
     except OSError:
         wanted = {}
+    chip = wanted.pop("board", {})
     for name in wanted:
         mod = __import__(name)
         for k, v in wanted[name].items():
             if k == "adc":
                 v = dict((int(pin), v[pin]) for pin in v)
             mod.state[k] = v
+    import machine
+
+    from tspush.device import ticks
+
+    ticks.port = chip.get("port", ticks.port)
+    if chip.get("rtc"):
+        ticks.rtc_ms = machine.rtc_ms
+        try:
+            f = open("hw.json")
+            hw = json.loads(f.read())
+            f.close()
+            machine.state["rtc"] = hw["rtc"].encode()
+            machine.state["rtc_off_ms"] = hw["rtc_off_ms"]
+            machine.state["reset_cause"] = hw["cause"]
+        except OSError:
+            machine.power_on()
     import tspush.device.app
 
     path = sys.argv[1] if len(sys.argv) > 1 else "config.json"
-    app = tspush.device.app.main(path, wait_forever=False)
-    if app is None:
-        sys.exit(2)
-    sys.exit(0)
+    code = 0
+    try:
+        if tspush.device.app.main(path, wait_forever=False) is None:
+            code = 2
+    except SystemExit:
+        if not machine.state["deepsleep"]:
+            raise
+        print("board: deep sleep %d ms" % machine.state["deepsleep"][-1])
+        code = 3
+    if chip.get("rtc"):
+        cause = machine.DEEPSLEEP_RESET if code == 3 else machine.SOFT_RESET
+        f = open("hw.json", "w")
+        f.write(
+            json.dumps(
+                {
+                    "rtc": machine.state["rtc"].decode(),
+                    "rtc_off_ms": machine.state["rtc_off_ms"],
+                    "cause": cause,
+                }
+            )
+        )
+        f.close()
+    if code == 3:
+        ticks.sleep_ms(machine.state["deepsleep"][-1])
+    sys.exit(code)
 
 
 main()

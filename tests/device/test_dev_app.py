@@ -233,6 +233,21 @@ def test_deep_sleep_keeps_the_schedule_in_the_rtc():
     assert app2.buffer.spool.pending("board") == 2  # on flash, for the third wake
 
 
+def test_readings_go_on_while_the_setup_page_waits():
+    from tspush.device import portal
+
+    app, conn, out = make_app(interval_s=1)
+    before = app.cycle
+    path = fresh_dir("portal") + "/config.json"
+    cfg = {}
+    assert not portal.run(
+        network, path, app.log, 3, port=0, feed=app.feed, bind="127.0.0.1", cfg=cfg
+    )
+    assert app.cycle - before >= 2  # due readings taken from the page's wait loop
+    assert app.buffer.ram_count() == app.cycle - before
+    assert len(cfg["ap_password"]) == 12 and cfg["ap_password"] in out.text
+
+
 def test_watchdog_fed_during_every_wait_and_the_esp8266_limit():
     v = Virtual()
     try:

@@ -36,6 +36,8 @@ from tspush.device.log import Log
 ok = portal.run(network, "config.json", Log(), %(timeout)d, name="tspush-abcdef",
                 port=%(port)d, bind="127.0.0.1")
 print("RESULT", ok)
+ap = network.WLAN(network.AP_IF)
+print("AP", ap.active(), ap._cfg["password"], ap._cfg["authmode"])
 """
 
 
@@ -74,6 +76,7 @@ def test_form_saves_wifi_url_and_token(tmp_path: Path) -> None:
         wait_port(port)
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
         assert "Wi-Fi name" in page and "tspush-abcdef" in page
+        assert "ap_password" not in page
         assert "old-token-123" not in page and "old-pass-456" not in page
         bad = urllib.parse.urlencode({"ssid": "", "password": "x"}).encode()
         try:
@@ -91,8 +94,12 @@ def test_form_saves_wifi_url_and_token(tmp_path: Path) -> None:
         proc.kill()
     assert "RESULT True" in out
     cfg = json.loads((flash / "config.json").read_text())
+    pw = cfg.pop("ap_password")
     assert cfg == dict(OLD, ssid="home net", password="p&w=1 %", token="new-token-789")
     assert "new-token-789" not in out and "p&w=1" not in out
+    # WPA2 with this board's own password, told on the serial log; closed once configured
+    assert len(pw) == 12 and f"setup: join Wi-Fi 'tspush-abcdef' with password {pw} and" in out
+    assert f"AP False {pw} 3" in out
 
 
 def test_timeout_keeps_working_credentials(tmp_path: Path) -> None:
@@ -102,4 +109,6 @@ def test_timeout_keeps_working_credentials(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=30)
     assert "RESULT False" in out
     assert "nobody answered in 1 s; settings unchanged" in out
-    assert (flash / "config.json").read_bytes() == before
+    after = json.loads((flash / "config.json").read_text())
+    assert after.pop("ap_password") and after == json.loads(before)  # only its AP password
+    assert "AP False" in out

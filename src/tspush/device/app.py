@@ -1,9 +1,12 @@
-"""The board's loop: sample, buffer, join Wi-Fi and push every N samples, sleep.
+"""The board's loop: sample on a fixed schedule, store, join Wi-Fi and push every N samples.
 
 What the original sketch did (banner, Wi-Fi dots, ``POST host/api/put``,
-``http: 204``, every 10 s), plus what it lacked: readings kept in RAM and
-flash while the network or the server is down, timestamps from NTP, a
-re-join when Wi-Fi drops, back-off, deep sleep, a watchdog. The TLS mode is
+``http: 204``, every 10 s), plus what it lacked: every reading on flash at
+once, with its true time (NTP, or the server's ``Date:``; readings taken
+before the clock is set are dated from their RTC era, see ``clock``), a
+re-join when Wi-Fi drops, back-off, deep sleep, a watchdog fed by every
+wait, and readings taken on schedule even while Wi-Fi joins (``feed``). A
+failing sensor is counted and skipped, never a reset. The TLS mode is
 stated at every boot, and never silently insecure.
 
 Hardware modules (``network``, ``ntptime``, ``machine``) are arguments so
@@ -177,13 +180,16 @@ class App:
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
         st = self.st = state.load()
-        if not st.get("era"):  # power-on: the RTC started again from 2000
+        # A new RTC run ("era") at power-on, where RTC memory comes back empty; without RTC
+        # memory (rp2, unix) the count cannot be proven to have run on: a new one each boot.
+        if not st.get("era") or state._rtc() is None:
             import binascii
             import os
 
             st["era"] = binascii.hexlify(os.urandom(4)).decode()
             st.pop("next", None)
         clock.era = st["era"]
+        self.sensor_errors = st.setdefault("errs", {})  # counted on through deep sleep
         state.save(st)
         _forget("tspush.device", "state")  # deep sleep imports it again; its RAM is back
         self.sensors, problems = sensors.build(
@@ -405,13 +411,13 @@ class App:
         """Until the next reading is due: deep sleep (RTC keeps the schedule), or naps."""
         cfg = self.cfg
         left_ms = ticks.ticks_diff(self.next_ms, ticks.ticks_ms())
+        if left_ms <= 0:  # a reading is due already (a long join): no sleep at all
+            return
         if cfg["deep_sleep"] and self.machine is not None and hasattr(self.machine, "deepsleep"):
             from tspush.device import state
 
             if left_ms > MAX_DEEP_SLEEP_S * 1000:
                 left_ms = MAX_DEEP_SLEEP_S * 1000
-            if left_ms < 0:
-                left_ms = 0
             self.st["cycle"] = self.cycle
             self.st["next"] = ticks.rtc_ms() + left_ms
             state.save(self.st)
@@ -420,8 +426,7 @@ class App:
             self.log.line("sleep: deep sleep %d ms, until the next reading" % left_ms)
             self.wifi.off()
             self.machine.deepsleep(left_ms)
-        if left_ms > 0:
-            self.nap(left_ms)
+        self.nap(left_ms)
 
     def run(self):
         self.setup()

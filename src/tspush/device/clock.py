@@ -79,9 +79,13 @@ class Clock:
             self.failures += 1
             if log is not None:
                 log.warn(
-                    "NTP %s did not answer (%s): asking again in %d s at most; readings wait "
-                    "on flash with their RTC time"
-                    % (self.host, e, min(self.every_s, 5 << min(self.failures - 1, 16)))
+                    "NTP %s did not answer (%s): asking again in %d s at most%s"
+                    % (
+                        self.host,
+                        e,
+                        min(self.every_s, 5 << min(self.failures - 1, 16)),
+                        "" if self.valid() else "; readings wait on flash with their RTC time",
+                    )
                 )
             return self.valid()
         self.failures = 0

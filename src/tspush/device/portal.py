@@ -111,22 +111,33 @@ def _answer(conn, status, html):
     conn.send(data)
 
 
-def run(network, config_path, log, timeout_s, name="tspush", port=80, feed=None, bind="0.0.0.0"):
+def run(
+    network,
+    config_path,
+    log,
+    timeout_s,
+    name="tspush",
+    port=80,
+    feed=None,
+    bind="0.0.0.0",
+    cfg=None,
+):
     """Serve the page until a valid form arrives (True) or ``timeout_s`` passes (False).
 
     The access point is WPA2 with this board's own password, made once and
-    kept in config.json (``ap_password``): the factory default is public.
+    kept in config.json (``ap_password``): the firmware's default is public.
     """
     import socket
 
     from tspush.device import config
 
-    pw = config.update(config_path, {}).get("ap_password")
+    cfg = {} if cfg is None else cfg
+    pw = cfg.get("ap_password")
     if not pw:
         import binascii
         import os
 
-        pw = binascii.hexlify(os.urandom(6)).decode()
+        pw = cfg["ap_password"] = binascii.hexlify(os.urandom(6)).decode()
         config.update(config_path, {"ap_password": pw})
     ap = network.WLAN(network.AP_IF)
     ap.active(True)

@@ -105,6 +105,7 @@ class Wifi:
                 self.cfg.get("provision_timeout_s", 300),
                 name=self.hostname,
                 feed=self.feed,
+                cfg=self.cfg,
             )
             if saved:
                 from tspush.device import config

@@ -26,6 +26,7 @@ def reset(**kw):
             "hostname": None,
             "connects": [],
             "drop": False,  # link is down until the next connect()
+            "down": [],  # [from, to] host Unix seconds: no access point in reach
         }
     )
     state.update(kw)
@@ -90,6 +91,13 @@ class WLAN:
         return self._status
 
     def isconnected(self):
+        import time
+
+        now = time.time()
+        for w in state["down"]:
+            if w[0] <= now < w[1]:
+                self._linked = False
+                return False
         if state["drop"]:
             self._linked = False
             return False

@@ -5,12 +5,14 @@ or calls ``state["then"]`` when a test keeps its own clock.
 """
 
 host = "pool.ntp.org"
-state = {"fail": False, "calls": 0}
+state = {"fail": False, "calls": 0, "fail_until": 0}  # fail_until: host Unix seconds
 
 
 def settime():
+    import time
+
     state["calls"] += 1
-    if state["fail"]:
+    if state["fail"] or time.time() < state["fail_until"]:
         raise OSError(110)
     then = state.get("then")
     if then is not None:
