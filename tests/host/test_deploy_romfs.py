@@ -189,3 +189,18 @@ def test_esp8266_https_with_a_ca_is_refused_at_deploy(tmp_path: Path, tspush: Ru
     assert r.returncode == 2, r.stdout + r.stderr
     assert "ca_file" in r.stderr and "ESP8266 cannot verify certificates" in r.stderr
     assert "http://" in r.stderr and "abc-123-token" not in r.stderr
+
+
+def test_freeze_manifest_lists_the_board_modules() -> None:
+    from tspush.cli.deploy import HOST_ONLY, package_files
+
+    text = (ROOT / "tools/firmware/manifest.py").read_text()
+    listed = re.findall(r'^module\("([^"]+)", base_path="../../src"\)$', text, re.M)
+    want = [
+        rel[len("lib/") :]
+        for src, rel in package_files()
+        if rel.startswith("lib/") and src.name not in HOST_ONLY
+    ]
+    assert listed == want
+    for m in listed:
+        assert (ROOT / "tools/firmware" / "../../src" / m).resolve().is_file(), m
