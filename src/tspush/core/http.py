@@ -25,8 +25,6 @@ Three parts, each usable alone:
 
 from tspush.core.errors import ConnectError, DNSError, ProtocolError, Timeout, TLSError
 
-_TIMEOUT_ERRNOS = (11, 110, 116, -116)  # EAGAIN, ETIMEDOUT (unix, lwIP)
-
 
 class Response:
     """Status, lower-case header names, body bytes, and whether the server closes."""
@@ -53,7 +51,8 @@ def _errno(e):
 
 
 def _is_timeout(e):
-    return _errno(e) in _TIMEOUT_ERRNOS or "timed out" in str(e)
+    # EAGAIN, ETIMEDOUT (unix, lwIP)
+    return _errno(e) in (11, 110, 116, -116) or "timed out" in str(e)
 
 
 class Connection:
@@ -137,7 +136,6 @@ class Connection:
         try:
             raw.settimeout(self.timeout_s)
             raw.connect(ai[-1])
-            _no_delay(raw)
         except OSError as e:
             self.close()
             if _is_timeout(e):
@@ -151,6 +149,12 @@ class Connection:
                 % (self.where(), _errno(e)),
                 e,
             )
+        # Nagle off: the head and body go out in separate writes, and a delayed ACK
+        # would stall each request by up to 40 ms. Not every port has the option.
+        try:
+            raw.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+        except (OSError, AttributeError, TypeError):
+            pass
         sock = raw
         if self.tls:
             from tspush.core.tls import wrap
@@ -166,17 +170,12 @@ class Connection:
             sock.setblocking(False)
             self._poller = select.poll()
             self._poller.register(sock, select.POLLIN)
-            wait = self._wait_readable
+            wait = lambda: self._wait(select.POLLIN)  # noqa: E731  (a name costs RAM)
         self._buf = bytearray(self.buf_bytes)
         from tspush.core.httpread import Reader
 
         self._reader = Reader(sock, self._buf, wait)
         self.connects += 1
-
-    def _wait_readable(self):
-        import select
-
-        self._wait(select.POLLIN)
 
     def _wait(self, mask):
         poller = getattr(self, "_poller")
@@ -215,20 +214,22 @@ class Connection:
         cap = len(buf)
         out = memoryview(buf)
         used = 0
-        for part in _parts(head, body):
-            src = memoryview(part)
-            pos = 0
-            n = len(src)
-            while pos < n:
-                take = cap - used
-                if take > n - pos:
-                    take = n - pos
-                out[used : used + take] = src[pos : pos + take]
-                used += take
-                pos += take
-                if used == cap:
-                    self._write_all(out)
-                    used = 0
+        single = isinstance(body, (bytes, bytearray, memoryview))
+        for seq in ((head,), (body,) if single else body):
+            for part in seq:
+                src = memoryview(part)
+                pos = 0
+                n = len(src)
+                while pos < n:
+                    take = cap - used
+                    if take > n - pos:
+                        take = n - pos
+                    out[used : used + take] = src[pos : pos + take]
+                    used += take
+                    pos += take
+                    if used == cap:
+                        self._write_all(out)
+                        used = 0
         if used:
             self._write_all(out[:used])
 
@@ -239,7 +240,12 @@ class Connection:
         ``body_len`` may give their total), so callers need not join them.
         """
         if body_len is None:
-            body_len = len(body) if isinstance(body, (bytes, bytearray)) else _total(body)
+            if isinstance(body, (bytes, bytearray)):
+                body_len = len(body)
+            else:
+                body_len = 0
+                for part in body:
+                    body_len += len(part)
         head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
             method,
             path,
@@ -289,22 +295,6 @@ class Connection:
         return ConnectError("%s: connection lost while %s (%s)" % (self.where(), doing, e), e)
 
 
-def _parts(head, body):
-    yield head
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        yield body
-    else:
-        for part in body:
-            yield part
-
-
-def _total(parts):
-    n = 0
-    for p in parts:
-        n += len(p)
-    return n
-
-
 def split_url(url):
     """``(tls, host, port, path)`` from ``http(s)://host[:port][/path]``; ValueError otherwise."""
     if url.startswith("https://"):
@@ -325,13 +315,3 @@ def split_url(url):
     if not host:
         raise ValueError("URL %r has no host name" % url)
     return tls, host, port, path
-
-
-def _no_delay(sock) -> None:
-    """Turn off Nagle: the head and body go out in separate writes, and a
-    delayed ACK would otherwise stall each request by up to 40 ms. Not every
-    port has the option (or the constants): then nothing changes."""
-    try:
-        sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
-    except (OSError, AttributeError, TypeError):
-        pass
