@@ -159,7 +159,7 @@ class Measure:
         t0 = int(time.time())
         try:
             r = subprocess.run(
-                args, cwd=run_dir, env=env, capture_output=True, text=True, timeout=60
+                args, cwd=run_dir, env=env, capture_output=True, text=True, timeout=30
             )
         except subprocess.TimeoutExpired as e:  # a board that loops on MemoryError fails too
             return False, None, f"timed out: {str(e.stdout)[-1500:]}"
@@ -169,8 +169,12 @@ class Measure:
         if case == "rest":
             return r.returncode == 0 and "rest: ok" in out, before, out
         ok = f"done: 1 cycle(s), {n} point(s) sent, 0 waiting" in out
-        if ok and read_back(rx, metric, t0 - 2000) != n:
-            raise RuntimeError(f"{n} points sent but not all read back:\n{out[-1500:]}")
+        if ok:  # the receiver commits in batches: wait for the points, with a bound
+            deadline = time.monotonic() + 15
+            while read_back(rx, metric, t0 - 2000) != n:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{n} points sent but not all read back:\n{out[-1500:]}")
+                time.sleep(0.1)
         return ok, before, out
 
     def min_heap(self, rx: Any, ca_der: bytes, case: int | str) -> tuple[int, int, str]:
