@@ -348,6 +348,76 @@ def test_out_of_memory_in_a_cycle_is_counted_and_halves_the_batch_and_keeps_read
     assert len(sent(conn)) == 3 and [len(json.loads(b)) for b in conn.bodies] == [1, 2]
 
 
+def test_out_of_memory_while_storing_retries_once_then_counts_the_loss():
+    app, conn, out = make_app(spool_dir=fresh_dir("oomstore"))
+    sp = app.buffer.spool
+    real = sp.append_records
+    fails = [1]
+
+    def append_records(recs):
+        if fails[0]:
+            fails[0] -= 1
+            raise MemoryError("memory allocation failed")
+        return real(recs)
+
+    sp.append_records = append_records
+    app.sample()  # the first try fails, the second stores
+    assert sp.pending("board") == 1 and app.memory_errors == 1 and app.buffer.dropped == 0
+    fails[0] = 2
+    app.sample()  # both tries fail: lost, and said so
+    assert sp.pending("board") == 1 and app.memory_errors == 3 and app.buffer.dropped == 1
+    assert "spool: 1 reading(s) of this cycle are lost (counted)" in out.text
+
+
+def listening_socket():
+    """A loopback socket that listens and never accepts: ``(socket, port)``."""
+    import os
+    import socket
+
+    for _ in range(50):
+        s = socket.socket()
+        port = 20000 + int.from_bytes(os.urandom(2), "little") % 40000
+        try:
+            s.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+            s.listen(4)
+            return s, port
+        except OSError:
+            s.close()
+    raise AssertionError("no free port")
+
+
+def test_a_slow_server_neither_stops_the_readings_nor_starves_the_watchdog():
+    """The server takes the request and never answers: readings go on while the board waits."""
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return  # CPython's sockets wait inside recv(); the poll() loop is MicroPython's
+    srv, port = listening_socket()  # the kernel takes the connection; nobody answers
+    try:
+        network.reset()
+        machine.reset_state()
+        out = Out()
+        cfg = config.check(
+            {
+                "url": "http://127.0.0.1:%d/api/put" % port,
+                "spool_dir": "",
+                "interval_s": 1,
+                "watchdog_s": 30,
+                "timeout_s": 4,
+                "provision": False,
+            }
+        )
+        app = App(cfg, Log([], out), network, ntptime, machine)
+        app.setup()
+        app.run_cycle()  # one reading, then a POST that waits 4 s for an answer
+    finally:
+        srv.close()
+    assert "error: timeout while sending" in out.text
+    assert app.cycle >= 3, out.text  # readings at 1 s, 2 s, 3 s were taken while waiting
+    assert machine.state["wdt"].count("feed") >= 3
+    assert app.buffer.ram_count() == app.cycle  # kept for the next try
+
+
 def test_wifi_drop_is_repaired():
     app, conn, out = make_app()
     app.run_cycle()

@@ -233,6 +233,7 @@ class AnswerEater:
         try:
             while data := u.recv(65536):
                 if eat:  # the server answered; the board never hears it
+                    c.shutdown(socket.SHUT_RDWR)
                     break
                 c.sendall(data)
         except OSError:
@@ -248,14 +249,14 @@ def test_lost_answers_are_sent_again_and_stored_once(tmp_path: Path) -> None:
     with receiver(tmp_path) as rx:
         proxy = AnswerEater(int(rx.url.rsplit(":", 1)[1]), eat=2)
         try:
-            d = flash(tmp_path, f"http://127.0.0.1:{proxy.port}/api/put", {"cycles": 6}, {})
+            d = flash(tmp_path, f"http://127.0.0.1:{proxy.port}/api/put", {"cycles": 8}, {})
             t0 = int(time.time())
             out = boots(d, 1)
         finally:
             proxy.close()
         assert proxy.eaten == 2
-        res = check("lost-answers", rx, out, t0, 6)
-        assert res["posted"] > 6  # the batches whose answer was lost went again
+        res = check("lost-answers", rx, out, t0, 8)
+        assert res["posted"] > 8  # the batches whose answer was lost went again
 
 
 def test_deep_sleep_duty_cycle_over_12_boots(tmp_path: Path) -> None:

@@ -102,6 +102,7 @@ class Connection:
         self.sent_bytes = 0
         self.connects = 0
         self.pins_unchecked = False
+        self.idle = None  # the board feeds its watchdog and takes due readings here
 
     def where(self):
         return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
@@ -178,10 +179,19 @@ class Connection:
         self.connects += 1
 
     def _wait(self, mask):
+        """Up to ``timeout_s``; ``idle`` (if set) is called every second while waiting."""
         poller = getattr(self, "_poller")
         poller.modify(self.sock, mask)
-        if not poller.poll(int(self.timeout_s * 1000)):
-            raise OSError(110)
+        left = int(self.timeout_s * 1000)
+        idle = getattr(self, "idle")
+        while True:
+            step = left if idle is None or left < 1000 else 1000
+            if poller.poll(step):
+                return
+            left -= step
+            if left <= 0:
+                raise OSError(110)
+            idle()
 
     def _write_all(self, data):
         write = getattr(self.sock, "write", None) or getattr(self.sock, "send")

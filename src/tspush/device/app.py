@@ -177,6 +177,7 @@ class App:
             min_free_bytes=_tls_min_free(cfg) if tls else 0,
             **opts,
         )
+        conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
         st = self.st = state.load()
@@ -298,8 +299,6 @@ class App:
         for s in self.sensors:
             try:
                 readings = s.read()
-            except MemoryError:
-                raise
             except Exception as e:  # drivers raise plain Exception ("checksum error")
                 n = self.sensor_errors.get(s.name, 0) + 1
                 self.sensor_errors[s.name] = n
@@ -342,12 +341,20 @@ class App:
         from tspush.core.opentsdb import encode_point
 
         head = b"" if ts is not None else ("@%s %d " % (self.clock.era, raw)).encode()
-        try:
-            sp.append_records([head + encode_point(p) for p in points])
-        except (TspushError, OSError) as e:
-            self.buffer.dropped += len(points)
-            self.log.fail(e, "writing readings to flash")
-            self.log.line("spool: %d reading(s) of this cycle are lost" % len(points))
+        for _ in (1, 2):  # out of memory: free what can be freed, and once more
+            try:
+                sp.append_records([head + encode_point(p) for p in points])
+                return
+            except (MemoryError, TspushError, OSError) as e:
+                err = e
+                if not isinstance(e, MemoryError):
+                    break
+                self.memory_errors += 1
+                self.pusher.conn.close()  # a kept TLS session holds its buffers
+                gc.collect()
+        self.buffer.dropped += len(points)
+        self.log.fail(err, "writing readings to flash")
+        self.log.line("spool: %d reading(s) of this cycle are lost (counted)" % len(points))
 
     def push(self):
         """Join, set the clock if needed, send what waits; never a reading without its time."""
