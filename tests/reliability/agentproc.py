@@ -38,11 +38,12 @@ def write_config(
     max_bytes: int = 64 << 20,
     extra_output: str = "",
     state_file: Path | None = None,
+    self_metrics_interval_s: float = 0,
 ) -> Path:
     lines = [
         "[agent]",
         "interval_s = 0.1",
-        "self_metrics_interval_s = 0",
+        f"self_metrics_interval_s = {self_metrics_interval_s}",
         "state_interval_s = 0.3",
         'log_level = "info"',
     ]

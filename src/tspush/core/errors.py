@@ -65,6 +65,8 @@ class PointError(TspushError):
 
 class SpoolError(TspushError):
     exit_code = 7
+    stored = 0  # a failed append: how many of its first points were stored
+    lost = 0  # and how many were not (set by the caller that knows)
 
 
 class TransportError(TspushError):

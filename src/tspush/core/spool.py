@@ -286,12 +286,6 @@ class Cursor:
     def move(self, pos) -> None:
         self.seq, self.offset, self.recno, self.skip = pos
 
-    def encode(self) -> bytes:
-        return (
-            "v2 %d %d %d %d %d %d\n"
-            % (self.seq, self.offset, self.recno, self.skip, self.dropped, self.dead)
-        ).encode()
-
     def slot(self, counter: int) -> bytes:
         """One 128-byte slot: ``v3 counter seq offset recno skip dropped dead crc``."""
         text = "v3 %d %d %d %d %d %d %d" % (
@@ -519,7 +513,7 @@ class Spool:
         try:
             f = open(path, "rb")
             try:
-                got = Cursor.decode(f.read(4 * SLOT))
+                got = Cursor.decode(f.read(2 * SLOT))
             finally:
                 f.close()
             if got is not None:
@@ -606,7 +600,11 @@ class Spool:
         return self.append_records(payloads)
 
     def append_records(self, payloads) -> int:
-        """Store already-encoded points (OpenTSDB JSON objects, one per payload)."""
+        """Store already-encoded points (OpenTSDB JSON objects, one per payload).
+
+        A SpoolError (disk full) says in ``stored`` how many of the first
+        points were stored before the write failed; the rest were not.
+        """
         if not payloads:
             return 0
         now_s = self.clock()
@@ -631,20 +629,26 @@ class Spool:
             parts = []
             seg = self.segments[-1]
             size = seg.size
-            n = 0
-            for rec, count in records:
-                if size + len(rec) > self.segment_bytes and size > 0:
-                    self._write(seg, parts, n, now_s)
-                    seg = self._rotate()
-                    size = 0
-                    parts = []
-                    n = 0
-                parts.append(rec)
-                size += len(rec)
-                n += count
-            self._write(seg, parts, n, now_s)
-            self._sync(now_s)
-            self._enforce_caps(now_s)
+            n = done = 0
+            try:
+                for rec, count in records:
+                    if size + len(rec) > self.segment_bytes and size > 0:
+                        self._write(seg, parts, n, now_s)
+                        done += n
+                        seg = self._rotate()
+                        size = 0
+                        parts = []
+                        n = 0
+                    parts.append(rec)
+                    size += len(rec)
+                    n += count
+                self._write(seg, parts, n, now_s)
+                done += n
+                self._sync(now_s)
+                self._enforce_caps(now_s)
+            except SpoolError as e:
+                e.stored = done  # the points before the failed write are stored
+                raise
         return len(payloads)
 
     def _write(self, seg: Segment, parts, n: int, now_s: int) -> None:

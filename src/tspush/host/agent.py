@@ -89,7 +89,6 @@ class SourceRunner:
         self.last_error = ""
         self.last_error_s: float | None = None
         self.unstored = 0  # points lost because the spool could not be written
-        self.spool_error = ""
         self.thread = threading.Thread(
             target=self.run, name="tspush-src-" + source.name, daemon=True
         )
@@ -126,19 +125,12 @@ class SourceRunner:
         self.last_ok_s = now
         try:
             n = agent.append(points, stamp, self.source.name)
-        except SpoolError as e:  # disk full: say so once, count, keep reading
-            self.unstored += len(points)
-            if str(e) != self.spool_error:
-                agent.log(
-                    "error",
-                    "%s; %d point(s) not stored" % (e, len(points)),
-                    source=self.source.name,
-                )
-            self.spool_error = str(e)
+        except SpoolError as e:  # disk full: count every point, log now and then, keep reading
+            lost = e.lost
+            self.unstored += lost
+            self.points += e.stored
+            agent.not_stored(e, lost, self.source.name)
             return 0
-        if self.spool_error:
-            agent.log("info", "spool writable again", source=self.source.name)
-            self.spool_error = ""
         self.points += n
         return n
 
@@ -184,6 +176,16 @@ class Agent:
         self._aux = threading.Thread(target=self._housekeeping, name="tspush-aux", daemon=True)
         self.encoder = RecordEncoder()
         self.invalid_points = 0
+        # Points the spool could not take (disk full), all of them counted; logged at
+        # the first, then at most every ``not_stored_log_s``, and when it takes points again.
+        self.not_stored_points = 0
+        self.not_stored_log_s = 60.0
+        self.last_spool_error = ""
+        self.last_spool_error_s: float | None = None
+        self._outage = 0  # points not stored since the spool last took some
+        self._outage_logged = 0
+        self._next_not_stored_log = 0.0
+        self._not_stored_lock = threading.Lock()
 
     # -- the pipe ---------------------------------------------------------------
 
@@ -207,11 +209,50 @@ class Agent:
                 "%d invalid point(s) not stored: %s" % (len(bad), bad[0]),
                 source=source,
             )
-        n = self.spool.append_records(records)
+        try:
+            n = self.spool.append_records(records)
+        except SpoolError as e:  # the caller counts: some sources can send again, some cannot
+            e.lost = len(records) - e.stored
+            raise
+        if self._outage:
+            self._spool_back()
         for o in self.outputs:
             if self.spool.pending(o.name) >= o.forwarder.max_points:
                 o.wake()
         return n
+
+    def not_stored(self, e: Exception, n: int, source: str) -> None:
+        """Count ``n`` points the spool refused (``e``); log the first, then at most every
+        ``not_stored_log_s`` seconds with the count since the last line."""
+        now = time.monotonic()
+        with self._not_stored_lock:
+            self.not_stored_points += n
+            self._outage += n
+            self.last_spool_error = str(e)
+            self.last_spool_error_s = self.clock()
+            if now < self._next_not_stored_log:
+                return
+            self._next_not_stored_log = now + self.not_stored_log_s
+            new = self._outage - self._outage_logged
+            self._outage_logged = self._outage
+            total = self.not_stored_points
+        self.log(
+            "error",
+            "%s; %d point(s) not stored since the last report, %d in all since start"
+            % (e, new, total),
+            source=source,
+        )
+
+    def _spool_back(self) -> None:
+        with self._not_stored_lock:
+            lost, self._outage, self._outage_logged = self._outage, 0, 0
+            self._next_not_stored_log = 0.0
+        if lost:
+            self.log(
+                "info",
+                "spool writable again; %d point(s) could not be stored meanwhile, %d in all"
+                % (lost, self.not_stored_points),
+            )
 
     def _receive(self, runner: SourceRunner, points: list[Point]) -> int:
         """Points pushed to a listening source: spooled before its client gets an answer."""
@@ -241,6 +282,10 @@ class Agent:
             ]
         for r in self.runners:
             out.append(Point(pre + ".source.errors", r.errors, None, {"source": r.source.name}))
+            out.append(
+                Point(pre + ".source.not_stored", r.unstored, None, {"source": r.source.name})
+            )
+        out.append(Point(pre + ".spool.not_stored", self.not_stored_points, None, {}))
         return out
 
     def state(self) -> dict[str, Any]:
@@ -257,6 +302,9 @@ class Agent:
             "corrupt_records": self.spool.corrupt_records,
             "dead_letter_file": str(self.dead_letter_path),
             "invalid_points": self.invalid_points,
+            "not_stored_points": self.not_stored_points,
+            "last_spool_error": self.last_spool_error,
+            "last_spool_error_s": self.last_spool_error_s,
             "outputs": {o.name: o.state() for o in self.outputs},
             "sources": {
                 r.source.name: {
@@ -265,6 +313,7 @@ class Agent:
                     "last_ok_s": r.last_ok_s,
                     "last_error": r.last_error,
                     "last_error_s": r.last_error_s,
+                    "not_stored": r.unstored,
                 }
                 for r in self.runners
             },
@@ -284,8 +333,11 @@ class Agent:
             self.write_state()
             if self.cfg.self_metrics_interval_s and time.monotonic() >= next_metrics:
                 next_metrics += self.cfg.self_metrics_interval_s
+                metrics = self.self_metrics()
                 try:
-                    self.append(self.self_metrics(), int(self.clock()))
+                    self.append(metrics, int(self.clock()))
+                except SpoolError as e:
+                    self.not_stored(e, e.lost, "agent")
                 except Exception as e:  # noqa: BLE001
                     self.log("warning", "self-metrics failed: %r" % e)
 

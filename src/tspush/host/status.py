@@ -76,6 +76,20 @@ def format_status(state: dict[str, Any], now_s: float | None = None) -> str:
         "spool: %s, %s point(s) stored"
         % (state.get("spool_dir", "?"), state.get("spool_points", "?")),
     ]
+    if state.get("not_stored_points"):  # disk full: these points are gone
+        lines.append(
+            "  NOT STORED: %s point(s) could not be written to the spool; last %s: %s"
+            % (
+                state["not_stored_points"],
+                _age(now_s, state.get("last_spool_error_s")),
+                state.get("last_spool_error"),
+            )
+        )
+    if state.get("corrupt_bytes"):
+        lines.append(
+            "  damage found at start: %s corrupt record(s), %s byte(s) skipped (see the log)"
+            % (state.get("corrupt_records", "?"), state["corrupt_bytes"])
+        )
     for name, o in sorted((state.get("outputs") or {}).items()):
         oldest = o.get("oldest_s")
         lines.append("output %s -> %s (profile %s)" % (name, o.get("url"), o.get("profile")))
@@ -108,6 +122,8 @@ def format_status(state: dict[str, Any], now_s: float | None = None) -> str:
             s.get("points"),
             _age(now_s, s.get("last_ok_s")),
         )
+        if s.get("not_stored"):
+            line += "; %s NOT STORED (spool full)" % s["not_stored"]
         if s.get("last_error"):
             line += "; last error %s: %s" % (_age(now_s, s.get("last_error_s")), s["last_error"])
         lines.append(line)
