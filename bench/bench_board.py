@@ -253,7 +253,7 @@ def run(
                     for install in installs:
                         m = Measure(exe, bits, boards[install], base)
                         for case in cases:
-                            heap, before, _ = m.min_heap(rx, ca_der, case)
+                            heap, before, out = m.min_heap(rx, ca_der, case)
                             need = round((heap - before) / 1024, 1)
                             what = "at rest" if case == "rest" else f"{case}-point push"
                             goal = GOALS_KIB.get((case, mode)) if bits == 32 else None
@@ -269,6 +269,17 @@ def run(
                                     ok=need <= goal if goal and install == "romfs" else None,
                                 )
                             )
+                            wrote = re.search(r"(\d+) bytes written", out)
+                            if case != "rest" and wrote and bits == 32 and install == "romfs":
+                                rows.append(
+                                    row(
+                                        BENCH,
+                                        f"bytes written per point, {mode}, {case}-point push",
+                                        round(int(wrote.group(1)) / int(case), 1),
+                                        "B/point",
+                                        "request head + body (before TLS framing)",
+                                    )
+                                )
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return rows
