@@ -30,6 +30,7 @@ in use before the app and so drops out of the figure).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -50,6 +51,7 @@ MP64 = str(Path(sys.executable).parent / "micropython")
 MP32_DEFAULT = ROOT.parent / "shared/micropython32/micropython-32"
 ROMRUN = ROOT / "tests/device/romrun.py"
 SHIMS = ROOT / "tests/device/shims"
+RUN_IDS = itertools.count(1)
 GOALS_KIB = {("rest", "plain"): 23, (10, "plain"): 31, (50, "plain"): 38, (50, "tls"): 60}
 
 
@@ -131,7 +133,7 @@ class Measure:
     ) -> tuple[bool, int | None, str]:
         """One boot with ``heap`` bytes of heap; ``(passed, heap in use before the app, log)``."""
         self.runs += 1
-        metric = f"bench.m{os.getpid()}.{self.runs}"
+        metric = f"bench.m{os.getpid()}.{next(RUN_IDS)}"  # one metric per run, never reused
         cfg = {
             "url": rx.url + "/api/put",
             "token": rx.write_token,
