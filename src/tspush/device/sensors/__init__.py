@@ -9,19 +9,18 @@ and their names are interned only then.
 
 from tspush.core.errors import ConfigError, TspushError
 
-# type, module, class: one long string, so a board interns the names of the
-# configured sensors only (every distinct name costs RAM on an ESP8266).
-_KINDS = (
-    "constant constant Constant|analog analog Analog|dht dhtxx DHT|ds18b20 ds18b20 DS18B20|"
-    "bme280 bme280 BME280|internal internal Internal"
-)
-
 
 def make(spec, ctx=None):
     """One sensor from its config object; ConfigError naming the type when unknown."""
     kind = spec.get("type")
     known = []
-    for entry in _KINDS.split("|"):
+    # type, module, class: one long string, so a board interns the names of the
+    # configured sensors only (every distinct name costs RAM on an ESP8266).
+    kinds = (
+        "constant constant Constant|analog analog Analog|dht dhtxx DHT|ds18b20 ds18b20 DS18B20|"
+        "bme280 bme280 BME280|internal internal Internal"
+    )
+    for entry in kinds.split("|"):
         parts = entry.split(" ")
         if parts[0] == kind:
             mod = __import__("tspush.device.sensors." + parts[1], None, None, (parts[2],))
@@ -30,8 +29,10 @@ def make(spec, ctx=None):
     raise ConfigError("unknown sensor type %r: use one of %s" % (kind, ", ".join(known)), "type")
 
 
-def build(specs, ctx=None):
-    """``(sensors, problems)``: a sensor that cannot be set up is left out and reported."""
+def build(sensors, ctx=None):
+    """``(sensors, problems)`` from the config's sensor objects: one that cannot be set
+    up is left out and reported. (The argument's name is one the app interns anyway.)"""
+    specs = sensors
     sensors = []
     problems = []
     for i in range(len(specs)):
