@@ -44,5 +44,9 @@ def build(sensors, ctx=None):
     return sensors, problems
 
 
-def fail(name, what, advice):
-    return TspushError("%s: %s: %s" % (name, what, advice))
+def fail(*args):
+    """``fail(sensor_name, what_went_wrong, what_to_check)``: the error a sensor raises.
+
+    Positional only (``*args``): argument names are interned on a board.
+    """
+    return TspushError("%s: %s: %s" % args)
