@@ -257,6 +257,13 @@ def run(
                         for case in cases:
                             heap, before, out = m.min_heap(rx, ca_der, case)
                             need = round((heap - before) / 1024, 1)
+                            # deterministic companions: heap in use after a GC, names interned
+                            rest = re.findall(r"(\d+) in use (?:at rest|after the last)", out)
+                            names = re.search(r"n_qstr=(\d+)", out)
+                            more = ""
+                            if rest and names:
+                                more = f"; {(int(rest[-1]) - before) / 1024:.1f} KiB in use, "
+                                more += f"{names.group(1)} names"
                             what = "at rest" if case == "rest" else f"{case}-point push"
                             goal = GOALS_KIB.get((case, mode)) if bits == 32 else None
                             rows.append(
@@ -266,7 +273,7 @@ def run(
                                     need,
                                     "KiB",
                                     f"min heap {heap / 1024:.2f} KiB - {before} B in use before "
-                                    "the app; points read back",
+                                    f"the app; points read back{more}",
                                     goal=f"<= {goal} KiB" if goal and install == "romfs" else "",
                                     ok=need <= goal if goal and install == "romfs" else None,
                                 )

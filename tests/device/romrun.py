@@ -12,7 +12,8 @@ The shims come from ``/rom/shims`` when the image holds them (stand-ins for
 C modules on a board), else from tests/device/shims.
 
 Prints ``before app: N in use`` (heap in use before the app is imported);
-``rest``: only set-up runs, then ``rest: ok``.
+``rest``: only set-up runs, then ``rest: ok``; at the end, the name pool
+(``qstr pool: ... n_qstr=N``).
 
 A board's own main.py (two lines) interns no name the app does not, and
 every interned name counts towards the qstr pool's next doubling (see
@@ -81,3 +82,6 @@ if tspush.device.app.main("config.json", wait_forever=False) is None:
     sys.exit(2)
 if len(sys.argv) > 1 and sys.argv[-1] == "rest set-up only"[:4]:
     print("rest: ok (set-up only)")
+import micropython  # noqa: E402  (after the run: how many names it interned)
+
+micropython.qstr_info()
