@@ -7,7 +7,8 @@ import io
 
 from mpcompat import raises
 from tspush.core.errors import ConnectError, ProtocolError, TLSError
-from tspush.core.http import Connection, Reader, parse_response, split_url
+from tspush.core.http import Connection, split_url
+from tspush.core.httpread import Reader, parse_response
 
 
 def parse(data, method="POST", max_body_bytes=16384):
@@ -137,7 +138,8 @@ class FakeSock:
 
 def attach(conn, sock):
     conn.sock = sock
-    conn._reader = Reader(sock, conn._in)
+    conn._buf = bytearray(conn.buf_bytes)  # what connect() allocates
+    conn._reader = Reader(sock, conn._buf)
 
 
 def test_request_bytes_on_the_wire():

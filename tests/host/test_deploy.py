@@ -1,7 +1,8 @@
 """``tspush deploy`` and ``tspush monitor`` against a virtual board, for real.
 
 The virtual board is the MicroPython unix port behind a pseudo-serial link:
-``socat TCP-LISTEN:PORT EXEC:micropython,pty,raw,echo=0``; mpremote and
+``socat TCP-LISTEN:PORT,fork EXEC:micropython,pty,raw,echo=0`` (one interpreter per
+connection: deploy asks `mpremote romfs query` first, then copies); mpremote and
 pyserial reach it as ``socket://127.0.0.1:PORT``. Its working directory
 plays the board's flash, so the test reads what landed there directly.
 """
@@ -44,7 +45,7 @@ class VirtualBoard:
         self.proc = subprocess.Popen(
             [
                 "socat",
-                f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr",
+                f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork",
                 f"EXEC:{cmd},pty,raw,echo=0,stderr",
             ],
             cwd=flash,

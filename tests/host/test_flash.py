@@ -57,6 +57,13 @@ def test_the_installed_esptool_accepts_the_command_line(tmp_path: Path) -> None:
 def test_refusals_say_what_to_do(tmp_path: Path, tspush: Run) -> None:
     r = tspush("flash", "--port", "/dev/null", "--firmware", str(tmp_path / "none.bin"))
     assert r.returncode == 1 and "not found" in r.stderr and "micropython.org/download" in r.stderr
+    # the D1 mini needs the ROMFS variant: the message names its file and page
+    assert "ESP8266_GENERIC-FLASH_2M_ROMFS-*.bin" in r.stderr
+    assert "micropython.org/download/ESP8266_GENERIC/" in r.stderr
+    r = tspush(
+        "flash", "--port", "/dev/null", "--chip", "esp32", "--firmware", str(tmp_path / "x.bin")
+    )
+    assert "ESP32_GENERIC-*.bin" in r.stderr and "ROMFS" not in r.stderr
     r = tspush("flash", "--port", "/dev/null", "--firmware", str(image(tmp_path, size=1000)))
     assert "not a MicroPython image" in r.stderr
     r = tspush(
@@ -86,3 +93,4 @@ def test_no_board_on_the_port_fails_with_advice(tmp_path: Path, tspush: Run) -> 
     )
     assert r.returncode == 1
     assert "esptool erase failed" in r.stderr and "BOOT" in r.stderr
+    assert "does not look like the ROMFS variant" in r.stdout  # fw.bin: warned, not refused

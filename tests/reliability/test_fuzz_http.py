@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from support.badserver import BadServer
-from tspush.core import http
+from tspush.core import http, httpread
 from tspush.core.errors import ProtocolError, TspushError
 
 FUZZ = settings(max_examples=1500, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
@@ -30,7 +30,7 @@ MAX_BODY = 256
 
 def _parse(data: bytes, method: str = "POST") -> http.Response | None:
     try:
-        r = http.parse_response(io.BytesIO(data), method, MAX_BODY)
+        r = httpread.parse_response(io.BytesIO(data), method, MAX_BODY)
     except ProtocolError as e:
         assert str(e)
         return None
@@ -200,5 +200,5 @@ def test_board_client_gives_up_on_a_huge_body_with_bounded_memory_and_time() -> 
     assert rss1 - rss0 < 50 * 2**20, f"RSS grew by {(rss1 - rss0) >> 20} MiB"
     assert result, f"still reading after 20 s ({streamed >> 20} MiB streamed)"
     outcome, took_s = result[0]
-    assert outcome == f"HTTP 200 ({http.MAX_BODY_BYTES} bytes kept)", outcome
+    assert outcome == f"HTTP 200 ({httpread.MAX_BODY_BYTES} bytes kept)", outcome
     assert took_s < 5 and streamed < 2**30

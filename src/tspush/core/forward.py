@@ -167,12 +167,14 @@ class Forwarder:
                     )
                 ]
             return self._halves(records, depth)
-        from tspush.core.response import classify
-
         details = self.details
         status, headers, rbody = self.send(body, details)
         self.sent_requests += 1
         self.last_status = status
+        if 200 <= status < 300:  # the usual case: no need to load core.response (RAM)
+            return []
+        from tspush.core.response import classify
+
         try:
             classify(status, rbody, headers, getattr(self.send, "secrets", ()))
         except TooLarge as e:

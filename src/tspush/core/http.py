@@ -5,33 +5,25 @@ Why our own: micropython-lib's ``requests`` speaks HTTP/1.0 with
 answers and writes one small TLS record per header. This one keeps the
 connection alive, sends ``Content-Length`` bodies (never chunked: stock
 OpenTSDB refuses them), reads Content-Length, chunked and close-delimited
-answers, and writes the request from one preallocated buffer so a request
-costs a few large TLS records and no string concatenation.
+answers, and writes the request in pieces through one small buffer so a
+request costs a few large TLS records and no body-sized copy. That buffer
+is allocated on connect and freed on close, and serves both ways (the
+request is all sent before the answer is read): an idle board holds none.
 
 Three parts, each usable alone:
 
-* ``parse_response(readable)``: the parser. It only calls ``readline()``
-  and ``read(n)``, so a ``BytesIO`` feeds it in tests and fuzzers.
-* ``Reader``: ``readline``/``read`` over a socket with one fixed buffer.
-* ``Connection``: DNS, TCP, TLS (CA verification, certificate pins checked
-  before any HTTP byte is sent, or explicitly insecure), keep-alive, and the
-  mapping of OSError / TLS errors to ``tspush.core.errors`` at this edge.
+* ``httpread.parse_response(readable)``: the parser. It only calls
+  ``readline()`` and ``read(n)``, so a ``BytesIO`` feeds it in tests and
+  fuzzers. With ``httpread.Reader`` (``readline``/``read`` over a socket
+  with one fixed buffer) it is loaded at the first connect, not at set-up:
+  a board at rest holds neither.
+* ``Connection``: DNS, TCP, keep-alive, and the mapping of OSError to
+  ``tspush.core.errors`` at this edge; TLS (CA verification, certificate
+  pins checked before any HTTP byte is sent, or explicitly insecure) is in
+  ``core.tls``, imported only for an https URL (RAM on the relay path).
 """
 
-from tspush.core.errors import (
-    ConnectError,
-    DNSError,
-    PinMismatch,
-    ProtocolError,
-    Timeout,
-    TLSError,
-)
-
-MAX_LINE_BYTES = 2048
-MAX_HEADERS = 64
-MAX_BODY_BYTES = 16384
-MAX_DRAIN_BYTES = 65536  # past this much body, stop reading and close instead of keeping alive
-_TIMEOUT_ERRNOS = (11, 110, 116, -116)  # EAGAIN, ETIMEDOUT (unix, lwIP)
+from tspush.core.errors import ConnectError, DNSError, ProtocolError, Timeout, TLSError
 
 
 class Response:
@@ -51,219 +43,6 @@ class Response:
         return "Response(%d, %d bytes)" % (self.status, len(self.body))
 
 
-def _line(readable):
-    line = readable.readline()
-    if len(line) > MAX_LINE_BYTES:
-        raise ProtocolError("HTTP line of %d bytes is too long" % len(line))
-    return line
-
-
-def _status_line(readable):
-    line = _line(readable)
-    if not line:
-        raise ProtocolError("the server closed the connection without answering")
-    if not line.endswith(b"\n"):
-        raise ProtocolError("the status line was cut short")
-    parts = bytes(line).strip().split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise ProtocolError("not an HTTP/1.x answer: %r" % bytes(line[:60]))
-    code = parts[1]
-    if len(code) != 3 or not code.isdigit():
-        raise ProtocolError("bad HTTP status %r" % bytes(code[:10]))
-    status = int(code)
-    if status < 100:
-        raise ProtocolError("bad HTTP status %d" % status)
-    try:
-        reason = parts[2].decode() if len(parts) > 2 else ""
-    except UnicodeError:  # a reason phrase that is not UTF-8 is not worth failing for
-        reason = ""
-    return parts[0], status, reason
-
-
-def _headers(readable):
-    headers = {}
-    n = 0
-    while True:
-        line = _line(readable)
-        if not line.endswith(b"\n"):
-            raise ProtocolError("the answer's headers were cut short")
-        line = bytes(line).rstrip(b"\r\n")
-        if not line:
-            return headers
-        n += 1
-        if n > MAX_HEADERS:
-            raise ProtocolError("more than %d header lines" % MAX_HEADERS)
-        if line[0] in b" \t":
-            raise ProtocolError("folded header lines are not allowed")
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name != name.strip():
-            raise ProtocolError("bad header line %r" % line[:60])
-        try:
-            key = name.decode().lower()
-            val = value.strip().decode()
-        except UnicodeError:
-            raise ProtocolError("header %r is not text" % name[:40])
-        if key in headers:
-            val = headers[key] + ", " + val
-        headers[key] = val
-
-
-def _read_exact(readable, n, keep, out):
-    """Read ``n`` bytes; append up to ``keep`` of them to ``out``; return bytes kept."""
-    kept = 0
-    while n > 0:
-        chunk = readable.read(n if n < 1024 else 1024)
-        if not chunk:
-            raise ProtocolError("the server closed the connection in the middle of the body")
-        n -= len(chunk)
-        if kept < keep:
-            room = keep - kept
-            part = chunk if len(chunk) <= room else chunk[:room]
-            out.extend(part)
-            kept += len(part)
-    return kept
-
-
-def _chunked(readable, max_body_bytes, out):
-    total = 0
-    while True:
-        line = _line(readable)
-        if not line.endswith(b"\n"):
-            raise ProtocolError("a chunk size line was cut short")
-        size_s = bytes(line).split(b";", 1)[0].strip()
-        if not size_s or len(size_s) > 8:
-            raise ProtocolError("bad chunk size %r" % size_s[:20])
-        try:
-            size = int(size_s, 16)
-        except ValueError:
-            raise ProtocolError("bad chunk size %r" % size_s[:20])
-        if size < 0:
-            raise ProtocolError("bad chunk size %r" % size_s[:20])
-        if size == 0:
-            _headers(readable)  # trailers, ignored
-            return total
-        keep = max_body_bytes - len(out)
-        if total + size > MAX_DRAIN_BYTES:  # a huge body: keep what fits, drop the connection
-            if keep > 0:
-                _read_exact(readable, size if size < keep else keep, keep, out)
-            return None
-        _read_exact(readable, size, keep if keep > 0 else 0, out)
-        total += size
-        if _line(readable).strip():
-            raise ProtocolError("chunk data is longer than its size")
-
-
-def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
-    """Read one HTTP/1.x answer from ``readable`` (``readline()``/``read(n)``).
-
-    Skips 1xx interim answers. Keeps at most ``max_body_bytes`` of the body
-    but reads all of it, so a kept-alive connection stays in step; a body over
-    ``MAX_DRAIN_BYTES`` is not drained (``will_close`` is set instead). Raises
-    ProtocolError for anything that is not valid HTTP.
-    """
-    for _ in range(5):
-        version, status, reason = _status_line(readable)
-        headers = _headers(readable)
-        if status >= 200:
-            break
-    else:
-        raise ProtocolError("too many 1xx interim answers")
-    conn = headers.get("connection", "").lower()
-    will_close = "close" in conn or (version == b"HTTP/1.0" and "keep-alive" not in conn)
-    out = bytearray()
-    truncated = False
-    if method == "HEAD" or status in (204, 304):
-        pass
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
-        total = _chunked(readable, max_body_bytes, out)
-        if total is None:
-            will_close = truncated = True
-        else:
-            truncated = total > len(out)
-    elif "content-length" in headers:
-        values = [v.strip() for v in headers["content-length"].split(",")]
-        for v in values:
-            if v != values[0] or not v.isdigit() or len(v) > 12:
-                raise ProtocolError("bad Content-Length %r" % headers["content-length"][:40])
-        n = int(values[0])
-        if n > MAX_DRAIN_BYTES and n > max_body_bytes:
-            will_close = True  # do not read gigabytes just to keep the connection
-            _read_exact(readable, max_body_bytes, max_body_bytes, out)
-        else:
-            _read_exact(readable, n, max_body_bytes, out)
-        truncated = n > len(out)
-    else:
-        will_close = True
-        drained = 0
-        while drained <= MAX_DRAIN_BYTES:
-            chunk = readable.read(512)
-            if not chunk:
-                break
-            drained += len(chunk)
-            room = max_body_bytes - len(out)
-            if room > 0:
-                out.extend(chunk[:room])
-            if len(chunk) > room:
-                truncated = True
-    return Response(status, reason, headers, bytes(out), will_close, truncated)
-
-
-class Reader:
-    """Buffered ``readline()`` / ``read(n)`` over a socket, one fixed buffer."""
-
-    def __init__(self, sock, buf, wait=None):
-        self._recv = getattr(sock, "readinto", None) or sock.recv_into
-        self._wait = wait  # blocks until readable, or raises OSError(110)
-        self._buf = buf
-        self._mv = memoryview(buf)
-        self._start = 0
-        self._end = 0
-        self.total = 0
-
-    def _fill(self):
-        while True:
-            try:
-                n = self._recv(self._mv)
-            except OSError as e:
-                if self._wait is None or _errno(e) != 11:
-                    raise
-                n = None
-            if n is not None:
-                break
-            if self._wait is None:
-                raise OSError(11)
-            self._wait()
-        self._start = 0
-        self._end = n
-        self.total += n
-        return n
-
-    def readline(self):
-        parts = []
-        size = 0
-        while True:
-            if self._start >= self._end and not self._fill():
-                break
-            i = self._buf.find(b"\n", self._start, self._end)
-            stop = self._end if i < 0 else i + 1
-            parts.append(bytes(self._mv[self._start : stop]))
-            size += stop - self._start
-            self._start = stop
-            if i >= 0 or size > MAX_LINE_BYTES:
-                break
-        return b"".join(parts)
-
-    def read(self, n):
-        if self._start >= self._end and not self._fill():
-            return b""
-        stop = self._start + n
-        if stop > self._end:
-            stop = self._end
-        out = bytes(self._mv[self._start : stop])
-        self._start = stop
-        return out
-
-
 def _errno(e):
     try:
         return e.errno if e.errno is not None else e.args[0]
@@ -272,15 +51,8 @@ def _errno(e):
 
 
 def _is_timeout(e):
-    return _errno(e) in _TIMEOUT_ERRNOS or "timed out" in str(e)
-
-
-def _tls_module():
-    try:
-        import tls
-    except ImportError:
-        import ssl as tls
-    return tls
+    # EAGAIN, ETIMEDOUT (unix, lwIP)
+    return _errno(e) in (11, 110, 116, -116) or "timed out" in str(e)
 
 
 class Connection:
@@ -305,7 +77,7 @@ class Connection:
         timeout_s=10,
         buf_bytes=1024,
         min_free_bytes=0,
-        max_body_bytes=MAX_BODY_BYTES,
+        max_body_bytes=16384,  # httpread.MAX_BODY_BYTES
     ):
         if tls and not (ca_der or pins or insecure):
             raise TLSError(
@@ -321,8 +93,8 @@ class Connection:
         self.timeout_s = timeout_s
         self.min_free_bytes = min_free_bytes
         self.max_body_bytes = max_body_bytes
-        self._out = bytearray(buf_bytes)
-        self._in = bytearray(buf_bytes)
+        self.buf_bytes = buf_bytes
+        self._buf = bytearray()  # allocated on connect, freed on close
         self.sock = None
         self._raw = None
         self._reader = None
@@ -346,6 +118,7 @@ class Connection:
         self._raw = None
         self._reader = None
         self._poller = None
+        self._buf = bytearray()
 
     def connect(self):
         import socket
@@ -364,7 +137,6 @@ class Connection:
         try:
             raw.settimeout(self.timeout_s)
             raw.connect(ai[-1])
-            _no_delay(raw)
         except OSError as e:
             self.close()
             if _is_timeout(e):
@@ -378,9 +150,17 @@ class Connection:
                 % (self.where(), _errno(e)),
                 e,
             )
+        # Nagle off: the head and body go out in separate writes, and a delayed ACK
+        # would stall each request by up to 40 ms. Not every port has the option.
+        try:
+            raw.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+        except (OSError, AttributeError, TypeError):
+            pass
         sock = raw
         if self.tls:
-            sock = self._wrap(raw)
+            from tspush.core.tls import wrap
+
+            sock = wrap(self, raw)
         self.sock = sock
         wait = None
         if hasattr(sock, "readinto"):
@@ -391,14 +171,12 @@ class Connection:
             sock.setblocking(False)
             self._poller = select.poll()
             self._poller.register(sock, select.POLLIN)
-            wait = self._wait_readable
-        self._reader = Reader(sock, self._in, wait)
+            wait = lambda: self._wait(select.POLLIN)  # noqa: E731  (a name costs RAM)
+        self._buf = bytearray(self.buf_bytes)
+        from tspush.core.httpread import Reader
+
+        self._reader = Reader(sock, self._buf, wait)
         self.connects += 1
-
-    def _wait_readable(self):
-        import select
-
-        self._wait(select.POLLIN)
 
     def _wait(self, mask):
         """Up to ``timeout_s``; ``idle`` (if set) is called every second while waiting."""
@@ -414,90 +192,6 @@ class Connection:
             if left <= 0:
                 raise OSError(110)
             idle()
-
-    def _wrap(self, raw):
-        import gc
-
-        gc.collect()
-        free = gc.mem_free() if hasattr(gc, "mem_free") else None
-        if free is not None and free < self.min_free_bytes:
-            self.close()
-            e = TLSError(
-                "out of memory: %d bytes free, TLS needs about %d: send fewer points per "
-                "batch or use relay mode" % (free, self.min_free_bytes)
-            )
-            e.reason = "out-of-memory"
-            raise e
-        tls = _tls_module()
-        try:
-            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-            if self.ca_der and not self.insecure:
-                cas = self.ca_der if isinstance(self.ca_der, list) else [self.ca_der]
-                for der in cas:  # one per call: the Pico W takes one DER at a time
-                    if hasattr(tls, "MBEDTLS_VERSION"):  # MicroPython: positional cadata
-                        ctx.load_verify_locations(der)
-                    else:
-                        ctx.load_verify_locations(cadata=der)
-                ctx.verify_mode = tls.CERT_REQUIRED
-            else:  # pins alone (checked below) or explicitly insecure
-                if hasattr(ctx, "check_hostname"):
-                    ctx.check_hostname = False
-                ctx.verify_mode = tls.CERT_NONE
-            sock = ctx.wrap_socket(raw, server_hostname=self.host)
-        except MemoryError as e:
-            self.close()
-            err = TLSError("out of memory during the TLS handshake: free heap or use relay", e)
-            err.reason = "out-of-memory"
-            raise err
-        except (OSError, ValueError) as e:
-            self.close()
-            if _is_timeout(e):
-                raise Timeout("%s: TLS handshake timed out" % self.where(), e)
-            raise TLSError(
-                "%s: TLS handshake failed (%s): check tls_ca matches the server's CA, the "
-                "host name and the board's clock" % (self.where(), e),
-                e,
-            )
-        if self.pins:
-            self._check_pins(sock)
-        return sock
-
-    def _check_pins(self, sock):
-        from tspush.core.fingerprint import format_colon, matches
-
-        get = getattr(sock, "getpeercert", None)
-        if get is None:
-            if self.ca_der and not self.insecure:
-                self.pins_unchecked = True  # the CA check still holds; the caller says so
-                return
-            try:
-                sock.close()
-            except OSError:
-                pass
-            self.close()
-            raise TLSError(
-                "%s: this MicroPython cannot read the server certificate, so the fingerprint "
-                "cannot be checked; nothing was sent: use tls_ca instead" % self.where()
-            )
-        der = get(True)
-        if not der:
-            self.close()
-            raise PinMismatch("%s: the server sent no certificate to check" % self.where())
-        for algo, digest in self.pins:
-            if matches(der, algo, digest):
-                return
-        import hashlib
-
-        seen = format_colon(hashlib.sha256(der).digest())
-        try:
-            sock.close()
-        except OSError:
-            pass
-        self.close()
-        raise PinMismatch(
-            "%s: certificate fingerprint mismatch (server has sha256 %s); nothing was sent: "
-            "update the fingerprint if the certificate was renewed" % (self.where(), seen)
-        )
 
     def _write_all(self, data):
         write = getattr(self.sock, "write", None) or getattr(self.sock, "send")
@@ -520,25 +214,32 @@ class Connection:
             self.sent_bytes += n
 
     def _send(self, head, body):
-        """Head then body parts through ``self._out``; flush whenever it fills."""
-        buf = self._out
+        """Head then body parts through the buffer; flush whenever it fills.
+
+        The reader shares the buffer: nothing is pending in it between answers.
+        """
+        buf = self._buf
+        reader = getattr(self, "_reader")
+        reader._start = reader._end = 0
         cap = len(buf)
         out = memoryview(buf)
         used = 0
-        for part in _parts(head, body):
-            src = memoryview(part)
-            pos = 0
-            n = len(src)
-            while pos < n:
-                take = cap - used
-                if take > n - pos:
-                    take = n - pos
-                out[used : used + take] = src[pos : pos + take]
-                used += take
-                pos += take
-                if used == cap:
-                    self._write_all(out)
-                    used = 0
+        single = isinstance(body, (bytes, bytearray, memoryview))
+        for seq in ((head,), (body,) if single else body):
+            for part in seq:
+                src = memoryview(part)
+                pos = 0
+                n = len(src)
+                while pos < n:
+                    take = cap - used
+                    if take > n - pos:
+                        take = n - pos
+                    out[used : used + take] = src[pos : pos + take]
+                    used += take
+                    pos += take
+                    if used == cap:
+                        self._write_all(out)
+                        used = 0
         if used:
             self._write_all(out[:used])
 
@@ -549,7 +250,12 @@ class Connection:
         ``body_len`` may give their total), so callers need not join them.
         """
         if body_len is None:
-            body_len = len(body) if isinstance(body, (bytes, bytearray)) else _total(body)
+            if isinstance(body, (bytes, bytearray)):
+                body_len = len(body)
+            else:
+                body_len = 0
+                for part in body:
+                    body_len += len(part)
         head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
             method,
             path,
@@ -573,6 +279,8 @@ class Connection:
                 raise self._io_error("sending", e)
             reader = self._reader
             before = getattr(reader, "total", 0)
+            from tspush.core.httpread import parse_response
+
             try:
                 resp = parse_response(reader, method, self.max_body_bytes)
             except ProtocolError:
@@ -597,22 +305,6 @@ class Connection:
         return ConnectError("%s: connection lost while %s (%s)" % (self.where(), doing, e), e)
 
 
-def _parts(head, body):
-    yield head
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        yield body
-    else:
-        for part in body:
-            yield part
-
-
-def _total(parts):
-    n = 0
-    for p in parts:
-        n += len(p)
-    return n
-
-
 def split_url(url):
     """``(tls, host, port, path)`` from ``http(s)://host[:port][/path]``; ValueError otherwise."""
     if url.startswith("https://"):
@@ -633,13 +325,3 @@ def split_url(url):
     if not host:
         raise ValueError("URL %r has no host name" % url)
     return tls, host, port, path
-
-
-def _no_delay(sock) -> None:
-    """Turn off Nagle: the head and body go out in separate writes, and a
-    delayed ACK would otherwise stall each request by up to 40 ms. Not every
-    port has the option (or the constants): then nothing changes."""
-    try:
-        sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
-    except (OSError, AttributeError, TypeError):
-        pass

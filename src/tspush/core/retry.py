@@ -39,7 +39,9 @@ class Retry:
             d = self.cap_s
         if self.jitter:
             if rand is None:
-                rand = _random
+                import random
+
+                rand = lambda: random.getrandbits(16) / 65536  # noqa: E731  (no module name)
             d = d * (1 - self.jitter + 2 * self.jitter * rand())
         if retry_after_s is not None and retry_after_s > d:
             d = float(retry_after_s)
@@ -54,9 +56,3 @@ class Retry:
             self.cap_s,
             self.jitter,
         )
-
-
-def _random() -> float:
-    import random
-
-    return random.getrandbits(16) / 65536

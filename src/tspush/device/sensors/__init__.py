@@ -3,49 +3,36 @@
 Every sensor has ``name`` and ``read() -> [(metric, value), ...]``; a
 failure raises TspushError saying what to check (ESPHome's way). The app
 skips a failing sensor for that cycle, reports it, and reads the rest.
-Modules are imported only for the types the config uses (RAM on ESP8266).
+Modules are imported only for the types the config uses (RAM on ESP8266),
+and their names are interned only then.
 """
 
 from tspush.core.errors import ConfigError, TspushError
-
-TYPES = ("constant", "analog", "dht", "ds18b20", "bme280", "internal")
 
 
 def make(spec, ctx=None):
     """One sensor from its config object; ConfigError naming the type when unknown."""
     kind = spec.get("type")
-    if kind == "constant":
-        from tspush.device.sensors.constant import Constant
-
-        return Constant(spec, ctx or {})
-    elif kind == "analog":
-        from tspush.device.sensors.analog import Analog
-
-        return Analog(spec, ctx or {})
-    elif kind == "dht":
-        from tspush.device.sensors.dhtxx import DHT
-
-        return DHT(spec, ctx or {})
-    elif kind == "ds18b20":
-        from tspush.device.sensors.ds18b20 import DS18B20
-
-        return DS18B20(spec, ctx or {})
-    elif kind == "bme280":
-        from tspush.device.sensors.bme280 import BME280
-
-        return BME280(spec, ctx or {})
-    elif kind == "internal":
-        from tspush.device.sensors.internal import Internal
-
-        return Internal(spec, ctx or {})
-    else:
-        raise ConfigError(
-            "unknown sensor type %r: use one of %s" % (kind, ", ".join(TYPES)), "type"
-        )
+    known = []
+    # type, module, class: one long string, so a board interns the names of the
+    # configured sensors only (every distinct name costs RAM on an ESP8266).
+    kinds = (
+        "constant constant Constant|analog analog Analog|dht dhtxx DHT|ds18b20 ds18b20 DS18B20|"
+        "bme280 bme280 BME280|internal internal Internal"
+    )
+    for entry in kinds.split("|"):
+        parts = entry.split(" ")
+        if parts[0] == kind:
+            mod = __import__("tspush.device.sensors." + parts[1], None, None, (parts[2],))
+            return getattr(mod, parts[2])(spec, ctx or {})
+        known.append(parts[0])
+    raise ConfigError("unknown sensor type %r: use one of %s" % (kind, ", ".join(known)), "type")
 
 
-def build(specs, ctx=None):
-    """``(sensors, problems)``: a sensor that cannot be set up is left out and reported."""
+def build(sensors, ctx=None):
+    """``(sensors, problems)`` from the config's sensor objects: one that cannot be set
+    up is left out and reported. (The argument's name is one the app interns anyway.)"""
+    specs = sensors
     sensors = []
     problems = []
     for i in range(len(specs)):
@@ -57,5 +44,9 @@ def build(specs, ctx=None):
     return sensors, problems
 
 
-def fail(name, what, advice):
-    return TspushError("%s: %s: %s" % (name, what, advice))
+def fail(*args):
+    """``fail(sensor_name, what_went_wrong, what_to_check)``: the error a sensor raises.
+
+    Positional only (``*args``): argument names are interned on a board.
+    """
+    return TspushError("%s: %s: %s" % args)

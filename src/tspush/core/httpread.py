@@ -1,0 +1,228 @@
+"""Reading an HTTP/1.x answer: the parser and a buffered socket reader.
+
+Split from ``core.http`` so that a board loads them at its first request,
+not at set-up (every module and name costs RAM on an ESP8266).
+``parse_response`` only calls ``readline()`` and ``read(n)``, so a
+``BytesIO`` feeds it in tests and fuzzers.
+"""
+
+from tspush.core.errors import ProtocolError
+from tspush.core.http import Response, _errno
+
+MAX_LINE_BYTES = 2048
+MAX_HEADERS = 64
+MAX_BODY_BYTES = 16384
+MAX_DRAIN_BYTES = 65536  # past this much body, stop reading and close instead of keeping alive
+
+
+def _line(readable):
+    line = readable.readline()
+    if len(line) > MAX_LINE_BYTES:
+        raise ProtocolError("HTTP line of %d bytes is too long" % len(line))
+    return line
+
+
+def _status_line(readable):
+    line = _line(readable)
+    if not line:
+        raise ProtocolError("the server closed the connection without answering")
+    if not line.endswith(b"\n"):
+        raise ProtocolError("the status line was cut short")
+    parts = bytes(line).strip().split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+        raise ProtocolError("not an HTTP/1.x answer: %r" % bytes(line[:60]))
+    code = parts[1]
+    if len(code) != 3 or not code.isdigit():
+        raise ProtocolError("bad HTTP status %r" % bytes(code[:10]))
+    status = int(code)
+    if status < 100:
+        raise ProtocolError("bad HTTP status %d" % status)
+    try:
+        reason = parts[2].decode() if len(parts) > 2 else ""
+    except UnicodeError:  # a reason phrase that is not UTF-8 is not worth failing for
+        reason = ""
+    return parts[0], status, reason
+
+
+def _headers(readable):
+    headers = {}
+    n = 0
+    while True:
+        line = _line(readable)
+        if not line.endswith(b"\n"):
+            raise ProtocolError("the answer's headers were cut short")
+        line = bytes(line).rstrip(b"\r\n")
+        if not line:
+            return headers
+        n += 1
+        if n > MAX_HEADERS:
+            raise ProtocolError("more than %d header lines" % MAX_HEADERS)
+        if line[0] in b" \t":
+            raise ProtocolError("folded header lines are not allowed")
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise ProtocolError("bad header line %r" % line[:60])
+        try:
+            key = name.decode().lower()
+            val = value.strip().decode()
+        except UnicodeError:
+            raise ProtocolError("header %r is not text" % name[:40])
+        if key in headers:
+            val = headers[key] + ", " + val
+        headers[key] = val
+
+
+def _read_exact(readable, n, keep, out):
+    """Read ``n`` bytes; append up to ``keep`` of them to ``out``; return bytes kept."""
+    kept = 0
+    while n > 0:
+        chunk = readable.read(n if n < 1024 else 1024)
+        if not chunk:
+            raise ProtocolError("the server closed the connection in the middle of the body")
+        n -= len(chunk)
+        if kept < keep:
+            room = keep - kept
+            part = chunk if len(chunk) <= room else chunk[:room]
+            out.extend(part)
+            kept += len(part)
+    return kept
+
+
+def _chunked(readable, max_body_bytes, out):
+    total = 0
+    while True:
+        line = _line(readable)
+        if not line.endswith(b"\n"):
+            raise ProtocolError("a chunk size line was cut short")
+        size_s = bytes(line).split(b";", 1)[0].strip()
+        if not size_s or len(size_s) > 8:
+            raise ProtocolError("bad chunk size %r" % size_s[:20])
+        try:
+            size = int(size_s, 16)
+        except ValueError:
+            raise ProtocolError("bad chunk size %r" % size_s[:20])
+        if size < 0:
+            raise ProtocolError("bad chunk size %r" % size_s[:20])
+        if size == 0:
+            _headers(readable)  # trailers, ignored
+            return total
+        keep = max_body_bytes - len(out)
+        if total + size > MAX_DRAIN_BYTES:  # a huge body: keep what fits, drop the connection
+            if keep > 0:
+                _read_exact(readable, size if size < keep else keep, keep, out)
+            return None
+        _read_exact(readable, size, keep if keep > 0 else 0, out)
+        total += size
+        if _line(readable).strip():
+            raise ProtocolError("chunk data is longer than its size")
+
+
+def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
+    """Read one HTTP/1.x answer from ``readable`` (``readline()``/``read(n)``).
+
+    Skips 1xx interim answers. Keeps at most ``max_body_bytes`` of the body
+    but reads all of it, so a kept-alive connection stays in step; a body over
+    ``MAX_DRAIN_BYTES`` is not drained (``will_close`` is set instead). Raises
+    ProtocolError for anything that is not valid HTTP.
+    """
+    for _ in range(5):
+        version, status, reason = _status_line(readable)
+        headers = _headers(readable)
+        if status >= 200:
+            break
+    else:
+        raise ProtocolError("too many 1xx interim answers")
+    conn = headers.get("connection", "").lower()
+    will_close = "close" in conn or (version == b"HTTP/1.0" and "keep-alive" not in conn)
+    out = bytearray()
+    truncated = False
+    if method == "HEAD" or status in (204, 304):
+        pass
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        total = _chunked(readable, max_body_bytes, out)
+        if total is None:
+            will_close = truncated = True
+        else:
+            truncated = total > len(out)
+    elif "content-length" in headers:
+        values = [v.strip() for v in headers["content-length"].split(",")]
+        for v in values:
+            if v != values[0] or not v.isdigit() or len(v) > 12:
+                raise ProtocolError("bad Content-Length %r" % headers["content-length"][:40])
+        n = int(values[0])
+        if n > MAX_DRAIN_BYTES and n > max_body_bytes:
+            will_close = True  # do not read gigabytes just to keep the connection
+            _read_exact(readable, max_body_bytes, max_body_bytes, out)
+        else:
+            _read_exact(readable, n, max_body_bytes, out)
+        truncated = n > len(out)
+    else:
+        will_close = True
+        drained = 0
+        while drained <= MAX_DRAIN_BYTES:
+            chunk = readable.read(512)
+            if not chunk:
+                break
+            drained += len(chunk)
+            room = max_body_bytes - len(out)
+            if room > 0:
+                out.extend(chunk[:room])
+            if len(chunk) > room:
+                truncated = True
+    return Response(status, reason, headers, bytes(out), will_close, truncated)
+
+
+class Reader:
+    """Buffered ``readline()`` / ``read(n)`` over a socket, one fixed buffer."""
+
+    def __init__(self, sock, buf, wait=None):
+        self._recv = getattr(sock, "readinto", None) or sock.recv_into
+        self._wait = wait  # blocks until readable, or raises OSError(110)
+        self._buf = buf
+        self._mv = memoryview(buf)
+        self._start = 0
+        self._end = 0
+        self.total = 0
+
+    def _fill(self):
+        while True:
+            try:
+                n = self._recv(self._mv)
+            except OSError as e:
+                if self._wait is None or _errno(e) != 11:
+                    raise
+                n = None
+            if n is not None:
+                break
+            if self._wait is None:
+                raise OSError(11)
+            self._wait()
+        self._start = 0
+        self._end = n
+        self.total += n
+        return n
+
+    def readline(self):
+        parts = []
+        size = 0
+        while True:
+            if self._start >= self._end and not self._fill():
+                break
+            i = self._buf.find(b"\n", self._start, self._end)
+            stop = self._end if i < 0 else i + 1
+            parts.append(bytes(self._mv[self._start : stop]))
+            size += stop - self._start
+            self._start = stop
+            if i >= 0 or size > MAX_LINE_BYTES:
+                break
+        return b"".join(parts)
+
+    def read(self, n):
+        if self._start >= self._end and not self._fill():
+            return b""
+        stop = self._start + n
+        if stop > self._end:
+            stop = self._end
+        out = bytes(self._mv[self._start : stop])
+        self._start = stop
+        return out
