@@ -8,7 +8,6 @@ foreground (uvicorn handles Ctrl-C); ``demo`` runs it in a thread.
 from __future__ import annotations
 
 import errno
-import resource
 import socket
 import threading
 import time
@@ -59,8 +58,13 @@ def raise_fd_limit(wanted: int = 65536) -> int:
     """Raise this process's open-file limit toward ``wanted`` (the hard limit caps it).
 
     Every connection is a file descriptor; at the usual soft limit of 1024 a
-    few hundred idle sockets would stop the server accepting anyone.
+    few hundred idle sockets would stop the server accepting anyone. Windows
+    has no such limit to raise (and no ``resource`` module).
     """
+    try:
+        import resource
+    except ImportError:
+        return wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < target:
