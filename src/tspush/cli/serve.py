@@ -379,11 +379,15 @@ def run_serve(opts: dict[str, Any]) -> None:
     write_token = opts["write_token"] or opts["token"]
     read_token = opts["read_token"] or opts["token"]
     token_note = "as given: files, environment or command line"
+    read_from = "the read token you gave (%s)" % (
+        opts.get("read_token_file") or opts.get("token_file") or "--read-token/--token"
+    )
     if opts["no_auth"]:
         write_token = read_token = None
     elif not write_token and not read_token:
         write_token, read_token, tpath = stored_tokens(db_path.parent)
         token_note = "kept in %s" % tpath
+        read_from = 'the "read" entry of %s' % tpath
     elif not write_token or not read_token:
         missing = "--write-token" if not write_token else "--read-token"
         raise ConfigError(
@@ -454,7 +458,11 @@ def run_serve(opts: dict[str, Any]) -> None:
     servers.append(server)  # uvicorn takes the signals while it runs, then gives them back
     if stop_asked:
         server.uvicorn.should_exit = True
-    echo("  dashboard: %s/%s" % (url, "" if opts["no_auth"] else "?token=READ_TOKEN"))
+    if opts["no_auth"]:
+        echo("  dashboard: %s/" % url)
+    else:  # the token itself is never printed: say where it is
+        echo("  dashboard: %s/?token=<read token> once, then %s/" % (url, url))
+        echo("             the read token is %s" % read_from)
     echo("listening on %s" % url)
     try:
         if relay is not None:
