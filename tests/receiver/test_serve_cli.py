@@ -118,7 +118,7 @@ def test_generated_tokens_are_kept_private_and_never_printed(tmp_path: Path) -> 
     assert doc["write"] not in text and doc["read"] not in text
     # the dashboard line says where the read token is (it showed a bare READ_TOKEN)
     assert "READ_TOKEN" not in text
-    assert 'the read token is the "read" entry of %s' % tokens_file in text
+    assert 'read token: the "read" entry of %s' % tokens_file in text
 
 
 def test_retention_deletes_old_points_in_the_background(tmp_path: Path) -> None:

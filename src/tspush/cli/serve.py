@@ -379,9 +379,8 @@ def run_serve(opts: dict[str, Any]) -> None:
     write_token = opts["write_token"] or opts["token"]
     read_token = opts["read_token"] or opts["token"]
     token_note = "as given: files, environment or command line"
-    read_from = "the read token you gave (%s)" % (
-        opts.get("read_token_file") or opts.get("token_file") or "--read-token/--token"
-    )
+    given_file = opts.get("read_token_file") or opts.get("token_file")
+    read_from = "in the file %s" % given_file if given_file else "as given (--read-token/--token)"
     if opts["no_auth"]:
         write_token = read_token = None
     elif not write_token and not read_token:
@@ -462,7 +461,7 @@ def run_serve(opts: dict[str, Any]) -> None:
         echo("  dashboard: %s/" % url)
     else:  # the token itself is never printed: say where it is
         echo("  dashboard: %s/?token=<read token> once, then %s/" % (url, url))
-        echo("             the read token is %s" % read_from)
+        echo("             read token: %s" % read_from)
     echo("listening on %s" % url)
     try:
         if relay is not None:
