@@ -40,3 +40,28 @@ def test_fingerprint_help_says_the_default_port() -> None:
     r = _tspush("fingerprint", "--help")
     assert r.returncode == 0
     assert "port 443 when none is given" in " ".join(r.stdout.split())
+
+
+def test_push_help_lists_the_exit_codes() -> None:
+    text = " ".join(_tspush("push", "--help").stdout.split())
+    for code in ("2 bad usage", "3 the token was refused", "4 TLS", "5 network", "6 the server"):
+        assert code in text
+
+
+def test_config_is_explained_one_way_everywhere() -> None:
+    from tspush.host.config import CONFIG_HELP
+
+    for cmd in ("push", "run", "status", "deploy"):
+        text = " ".join(
+            _tspush(
+                cmd,
+                "--help",
+            ).stdout.split()
+        )
+        assert CONFIG_HELP in text, cmd
+
+
+def test_every_flash_option_says_what_it_is() -> None:
+    text = " ".join(_tspush("flash", "--help").stdout.split())
+    assert "--chip [esp32|esp32c3|esp32s3|esp8266] The board's chip" in text
+    assert "--baud INTEGER Serial speed" in text

@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from tspush.core.errors import ConfigError, TspushError
+from tspush.host.config import CONFIG_HELP
 
 PACKAGE = Path(__file__).resolve().parent.parent  # src/tspush
 BOARDS: dict[str, str | None] = {
@@ -432,7 +433,13 @@ def _redact(text: str, cfg: dict[str, Any]) -> str:
 @click.option(
     "--port", required=True, help="Serial port (/dev/ttyUSB0, COM3) or socket://host:port."
 )
-@click.option("--config", "config", default=None, help="tspush.toml with [output] and [board].")
+@click.option(
+    "--config",
+    "config",
+    metavar="FILE",
+    default=None,
+    help=CONFIG_HELP + " Its [output] and [board] tables make config.json.",
+)
 @click.option(
     "--board",
     type=click.Choice(sorted(BOARDS)),

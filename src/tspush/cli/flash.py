@@ -123,8 +123,19 @@ def flash(port: str, firmware: Path, chip: str, baud: int, echo=click.echo) -> N
     help="MicroPython .bin: ESP8266_GENERIC-FLASH_2M_ROMFS-*.bin for an ESP8266 (D1 mini), "
     "ESP32_GENERIC-*.bin for an ESP32.",
 )
-@click.option("--chip", type=click.Choice(sorted(OFFSETS)), default="esp8266", show_default=True)
-@click.option("--baud", default=460800, show_default=True)
+@click.option(
+    "--chip",
+    type=click.Choice(sorted(OFFSETS)),
+    default="esp8266",
+    show_default=True,
+    help="The board's chip (a Wemos D1 mini is esp8266): picks esptool's chip and write offset.",
+)
+@click.option(
+    "--baud",
+    default=460800,
+    show_default=True,
+    help="Serial speed while writing; try 115200 if writing fails on a long or cheap cable.",
+)
 def command(port: str, firmware: Path, chip: str, baud: int) -> None:
     """Erase an ESP board and write a MicroPython firmware image."""
     flash(port, firmware, chip, baud)

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from tspush import __version__
+from tspush.cli import EXIT_CODES
 from tspush.core.errors import TspushError
 
 COMMANDS: dict[str, str] = {
@@ -61,10 +62,7 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-EPILOG = """Exit codes: 0 ok; 1 unexpected error; 2 bad usage, config or point; 3 the
-token was refused (401/403); 4 TLS: certificate not trusted or pin mismatch; 5
-network: DNS, refused, timeout; 6 the server refused points or answered 413/429/5xx;
-7 the spool is in use by another tspush process; 130 interrupted."""
+EPILOG = EXIT_CODES
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True, epilog=EPILOG)

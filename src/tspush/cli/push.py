@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from tspush.cli import EXIT_CODES
 from tspush.core import auth
 from tspush.core.errors import AuthError, PointError, Rejected, TspushError
 from tspush.core.lines import number, parse_line
@@ -211,7 +212,7 @@ def _summary(report: PushReport, total: int) -> str:
     )
 
 
-@click.command("push")
+@click.command("push", epilog=EXIT_CODES)
 @click.argument("metric")
 @click.argument("value", required=False)
 @click.option("-t", "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeat).")
@@ -231,7 +232,7 @@ def _summary(report: PushReport, total: int) -> str:
 @click.option("--fingerprint", metavar="HEX", help="Pin the server certificate (SHA-1/SHA-256).")
 @click.option("--ca-file", type=click.Path(dir_okay=False), help="Trust this CA (PEM).")
 @click.option("--insecure", is_flag=True, default=None, help="Do not check the certificate.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help=cfg.CONFIG_HELP)
 @click.option("--strict/--lenient", "strict", default=None, help="OpenTSDB rules or lenient.")
 @click.option("--gzip/--no-gzip", "gzip", default=None, help="Compress request bodies.")
 @click.option(

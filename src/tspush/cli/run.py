@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tspush.host import agent_config
+from tspush.host.config import CONFIG_HELP
 
 
 @click.command("run")
@@ -12,7 +13,7 @@ from tspush.host import agent_config
     "--config",
     "config_path",
     metavar="FILE",
-    help="Agent config (TOML). Default: TSPUSH_CONFIG, ./tspush.toml, then the user config.",
+    help=CONFIG_HELP + " Its [[outputs]] and [[sources]] make the agent.",
 )
 @click.option("--check", is_flag=True, help="Validate the config, print a summary and exit.")
 def command(config_path: str | None, check: bool) -> int:

@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from tspush.host import agent_config
+from tspush.host.config import CONFIG_HELP
 from tspush.host.status import format_status, read_state
 
 
 @click.command("status")
 @click.option(
-    "--config", "config_path", metavar="FILE", help="The agent config used by 'tspush run'."
+    "--config", "config_path", metavar="FILE", help=CONFIG_HELP + " The one 'tspush run' uses."
 )
 @click.option("--state-file", metavar="FILE", help="Read this state file instead of the config's.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw state as JSON.")

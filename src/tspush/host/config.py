@@ -27,6 +27,11 @@ from tspush.core.point import MODES
 from tspush.host import profiles
 
 FILE_NAME = "tspush.toml"
+# The one explanation of --config, for every command that takes it.
+CONFIG_HELP = (
+    "TOML config file. Default: $TSPUSH_CONFIG, else ./tspush.toml, "
+    "else tspush.toml in the user config directory."
+)
 SECTION = "output"
 TAGS_SECTION = "tags"
 ENV_PREFIX = "TSPUSH_"
