@@ -167,3 +167,64 @@ url = "http://127.0.0.1:{free_port()}"
         first.stop(flush_s=0)
     # released on stop: the next one starts
     Agent(load(cfg_path), log=lambda *a, **k: None, sources=[]).stop(flush_s=0)
+
+
+class Chatty(Source):
+    """A source that logs through stdlib ``logging``, as stdin and http_listener do."""
+
+    kind = "chatty"
+
+    def sample(self, now_s: int) -> list[Point]:
+        import logging
+
+        logging.getLogger("tspush.agent").warning("chatty: skipped line with %s", TOKEN)
+        return [Point("chatty.v", 1, now_s)]
+
+
+def test_foreground_run_says_what_it_does_in_one_format(tmp_path: Path) -> None:
+    """A summary per output at a modest rate; sources' stdlib lines in the agent's format."""
+
+    def responder(req: Request) -> tuple[int, dict[str, str], bytes]:
+        return 204, {}, b""
+
+    with RecordingServer(tls=False, responder=responder) as srv:
+        cfg_path = tmp_path / "agent.toml"
+        cfg_path.write_text(
+            f"""
+[agent]
+interval_s = 0.2
+self_metrics_interval_s = 0
+state_interval_s = 0.1
+summary_interval_s = 0.5
+[spool]
+dir = "{tmp_path / "spool"}"
+[[outputs]]
+name = "live"
+url = "{srv.url}"
+profile = "victoriametrics"
+token = "{TOKEN}"
+flush_interval_s = 0.1
+"""
+        )
+        stream = io.StringIO()
+        cfg = load(cfg_path)
+        agent = Agent(
+            cfg,
+            log=Logger(stream=stream, secrets=cfg.secrets()),
+            sources=[Chatty("chatty", interval_s=0.2)],
+        )
+        agent.start()
+        try:
+            assert _wait(lambda: 'msg="output summary" output=live sent=' in stream.getvalue())
+            assert _wait(lambda: len(_values(srv.requests, "chatty.v")) >= 2)
+            assert _wait(lambda: "pending=0" in stream.getvalue().split("output summary")[-1])
+        finally:
+            agent.stop(flush_s=1)
+    text = stream.getvalue()
+    summaries = [ln for ln in text.splitlines() if "output summary" in ln]
+    sent = sum(int(ln.split(" sent=")[1].split()[0]) for ln in summaries)
+    assert sent >= 1
+    chatty = [ln for ln in text.splitlines() if "chatty: skipped line" in ln]
+    assert chatty and chatty[0].startswith("ts=") and "level=warning" in chatty[0]
+    assert "logger=tspush.agent" in chatty[0]
+    assert TOKEN not in text  # masked like every other line

@@ -5,12 +5,16 @@ never notice. Every output has its own spool cursor, so one dead upstream
 keeps its backlog without holding the others back. The agent's own figures
 (spool depth, drops, retries, time since the last success) go through the
 same pipe as ``tspush.*`` points, and into a state file for ``tspush status``.
-Logs are one line per event (logfmt or JSON), with every token form masked.
+Logs are one line per event (logfmt or JSON), with every token form masked;
+lines that libraries and sources write through stdlib ``logging`` pass
+through the same logger, and each output says what it did every
+``summary_interval_s``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -69,6 +73,26 @@ class Logger:
                 self.stream.flush()
             except (OSError, ValueError):
                 pass
+
+
+class _ToAgentLog(logging.Handler):
+    """Stdlib ``logging`` records (sources, libraries) into the agent's one logger.
+
+    Without it they skipped the agent's format and its token masking.
+    """
+
+    LEVEL_NAMES = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "error"}
+
+    def __init__(self, log: Callable[..., None]) -> None:
+        super().__init__()
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = self.LEVEL_NAMES.get(record.levelno, "info")
+            self.log(level, record.getMessage(), logger=record.name)
+        except Exception:  # noqa: BLE001 - logging must never break the agent
+            self.handleError(record)
 
 
 def _quote(s: str) -> str:
@@ -155,6 +179,9 @@ class Agent:
         self.cfg = cfg
         self.clock = clock
         self.log = log or Logger(fmt=cfg.log_format, level=cfg.log_level, secrets=cfg.secrets())
+        self._log_bridge = _ToAgentLog(self.log)
+        self._summary_sent: dict[str, int] = {}
+        self._summary_s = 0.0
         self.stopping = threading.Event()
         self.started_s = clock()
         # created owner-only (it holds the data); one clear line if it cannot be
@@ -335,7 +362,14 @@ class Agent:
 
     def _housekeeping(self) -> None:
         next_metrics = time.monotonic() + (self.cfg.self_metrics_interval_s or 0)
+        next_summary = time.monotonic() + (self.cfg.summary_interval_s or 0)
         while not self.stopping.wait(self.cfg.state_interval_s):
+            if self.cfg.summary_interval_s and time.monotonic() >= next_summary:
+                next_summary = time.monotonic() + self.cfg.summary_interval_s
+                try:
+                    self.summarize()
+                except Exception as e:  # noqa: BLE001
+                    self.log("warning", "output summary failed: %r" % e)
             try:
                 for o in self.outputs:
                     o.check_threads()  # a sender that ended anyway is restarted
@@ -354,7 +388,32 @@ class Agent:
 
     # -- life cycle -------------------------------------------------------------
 
+    def summarize(self) -> None:
+        """One line per output: sent since the last line, pending, last error."""
+        for o in self.outputs:
+            st = o.state()
+            sent = st["sent_points"]
+            fields: dict[str, Any] = {
+                "output": o.name,
+                "sent": sent - self._summary_sent.get(o.name, 0),
+                "pending": st.get("pending", 0),
+            }
+            self._summary_sent[o.name] = sent
+            if st.get("last_error") and (st.get("last_error_s") or 0) > self._summary_s:
+                fields["last_error"] = st["last_error"]
+            if st.get("attempt"):
+                fields["retrying"] = "attempt %d" % st["attempt"]
+            self.log("info", "output summary", **fields)
+        self._summary_s = self.clock()
+
+    def _bridge_logging(self) -> None:
+        root = logging.getLogger("tspush")
+        root.addHandler(self._log_bridge)
+        root.setLevel(logging.DEBUG if self.cfg.log_level == "debug" else logging.INFO)
+        root.propagate = False
+
     def start(self) -> None:
+        self._bridge_logging()
         self.log(
             "info",
             "agent started",
@@ -405,6 +464,7 @@ class Agent:
         self.spool.close()
         self._lock_file.close()
         self.log("info", "agent stopped", pending=pending)
+        logging.getLogger("tspush").removeHandler(self._log_bridge)
 
     def state_pending(self) -> int:
         return sum(self.spool.pending(o.name) for o in self.outputs)

@@ -31,6 +31,7 @@ AGENT_KEYS: dict[str, tuple[Any, Any]] = {
     "self_metrics_prefix": ("str", "tspush"),
     "state_file": ("str", ""),
     "state_interval_s": ("pos", 2.0),
+    "summary_interval_s": ("nonneg", 60.0),
     "log_format": (("logfmt", "json"), "logfmt"),
     "log_level": (("debug", "info", "warning", "error"), "info"),
     "timestamp_unit": (("s", "ms"), "s"),
@@ -136,6 +137,7 @@ class AgentConfig:
     self_metrics_prefix: str = "tspush"
     state_file: Path = Path("state.json")
     state_interval_s: float = 2.0
+    summary_interval_s: float = 60.0
     log_format: str = "logfmt"
     log_level: str = "info"
     timestamp_unit: str = "s"
@@ -318,6 +320,7 @@ def load(
         self_metrics_prefix=agent_vals["self_metrics_prefix"],
         state_file=state,
         state_interval_s=agent_vals["state_interval_s"],
+        summary_interval_s=agent_vals["summary_interval_s"],
         log_format=agent_vals["log_format"],
         log_level=agent_vals["log_level"],
         timestamp_unit=agent_vals["timestamp_unit"],
