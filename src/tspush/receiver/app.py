@@ -399,6 +399,7 @@ class Receiver:
         while True:
             await asyncio.sleep(period_s)
             try:
+                await run_in_threadpool(self.store.maintain)
                 await run_in_threadpool(self.store.checkpoint)
             except Exception as e:  # busy or failing disk: the next round tries again
                 log.warning("checkpoint: %s", e)
@@ -494,7 +495,7 @@ def create_app(
 
     if not no_auth and not write_token and not read_token and not open_read:
         raise ValueError("give write_token and/or read_token, or no_auth=True")
-    store = Store(db_path, background_checkpoint=True)
+    store = Store(db_path, background_checkpoint=True, clock=clock)
     rx = Receiver(
         store,
         Tokens(write_token, read_token, no_auth, open_read),
