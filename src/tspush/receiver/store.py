@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import cramjam
 import orjson
 
 from tspush.core.errors import ConfigError
@@ -48,7 +49,7 @@ HOUR_MS = 3_600_000
 # a rollup row spans this much time: 1,440 minute buckets, 720 hour buckets
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
-HEAD_MAX_POINTS = 200_000  # compact when head holds this many points
+HEAD_MAX_POINTS = 100_000  # compact when head holds this many points
 WAL_MAX_BYTES = 64 * 1024 * 1024  # past this, a checkpoint waits for readers and truncates
 
 SCHEMA = """
@@ -149,6 +150,8 @@ class Store:
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA page_size = 4096")  # new files: blocks are a few hundred bytes
+        # new files: pages freed (head emptied, blocks rewritten) go back to the disk
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         # WAL + NORMAL: a process crash loses nothing committed; a power cut
         # may lose the last transactions but never corrupts the file.
@@ -216,7 +219,7 @@ class Store:
         """Points acknowledged but not yet in blocks (the process stopped): back to memory."""
         n = 0
         for (data,) in self._w.execute("SELECT data FROM head ORDER BY id"):
-            for sid, ts, v in orjson.loads(data):
+            for sid, ts, v in orjson.loads(bytes(cramjam.zstd.decompress(data))):
                 self._add(sid, ts, v)
                 n += 1
         self._head_points = n
@@ -259,7 +262,8 @@ class Store:
                             s = Series(self._series_id(conn, key), metric, dict(tags))
                             new[key] = s
                     packed.append((s.id, ts_ms, value))
-                conn.execute("INSERT INTO head (data) VALUES (?)", (orjson.dumps(packed),))
+                blob = bytes(cramjam.zstd.compress(orjson.dumps(packed)))
+                conn.execute("INSERT INTO head (data) VALUES (?)", (blob,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -384,6 +388,7 @@ class Store:
                 raise
             self._open.clear()
             self._head_points = 0
+            conn.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page only
 
     def maintain(self, now_ms: int | None = None) -> None:
         """Close windows of series that went silent (called from a background thread)."""

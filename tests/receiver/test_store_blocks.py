@@ -1,0 +1,216 @@
+"""The compressed store on a real SQLite file: blocks, late and repeated points, crash
+replay, migration from the row-per-point format, rollups answering like raw points."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tspush.receiver import query as q
+from tspush.receiver import rollups
+from tspush.receiver.store import WINDOW_MS, Store
+
+DAY_MS = 86_400_000
+T0_MS = 1_700_006_400_000  # a multiple of 3 h: windows start on it
+
+
+def walk(n: int, seed: int, start: float = 20.0) -> list[float]:
+    rng = random.Random(seed)
+    v, out = start, []
+    for _ in range(n):
+        v = round(v + rng.gauss(0, 0.05), 2)
+        out.append(v)
+    return out
+
+
+def rows_of(db: Path, *where: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM %s" % where).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_late_repeated_and_replaced_points_land_once(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    s = Store(db)
+    n = 2 * 8640  # two days of 10 s points
+    vals = walk(n, 1)
+    order = list(range(n))
+    random.Random(2).shuffle(order)  # a spool replayed in any order
+    for i in range(0, n, 50):
+        s.insert([("t", {"host": "a"}, T0_MS + j * 10_000, vals[j]) for j in order[i : i + 50]])
+    # resends of what is already in closed blocks: identical, then one changed value
+    s.insert([("t", {"host": "a"}, T0_MS + j * 10_000, vals[j]) for j in range(100)])
+    s.insert([("t", {"host": "a"}, T0_MS + 5 * 10_000, 99.5)])
+    expected = dict(zip([T0_MS + j * 10_000 for j in range(n)], vals, strict=True))
+    expected[T0_MS + 50_000] = 99.5
+    got = {ts: v for _, _, ts, v in s.iter_all()}
+    assert got == expected
+    s.close()
+    assert rows_of(db, "head") == 0
+    assert rows_of(db, "blocks") == 2 * DAY_MS // WINDOW_MS  # one block per 3-hour window
+    s = Store(db)
+    assert {ts: v for _, _, ts, v in s.iter_all()} == expected
+    assert len(list(s.iter_all())) == n
+    s.close()
+
+
+def test_points_not_yet_in_blocks_come_back_after_a_crash(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    first = Store(db)
+    pts = [("c", {"k": "v"}, T0_MS + i * 1000, i) for i in range(500)]
+    pts += [("c", {"k": "f"}, T0_MS + i * 1000, i / 4) for i in range(500)]
+    first.insert(pts)
+    assert rows_of(db, "head") == 1  # acknowledged = committed in head, before any block
+    # no close(): the process was killed; a new one opens the same file
+    second = Store(db)
+    assert sorted(second.iter_all(), key=lambda r: (r[1]["k"], r[2])) == sorted(
+        pts, key=lambda r: (r[1]["k"], r[2])
+    )
+    assert [type(v) for _, t, _, v in second.iter_all() if t["k"] == "v"][:2] == [int, int]
+    assert rows_of(db, "head") == 0  # written into blocks at start-up
+    second.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE series (id INTEGER PRIMARY KEY, metric TEXT NOT NULL, tags TEXT NOT NULL,
+    UNIQUE (metric, tags));
+CREATE TABLE points (series_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL, value,
+    PRIMARY KEY (series_id, ts_ms)) WITHOUT ROWID;
+"""
+
+
+def test_a_database_of_the_row_format_is_migrated_whole(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA page_size = 1024")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(OLD_SCHEMA)
+    conn.execute("INSERT INTO series VALUES (1, 'temp', '{\"host\":\"a\"}')")
+    conn.execute("INSERT INTO series VALUES (2, 'count', '{}')")
+    conn.execute("INSERT INTO series VALUES (3, 'mixed', '{\"k\":\"v\"}')")
+    vals = walk(3000, 5)
+    old: list[tuple[int, int, Any]] = [(1, T0_MS + i * 10_000, v) for i, v in enumerate(vals)]
+    old += [(2, T0_MS + i * 60_000, 2**62 + i) for i in range(400)]
+    old += [(3, T0_MS + i * 1000, i if i % 2 else i + 0.5) for i in range(50)]
+    conn.executemany("INSERT INTO points VALUES (?, ?, ?)", old)
+    conn.commit()
+    conn.close()
+    s = Store(db)
+    got = sorted((sid, ts, v) for sid, ts, v in _with_ids(s))
+    assert got == sorted(old)
+    assert [type(v) for sid, _, v in got if sid == 3][:2] == [float, int]
+    s.close()
+    conn = sqlite3.connect(db)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert "points" not in tables and "blocks" in tables
+    s = Store(db)  # a second start finds nothing left to migrate and the same points
+    assert sorted(_with_ids(s)) == sorted(old)
+    s.close()
+
+
+def _with_ids(s: Store) -> list[tuple[int, int, Any]]:
+    return [(x.id, ts, v) for x in s.all_series() for ts, v in s.points(x.id, 0, 2**62)]
+
+
+def test_compact_at_rest(tmp_path: Path) -> None:
+    """Ten series, three days of 10 s readings: a few bytes per point, not the 24 of rows."""
+    db = tmp_path / "z.sqlite"
+    s = Store(db)
+    n = 3 * 8640
+    for k in range(10):
+        vals = walk(n, 10 + k)
+        for i in range(0, n, 500):
+            s.insert(
+                [
+                    ("room.temp", {"host": "b%d" % k}, T0_MS + j * 10_000, vals[j])
+                    for j in range(i, min(i + 500, n))
+                ]
+            )
+    s.close()
+    per_point = db.stat().st_size / (10 * n)
+    assert per_point < 2.0, per_point  # 1.75 when measured
+
+
+@pytest.fixture
+def three_days(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "r.sqlite")
+    n = 3 * 8640
+    for k, host in enumerate(("a", "b", "c")):
+        vals: list[Any] = walk(n, 20 + k)
+        if host == "c":
+            vals = [int(v * 100) for v in vals]  # an integer series: answers stay ints
+        for i in range(0, n, 1000):
+            s.insert(
+                [
+                    ("m", {"host": host}, T0_MS + 7_000 + j * 10_000, vals[j])
+                    for j in range(i, min(i + 1000, n))
+                ]
+            )
+    # a late point into a closed window (reopened, not in its rollups yet)
+    s.insert([("m", {"host": "a"}, T0_MS + DAY_MS + 3_000, 500.0)])
+    return s
+
+
+@pytest.mark.parametrize(
+    "ds", ["1h-avg", "2h-max", "1m-sum-zero", "30m-min", "1h-count", "0all-avg", "6h-avg-null"]
+)
+@pytest.mark.parametrize("span", [(0, 3 * DAY_MS), (1_234_567, 2 * DAY_MS + 99_999)])
+def test_rollups_answer_what_raw_points_answer(
+    three_days: Store, monkeypatch: pytest.MonkeyPatch, ds: str, span: tuple[int, int]
+) -> None:
+    body = {
+        "start": T0_MS + span[0],
+        "end": T0_MS + span[1],
+        "msResolution": True,
+        "queries": [{"metric": "m", "aggregator": "none", "downsample": ds}],
+    }
+    assert rollups.resolution_for(q.Downsample(ds).interval_ms, q.Downsample(ds).agg_name)
+    from_rollups = q.run(three_days, q.Query(body))
+    monkeypatch.setattr(rollups, "resolution_for", lambda *a: None)
+    from_raw = q.run(three_days, q.Query(body))
+    assert len(from_rollups) == len(from_raw) == 3
+    for a, b in zip(from_rollups, from_raw, strict=True):
+        assert a["tags"] == b["tags"]
+        assert a["dps"].keys() == b["dps"].keys()
+        for k, v in b["dps"].items():
+            assert type(a["dps"][k]) is type(v), (k, a["dps"][k], v)
+            if v is not None:
+                assert a["dps"][k] == pytest.approx(v, rel=1e-12), (k, a["dps"][k], v)
+
+
+def test_one_request_is_bounded_in_points(three_days: Store) -> None:
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + 3 * DAY_MS,
+        "msResolution": True,
+        "queries": [{"metric": "m", "aggregator": "none"}],
+    }
+    old = q.MAX_RESULT_POINTS
+    q.MAX_RESULT_POINTS = 50_000  # 3 series x 25,920 points: over, though each is under
+    try:
+        with pytest.raises(q.ApiError, match="Too many points for one query"):
+            q.run(three_days, q.Query(body))
+    finally:
+        q.MAX_RESULT_POINTS = old
+    got = sum(len(r["dps"]) for r in q.run(three_days, q.Query(body)))
+    assert got == 3 * 3 * 8640 + 1  # and the late point
+
+
+def test_retention_deletes_raw_points_and_counts_them(tmp_path: Path) -> None:
+    s = Store(tmp_path / "d.sqlite")
+    n = 8640
+    s.insert([("r", {}, T0_MS + i * 10_000, float(i)) for i in range(n)])
+    cut = T0_MS + DAY_MS // 2 + 5_000
+    assert s.delete_before(cut) == n // 2 + 1
+    got = [ts for _, _, ts, _ in s.iter_all()]
+    assert got[0] == T0_MS + DAY_MS // 2 + 10_000 and len(got) == n // 2 - 1
+    hours = s.rollup(s.all_series()[0].id, 3_600_000, 0, 2**62)
+    assert int(hours.ts[0]) >= cut - cut % 3_600_000
+    s.close()
