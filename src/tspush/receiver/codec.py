@@ -48,12 +48,12 @@ def _unpack(data: bytes, pos: int) -> list[np.ndarray]:
 
 
 def _kind(values: list[Value]) -> bytes:
-    if all(type(v) is int for v in values):
-        if all(-(2**63) <= v < 2**63 for v in values):  # type: ignore[operator]
-            return INT
-        return JSON
-    if all(type(v) is float for v in values):
+    types = set(map(type, values))
+    if types == {float}:
         return FLOAT
+    if types == {int}:
+        if -(2**63) <= min(values) and max(values) < 2**63:  # type: ignore[type-var]
+            return INT
     return JSON
 
 
@@ -74,6 +74,15 @@ def decode_points(data: bytes) -> tuple[list[int], list[Value]]:
         return ts, vs
     ts_a, v_a = _unpack(data, 1)
     return ts_a.tolist(), v_a.tolist()
+
+
+def decode_arrays(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``(timestamps, values)`` of a block as arrays (a mixed block's values as float64)."""
+    if data[:1] == JSON:
+        ts, vs = decode_points(data)
+        return np.array(ts, dtype=np.int64), np.array(vs)
+    ts_a, v_a = _unpack(data, 1)
+    return ts_a, v_a
 
 
 class Rollup:

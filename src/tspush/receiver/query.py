@@ -460,10 +460,9 @@ def series_points(store: Store, s: Series, q: Query, sq: SubQuery) -> Points:
             if ds.fill != "none" and ds.interval_ms:
                 first = q.start_ms - q.start_ms % ds.interval_ms
                 check_buckets((q.end_ms - first) // ds.interval_ms)
-            acc = rollups.bucket_accumulators(
-                store, s.id, res, ds.interval_ms, q.start_ms, q.end_ms
+            values = rollups.bucket_values(
+                store, s.id, res, ds.interval_ms, q.start_ms, q.end_ms, ds.agg_name
             )
-            values = {b: rollups.finish(a, ds.agg_name) for b, a in acc.items()}
             return fill_buckets(values, ds, q.start_ms, q.end_ms)
     pts: Points = store.points(s.id, q.start_ms, q.end_ms)  # type: ignore[assignment]
     if ds is not None:

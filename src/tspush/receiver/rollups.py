@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tspush.receiver.codec import Rollup
 from tspush.receiver.store import RESOLUTIONS_MS, WINDOW_MS, Store
 
 # downsample aggregators that count/min/max/sum answer
@@ -33,30 +34,18 @@ def resolution_for(interval_ms: int, agg_name: str) -> int | None:
     return None
 
 
-def bucket_accumulators(
-    store: Store, sid: int, res: int, step: int, start_ms: int, end_ms: int
-) -> dict[int, Acc]:
-    """Bucket start (``step`` 0: ``start_ms``) -> [count, min, max, sum] over [start, end]."""
+def bucket_values(
+    store: Store, sid: int, res: int, step: int, start_ms: int, end_ms: int, agg_name: str
+) -> dict[int, Any]:
+    """Bucket start (``step`` 0: ``start_ms``) -> downsampled value over [start, end]."""
     a = -(-start_ms // res) * res
     b = (end_ms + 1) // res * res
-    acc: dict[int, Acc] = {}
     raw_ranges: list[tuple[int, int]] = []
     if a >= b:
         raw_ranges.append((start_ms, end_ms))
+        r = None
     else:
         r = store.rollup(sid, res, a, b)
-        if len(r):
-            keys = r.ts - r.ts % step if step else np.full(len(r), start_ms, dtype=np.int64)
-            cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            cols = zip(
-                keys[cuts].tolist(),
-                np.add.reduceat(r.count, cuts).tolist(),
-                np.minimum.reduceat(r.min, cuts).tolist(),
-                np.maximum.reduceat(r.max, cuts).tolist(),
-                np.add.reduceat(r.sum, cuts).tolist(),
-                strict=True,
-            )
-            acc = {k: [c, mn, mx, sm] for k, c, mn, mx, sm in cols}
         if start_ms < a:
             raw_ranges.append((start_ms, a - 1))
         for w in store.open_windows(sid, a, b - 1):
@@ -65,20 +54,39 @@ def bucket_accumulators(
                 raw_ranges.append((lo, hi))
         if b <= end_ms:
             raw_ranges.append((b, end_ms))
+    parts = [r] if r is not None and len(r) else []
     for lo, hi in raw_ranges:
-        for ts, v in store.points(sid, lo, hi):
-            k = ts - ts % step if step else start_ms
-            cur = acc.get(k)
-            if cur is None:
-                acc[k] = [1, v, v, v]
-            else:
-                cur[0] += 1
-                if v < cur[1]:
-                    cur[1] = v
-                if v > cur[2]:
-                    cur[2] = v
-                cur[3] += v
-    return acc
+        ts, vs = store.point_arrays(sid, lo, hi)
+        if len(ts):
+            ones = np.ones(len(ts), dtype=np.int64)
+            parts.append(Rollup(ts, ones, vs, vs, vs))
+    if not parts:
+        return {}
+    both = Rollup.concat(parts)
+    keys = both.ts - both.ts % step if step else np.full(len(both), start_ms, dtype=np.int64)
+    cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    final = _final(
+        agg_name,
+        np.add.reduceat(both.count, cuts),
+        np.minimum.reduceat(both.min, cuts),
+        np.maximum.reduceat(both.max, cuts),
+        np.add.reduceat(both.sum, cuts),
+    )
+    return dict(zip(keys[cuts].tolist(), final.tolist(), strict=True))
+
+
+def _final(
+    agg_name: str, cnt: np.ndarray, mn: np.ndarray, mx: np.ndarray, sm: np.ndarray
+) -> np.ndarray:
+    if agg_name == "avg":
+        return sm / cnt
+    if agg_name in ("sum", "zimsum"):
+        return sm
+    if agg_name in ("min", "mimmin"):
+        return mn
+    if agg_name in ("max", "mimmax"):
+        return mx
+    return cnt
 
 
 def finish(acc: Acc, agg_name: str) -> Any:
