@@ -34,7 +34,6 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import cramjam
 import numpy as np
 import orjson
 
@@ -221,7 +220,7 @@ class Store:
         """Points acknowledged but not yet in blocks (the process stopped): back to memory."""
         n = 0
         for (data,) in self._w.execute("SELECT data FROM head ORDER BY id"):
-            for sid, ts, v in orjson.loads(bytes(cramjam.zstd.decompress(data))):
+            for sid, ts, v in orjson.loads(data):
                 self._add(sid, ts, v)
                 n += 1
         self._head_points = n
@@ -264,8 +263,7 @@ class Store:
                             s = Series(self._series_id(conn, key), metric, dict(tags))
                             new[key] = s
                     packed.append((s.id, ts_ms, value))
-                blob = bytes(cramjam.zstd.compress(orjson.dumps(packed)))
-                conn.execute("INSERT INTO head (data) VALUES (?)", (blob,))
+                conn.execute("INSERT INTO head (data) VALUES (?)", (orjson.dumps(packed),))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
