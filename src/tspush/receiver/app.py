@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 
 from tspush import __version__
 from tspush.core.point import LENIENT, STRICT, Point
+from tspush.receiver import fleet
 from tspush.receiver import query as q
 from tspush.receiver.auth import Tokens
 from tspush.receiver.errors import ApiError
@@ -255,12 +256,24 @@ class Receiver:
             back_scan_h = int(back_scan_h)
         except (TypeError, ValueError):
             raise ApiError(400, "Invalid back_scan %r" % (back_scan_h,), "give hours") from None
+        if len(wanted) > q.MAX_SUBQUERIES:
+            raise ApiError(
+                400,
+                "Too many sub queries: %d" % len(wanted),
+                "send at most %d per request" % q.MAX_SUBQUERIES,
+            )
         since_ms = int((self.clock() - back_scan_h * 3600) * 1000) if back_scan_h > 0 else 0
+        # the whole scan in a worker thread: the loop keeps serving writes meanwhile
+        return JSON(await run_in_threadpool(self._last_points, wanted, since_ms))
+
+    def _last_points(
+        self, wanted: list[tuple[str, dict[str, str]]], since_ms: int
+    ) -> list[dict[str, Any]]:
         out = []
         for metric, tags in wanted:
             for s in self.store.series_for(metric):
                 if all(s.tags.get(k) == v for k, v in tags.items()):
-                    last = await run_in_threadpool(self.store.last, s.id, since_ms)
+                    last = self.store.last(s.id, since_ms)
                     if last is not None:
                         out.append(
                             {
@@ -271,7 +284,13 @@ class Receiver:
                                 "tsuid": "%06X" % s.id,
                             }
                         )
-        return JSON(out)
+        return out
+
+    async def fleet(self, request: Request) -> Response:
+        """``/api/fleet``: one line per device (``host`` tag), for the dashboard's fleet view."""
+        self.need_read(request)
+        now_ms = int(self.clock() * 1000)
+        return JSON(await run_in_threadpool(fleet.fleet, self.store, now_ms))
 
     # -- lookups Grafana makes -------------------------------------------
 
@@ -549,6 +568,7 @@ def create_app(
         Route("/api/config/filters", rx.config_filters, methods=["GET"]),
         Route("/api/version", rx.version, methods=["GET", "POST"]),
         Route("/api/stats", rx.stats, methods=["GET"]),
+        Route("/api/fleet", rx.fleet, methods=["GET"]),
         Route("/", dash.page, methods=["GET"]),
         Mount("/static", app=dash.static()),
     ]

@@ -49,8 +49,8 @@ HOUR_MS = 3_600_000
 # a rollup row spans this much time: 1,440 minute buckets, 720 hour buckets
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
-HEAD_MAX_POINTS = 500_000  # compact when head holds this many points
-WAL_MAX_BYTES = 16 * 1024 * 1024  # past this, a checkpoint waits for readers and truncates
+HEAD_MAX_POINTS = 100_000  # compact when head holds this many points
+WAL_MAX_BYTES = 8 * 1024 * 1024  # past this, a checkpoint waits for readers and truncates
 WAL_KEEP_BYTES = 4 * 1024 * 1024  # a WAL reset after a checkpoint is cut back to this
 
 SCHEMA = """
