@@ -214,3 +214,74 @@ def test_retention_deletes_raw_points_and_counts_them(tmp_path: Path) -> None:
     hours = s.rollup(s.all_series()[0].id, 3_600_000, 0, 2**62)
     assert int(hours.ts[0]) >= cut - cut % 3_600_000
     s.close()
+
+
+def test_hour_rollups_outlive_raw_points(tmp_path: Path) -> None:
+    """--retention 1d --retention-1h 5y: the 1-hour view of older days stays."""
+    s = Store(tmp_path / "h.sqlite")
+    n = 2 * 8640
+    s.insert([("r", {}, T0_MS + i * 10_000, float(i % 360)) for i in range(n)])
+    s.maintain(T0_MS + 3 * DAY_MS)  # the series went silent: every window closes
+    assert s.delete_before(T0_MS + DAY_MS, hour_ms=0) == n // 2
+    assert s.points(s.all_series()[0].id, 0, T0_MS + DAY_MS - 1) == []
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + 2 * DAY_MS - 1,
+        "msResolution": True,
+        "queries": [{"metric": "r", "aggregator": "sum", "downsample": "1h-avg"}],
+    }
+    (res,) = q.run(s, q.Query(body))
+    assert len(res["dps"]) == 48  # 24 hours from rollups alone, 24 from rollups and raw
+    assert res["dps"][str(T0_MS)] == pytest.approx(179.5)
+    s.delete_before(None, minute_ms=None, hour_ms=T0_MS + DAY_MS)
+    (res,) = q.run(s, q.Query(body))
+    assert len(res["dps"]) == 24
+    s.close()
+
+
+def test_the_wal_stays_bounded_under_a_bulk_ingest_with_readers(tmp_path: Path) -> None:
+    """A relay replaying a backlog while the dashboard reads: the WAL is cut back, not grown."""
+    import threading
+
+    from tspush.receiver import store as store_mod
+
+    db = tmp_path / "w.sqlite"
+    s = Store(db, background_checkpoint=True)
+    stop = threading.Event()
+    reads = [0]
+
+    def reader() -> None:
+        while not stop.is_set():
+            for x in s.all_series():
+                s.points(x.id, T0_MS, T0_MS + DAY_MS)
+            reads[0] += 1
+
+    def checkpointer() -> None:
+        while not stop.is_set():
+            s.checkpoint()
+            stop.wait(0.05)
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=checkpointer)]
+    for t in threads:
+        t.start()
+    wal = Path(str(db) + "-wal")
+    biggest = 0
+    try:
+        for i in range(0, 25_900, 50):  # 3 days of 20 boards, 50 readings a request
+            for k in range(20):
+                s.insert(
+                    [
+                        ("bulk", {"host": "b%d" % k}, T0_MS + j * 10_000, j * 0.5)
+                        for j in range(i, i + 50)
+                    ]
+                )
+            biggest = max(biggest, wal.stat().st_size if wal.exists() else 0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert reads[0] > 0
+    # the limit, plus what can be written between two checkpoints
+    assert biggest < store_mod.WAL_MAX_BYTES + 8 * 1024 * 1024, biggest
+    s.close()
+    assert len(list(Store(db).iter_all())) == 20 * 25_900

@@ -95,6 +95,7 @@ class Receiver:
         self.limits = limits
         self.on_accepted = on_accepted
         self.retention_s = retention_s
+        self.rollup_retention_s: tuple[float | None, float | None] = (None, None)
         self.clock = clock
         self.checker = Checker(mode, limits)
         self.stored_total = 0
@@ -424,12 +425,15 @@ class Receiver:
                 log.warning("checkpoint: %s", e)
 
     async def retention_loop(self) -> None:
-        assert self.retention_s is not None
-        period_s = min(max(self.retention_s / 10.0, 0.5), 60.0)
+        """Raw points past ``retention_s``, 1-min and 1-hour rollups past their own (or it)."""
+        ages = [a for a in (self.retention_s, *self.rollup_retention_s) if a]
+        period_s = min(max(min(ages) / 10.0, 0.5), 60.0)
         while True:
             try:
-                cutoff_ms = int((self.clock() - self.retention_s) * 1000)
-                n = await run_in_threadpool(self.store.delete_before, cutoff_ms)
+                now_ms = int(self.clock() * 1000)
+                raw = now_ms - int(self.retention_s * 1000) if self.retention_s else None
+                m1, h1 = (now_ms - int(a * 1000) if a else raw for a in self.rollup_retention_s)
+                n = await run_in_threadpool(self.store.delete_before, raw, m1, h1)
                 if n:
                     log.info("retention: deleted %d point(s) older than %ds", n, self.retention_s)
             except Exception as e:  # keep the loop alive: the next round tries again
@@ -500,6 +504,7 @@ def create_app(
     open_read: bool = False,
     strict: bool = False,
     retention_s: float | None = None,
+    rollup_retention_s: tuple[float | None, float | None] = (None, None),
     max_body_bytes: int = 1_048_576,
     max_points: int = 10_000,
     max_name_chars: int = 256,
@@ -524,12 +529,13 @@ def create_app(
         retention_s,
         clock,
     )
+    rx.rollup_retention_s = rollup_retention_s
     dash = Dashboard(rx)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(rx.checkpoint_loop())]
-        if retention_s:
+        if retention_s or any(rollup_retention_s):
             tasks.append(asyncio.create_task(rx.retention_loop()))
         try:
             yield

@@ -440,12 +440,18 @@ class Store:
             self._local.conn = None
 
     def delete_before(
-        self, ts_ms: int, minute_ms: int | None = None, hour_ms: int | None = None
+        self, ts_ms: int | None, minute_ms: int | None = None, hour_ms: int | None = None
     ) -> int:
-        """Delete raw points older than ``ts_ms`` (rollups older than their own cutoffs,
-        ``ts_ms`` when not given); returns how many raw points went."""
-        cut = {MINUTE_MS: ts_ms if minute_ms is None else minute_ms}
-        cut[HOUR_MS] = ts_ms if hour_ms is None else hour_ms
+        """Delete raw points older than ``ts_ms`` (None: keep them), rollups older than
+        their own cutoffs (``ts_ms`` when not given); returns how many raw points went."""
+        cut: dict[int, int] = {}
+        for res, c in ((MINUTE_MS, minute_ms), (HOUR_MS, hour_ms)):
+            if c is not None:
+                cut[res] = c
+            elif ts_ms is not None:
+                cut[res] = ts_ms
+        if ts_ms is None:
+            ts_ms = -(2**62)
         total = 0
         for s in self.all_series():  # one short transaction per series: writers wait little
             with self._lock:
