@@ -206,6 +206,14 @@ def echo(text: str = "") -> None:
     help="Most distinct metric+tag sets; points of further new series are refused.",
 )
 @click.option(
+    "--max-series-bytes",
+    type=click.IntRange(min=1024),
+    default=64 * 1024 * 1024,
+    show_default=True,
+    help="Most bytes (UTF-8) of metric names and tags over all series: bounds memory, "
+    "which holds a few copies of them.",
+)
+@click.option(
     "--body-timeout",
     "body_timeout_s",
     type=click.FloatRange(min=0.1),
@@ -335,6 +343,7 @@ def run_serve(opts: dict[str, Any]) -> None:
         max_name_chars=opts["max_name_chars"],
         body_timeout_s=opts["body_timeout_s"],
         max_series=opts["max_series"],
+        max_series_bytes=opts["max_series_bytes"],
         on_accepted=relay.accept if relay is not None else None,
     )
     sock = bind(opts["host"], opts["port"])

@@ -34,7 +34,7 @@ from tspush.receiver.auth import Tokens
 from tspush.receiver.errors import ApiError
 from tspush.receiver.filters import FILTER_DOCS
 from tspush.receiver.ingest import Checker, Limits, parse_items, read_body, rows
-from tspush.receiver.store import Store
+from tspush.receiver.store import Store, series_bytes, tags_key
 
 log = logging.getLogger("tspush.receiver")
 
@@ -180,8 +180,10 @@ class Receiver:
         counter), which makes one series per point and fills memory and disk.
         """
         cap = self.limits.max_series
+        cap_bytes = self.limits.max_series_bytes
         store = self.store
         room = cap - store.series_count()
+        room_bytes = cap_bytes - store.series_bytes
         keep: list[Point] = []
         new: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         for p in points:
@@ -189,16 +191,30 @@ class Receiver:
                 keep.append(p)
                 continue
             key = (p.metric, tuple(sorted(p.tags.items())))
-            if key in new or len(new) < room:
-                new.add(key)
+            if key in new:
                 keep.append(p)
                 continue
+            weight = series_bytes(p.metric, tags_key(p.tags))
+            if len(new) < room and weight <= room_bytes:
+                new.add(key)
+                room_bytes -= weight
+                keep.append(p)
+                continue
+            if len(new) >= room:
+                why = "the receiver already holds %d series, at most %d (--max-series)" % (
+                    store.series_count(),
+                    cap,
+                )
+            else:
+                why = (
+                    "the names and tags of the series held take %d bytes, at most %d "
+                    "(--max-series-bytes)" % (cap_bytes - room_bytes, cap_bytes)
+                )
             errors.append(
                 {
                     "datapoint": p.to_dict(),
-                    "error": "%s: the receiver already holds %d series, at most %d "
-                    "(--max-series); does a tag change with every reading (a time or a "
-                    "counter in a tag)?" % (p.describe(), store.series_count(), cap),
+                    "error": "%s: %s; does a tag change with every reading (a time or a "
+                    "counter in a tag)?" % (p.describe(), why),
                 }
             )
         return keep
@@ -511,6 +527,7 @@ def create_app(
     max_tags: int = 32,
     body_timeout_s: float = 30.0,
     max_series: int = 100_000,
+    max_series_bytes: int = 64 * 1024 * 1024,
     on_accepted: Callable[[list[Point]], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
@@ -524,7 +541,15 @@ def create_app(
         store,
         Tokens(write_token, read_token, no_auth, open_read),
         STRICT if strict else LENIENT,
-        Limits(max_body_bytes, max_points, max_name_chars, max_tags, body_timeout_s, max_series),
+        Limits(
+            max_body_bytes,
+            max_points,
+            max_name_chars,
+            max_tags,
+            body_timeout_s,
+            max_series,
+            max_series_bytes,
+        ),
         on_accepted,
         retention_s,
         clock,

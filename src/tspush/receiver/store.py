@@ -89,6 +89,11 @@ def tags_key(tags: dict[str, str]) -> str:
     return json.dumps(tags, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def series_bytes(metric: str, key_text: str) -> int:
+    """What one series' names weigh, counted as UTF-8 (memory holds a few copies)."""
+    return len(metric.encode()) + len(key_text.encode())
+
+
 def window_of(ts_ms: int) -> int:
     return ts_ms - ts_ms % WINDOW_MS
 
@@ -143,6 +148,7 @@ class Store:
         self._open: dict[int, dict[int, dict[int, Value]]] = {}
         self._newest: dict[int, int] = {}  # series id -> newest ts_ms seen
         self._head_points = 0
+        self.series_bytes = 0  # UTF-8 bytes of every series' metric and tags (memory bound)
         self._load_series()
         self._migrate_rows()
         self._replay_head()
@@ -172,7 +178,9 @@ class Store:
             self._remember(Series(sid, metric, json.loads(tags)), tags)
 
     def _remember(self, s: Series, key_text: str | None = None) -> None:
-        self._series[(s.metric, key_text or tags_key(s.tags))] = s
+        key_text = key_text or tags_key(s.tags)
+        self.series_bytes += series_bytes(s.metric, key_text)
+        self._series[(s.metric, key_text)] = s
         self._by_id[s.id] = s
         self._fast[(s.metric, tuple(sorted(s.tags.items())))] = s
 
