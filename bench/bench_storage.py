@@ -41,7 +41,7 @@ STEP_S = 10
 BATCH = 50
 CLIENTS = 4
 METRIC = "bench.temp"
-DASH_DOWNSAMPLE = {1: "5m-avg", 7: "30m-avg", 30: "2h-avg", 365: "2h-avg"}
+DASH_DOWNSAMPLE = {1: "5m-avg", 7: "1h-avg", 30: "2h-avg", 365: "2h-avg"}
 
 
 def body_stream(series: int, days: int, end_s: int) -> Iterator[bytes]:

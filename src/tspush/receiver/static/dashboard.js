@@ -129,7 +129,7 @@
     if (rangeS <= 3600) { return null; }
     if (rangeS <= 21600) { return "1m-avg"; }
     if (rangeS <= 86400) { return "5m-avg"; }
-    if (rangeS <= 604800) { return "30m-avg"; }
+    if (rangeS <= 604800) { return "1h-avg"; }  // hour rollups answer it
     return "2h-avg";
   }
 
