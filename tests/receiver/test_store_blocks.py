@@ -285,3 +285,24 @@ def test_the_wal_stays_bounded_under_a_bulk_ingest_with_readers(tmp_path: Path) 
     assert biggest < store_mod.WAL_MAX_BYTES + 8 * 1024 * 1024, biggest
     s.close()
     assert len(list(Store(db).iter_all())) == 20 * 25_900
+
+
+def test_decoded_cache_never_serves_what_was_rewritten(three_days: Store) -> None:
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + DAY_MS - 1,
+        "msResolution": True,
+        "queries": [
+            {"metric": "m", "aggregator": "max", "downsample": "1h-max", "tags": {"host": "b"}}
+        ],
+    }
+    key = str(T0_MS + 7_200_000)
+    before = q.run(three_days, q.Query(body))[0]["dps"][key]
+    assert q.run(three_days, q.Query(body))[0]["dps"][key] == before  # now from the cache
+    three_days.insert([("m", {"host": "b"}, T0_MS + 7_200_000 + 7_000, 1e6)])  # reopens
+    assert q.run(three_days, q.Query(body))[0]["dps"][key] == 1e6
+    three_days.maintain(T0_MS + 10 * DAY_MS)  # written again: block and rollups
+    assert three_days.open_windows(three_days.all_series()[1].id, 0, 2**62) == []
+    assert q.run(three_days, q.Query(body))[0]["dps"][key] == 1e6
+    three_days.delete_before(T0_MS + DAY_MS)
+    assert q.run(three_days, q.Query(body)) == []

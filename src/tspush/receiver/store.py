@@ -31,8 +31,10 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -49,6 +51,7 @@ HOUR_MS = 3_600_000
 # a rollup row spans this much time: 1,440 minute buckets, 720 hour buckets
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
+CACHE_MAX_BYTES = 32 * 1024 * 1024  # decoded blocks and rollups kept for the next query
 HEAD_MAX_POINTS = 100_000  # compact when head holds this many points
 WAL_MAX_BYTES = 8 * 1024 * 1024  # past this, a checkpoint waits for readers and truncates
 WAL_KEEP_BYTES = 4 * 1024 * 1024  # a WAL reset after a checkpoint is cut back to this
@@ -149,6 +152,12 @@ class Store:
         self._newest: dict[int, int] = {}  # series id -> newest ts_ms seen
         self._head_points = 0
         self.series_bytes = 0  # UTF-8 bytes of every series' metric and tags (memory bound)
+        # decoded blocks and rollups, most recently used last: a dashboard refreshing the
+        # same view decodes nothing twice. Per-series generations keep it exact.
+        self._cache: OrderedDict[tuple[int, ...], tuple[Any, int]] = OrderedDict()
+        self._cache_bytes = 0
+        self._cache_keys: dict[int, set[tuple[int, ...]]] = {}
+        self._gen: dict[int, int] = {}
         self._load_series()
         self._migrate_rows()
         self._replay_head()
@@ -332,6 +341,7 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._invalidate(sid for sid, _ in due)
         for sid, ws in due:
             windows = self._open[sid]
             for w in ws:
@@ -390,6 +400,39 @@ class Store:
                 (sid, res, s0),
             )
 
+    def _invalidate(self, sids: Iterable[int]) -> None:
+        """Forget decoded data of series just written (after the commit)."""
+        with self._lock:
+            for sid in sids:
+                self._gen[sid] = self._gen.get(sid, 0) + 1
+                for key in self._cache_keys.pop(sid, ()):
+                    entry = self._cache.pop(key, None)
+                    if entry is not None:
+                        self._cache_bytes -= entry[1]
+
+    def _cached(self, key: tuple[int, ...]) -> Any:
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is None:
+                return None
+            self._cache.move_to_end(key)
+            return entry[0]
+
+    def _keep(self, key: tuple[int, ...], gen: int, value: Any, nbytes: int) -> None:
+        sid = key[1]
+        with self._lock:
+            if self._gen.get(sid, 0) != gen or key in self._cache:
+                return  # written meanwhile: what was read may be older than the file
+            self._cache[key] = (value, nbytes)
+            self._cache_keys.setdefault(sid, set()).add(key)
+            self._cache_bytes += nbytes
+            while self._cache_bytes > CACHE_MAX_BYTES and self._cache:
+                old, (_, n) = self._cache.popitem(last=False)
+                self._cache_bytes -= n
+                keys = self._cache_keys.get(old[1])
+                if keys is not None:
+                    keys.discard(old)
+
     def compact(self) -> None:
         """Write every open window into blocks and empty ``head`` (one transaction)."""
         with self._lock:
@@ -404,6 +447,7 @@ class Store:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            self._invalidate(list(self._open))
             self._open.clear()
             self._head_points = 0
             conn.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page only
@@ -534,6 +578,7 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._invalidate([sid])
         return n
 
     # -- reading ---------------------------------------------------------
@@ -604,18 +649,8 @@ class Store:
                 np.array([t for t, _ in pts], dtype=np.int64),
                 np.array([v for _, v in pts]),
             )
-        rows = (
-            self._reader()
-            .execute(
-                "SELECT data FROM blocks WHERE series_id = ? AND start_ms BETWEEN ? AND ?"
-                " ORDER BY start_ms",
-                (series_id, window_of(start_ms), end_ms),
-            )
-            .fetchall()
-        )
         tss, vss = [], []
-        for (data,) in rows:
-            ts, vs = decode_arrays(data)
+        for ts, vs in self._blocks(series_id, start_ms, end_ms):
             i, j = np.searchsorted(ts, [start_ms, end_ms + 1])
             tss.append(ts[i:j])
             vss.append(vs[i:j])
@@ -623,22 +658,76 @@ class Store:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(tss), np.concatenate(vss)
 
+    def _blocks(self, sid: int, start_ms: int, end_ms: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Decoded blocks of the windows overlapping [start, end], from the cache if there."""
+        gen = self._gen.get(sid, 0)
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT start_ms FROM blocks "
+                "WHERE series_id = ? AND start_ms BETWEEN ? AND ? ORDER BY start_ms",
+                (sid, window_of(start_ms), end_ms),
+            )
+            .fetchall()
+        )
+        out = []
+        for (w,) in rows:
+            key = (0, sid, w)
+            got = self._cached(key)
+            if got is None:
+                row = (
+                    self._reader()
+                    .execute(
+                        "SELECT data FROM blocks WHERE series_id = ? AND start_ms = ?", (sid, w)
+                    )
+                    .fetchone()
+                )
+                if row is None:
+                    continue
+                got = decode_arrays(row[0])
+                self._keep(key, gen, got, got[0].nbytes + got[1].nbytes)
+            out.append(got)
+        return out
+
+    def _rollups(self, sid: int, res_ms: int, start_ms: int, end_ms: int) -> list[Rollup]:
+        span = ROLLUP_SPAN_MS[res_ms]
+        gen = self._gen.get(sid, 0)
+        out = []
+        spans = (
+            self._reader()
+            .execute(
+                "SELECT start_ms FROM rollups WHERE series_id = ? AND res_ms = ? "
+                "AND start_ms BETWEEN ? AND ? ORDER BY start_ms",
+                (sid, res_ms, start_ms - start_ms % span, end_ms),
+            )
+            .fetchall()
+        )
+        for (s,) in spans:
+            key = (1, sid, res_ms, s)
+            got = self._cached(key)
+            if got is None:
+                row = (
+                    self._reader()
+                    .execute(
+                        "SELECT data FROM rollups "
+                        "WHERE series_id = ? AND res_ms = ? AND start_ms = ?",
+                        (sid, res_ms, s),
+                    )
+                    .fetchone()
+                )
+                got = Rollup.decode(row[0]) if row is not None else Rollup.empty()
+                self._keep(key, gen, got, 40 * len(got) + 100)
+            out.append(got)
+        return out
+
     def rollup(self, series_id: int, res_ms: int, start_ms: int, end_ms: int) -> Rollup:
         """Buckets of ``res_ms`` with start_ms <= ts < end_ms, from windows not reopened.
 
         The caller reads raw points for the open windows (``open_windows``).
         """
-        span = ROLLUP_SPAN_MS[res_ms]
-        rows = (
-            self._reader()
-            .execute(
-                "SELECT data FROM rollups WHERE series_id = ? AND res_ms = ? "
-                "AND start_ms BETWEEN ? AND ? ORDER BY start_ms",
-                (series_id, res_ms, start_ms - start_ms % span, end_ms),
-            )
-            .fetchall()
+        r = Rollup.concat(
+            [x.slice(start_ms, end_ms) for x in self._rollups(series_id, res_ms, start_ms, end_ms)]
         )
-        r = Rollup.concat([Rollup.decode(d).slice(start_ms, end_ms) for (d,) in rows])
         for w in self.open_windows(series_id, start_ms, end_ms):
             r = r.without(w, w + WINDOW_MS)
         return r
