@@ -306,3 +306,27 @@ def test_decoded_cache_never_serves_what_was_rewritten(three_days: Store) -> Non
     assert q.run(three_days, q.Query(body))[0]["dps"][key] == 1e6
     three_days.delete_before(T0_MS + DAY_MS)
     assert q.run(three_days, q.Query(body)) == []
+
+
+def test_int64_extremes_are_stored_exactly_and_sums_do_not_wrap(tmp_path: Path) -> None:
+    """Issue 13 item 16: integers are int64 in blocks, exact; wider ones are refused."""
+    s = Store(tmp_path / "i.sqlite")
+    big = [2**63 - 1, -(2**63), 2**63 - 2, 2**53 + 1]
+    s.insert([("big", {}, T0_MS + i * 10_000, v) for i, v in enumerate(big)])
+    s.maintain(T0_MS + DAY_MS)  # into a block and rollups
+    assert [v for _, _, _, v in s.iter_all()] == big
+    assert all(type(v) is int for _, _, _, v in s.iter_all())
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + 3_599_999,
+        "msResolution": True,
+        "queries": [{"metric": "big", "aggregator": "sum", "downsample": "1h-max"}],
+    }
+    assert q.run(s, q.Query(body))[0]["dps"] == {str(T0_MS): 2**63 - 1}
+    body["queries"][0]["downsample"] = "1h-sum"  # type: ignore[index]
+    total = q.run(s, q.Query(body))[0]["dps"][str(T0_MS)]
+    assert total == pytest.approx(float(sum(big)))  # a float, not a wrapped int64
+    with pytest.raises(TypeError):
+        s.insert([("big", {}, T0_MS, 2**64)])
+    assert len(list(s.iter_all())) == 4
+    s.close()

@@ -85,6 +85,11 @@ def decode_arrays(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return ts_a, v_a
 
 
+def wide(v: np.ndarray) -> bool:
+    """Integers whose sum could pass the int64 range (abs() of -2**63 itself wraps)."""
+    return v.dtype.kind in "iu" and float(np.abs(v.astype(np.float64)).sum()) >= 2**62
+
+
 class Rollup:
     """Buckets of one resolution: start time, count, min, max, sum (arrays, sorted by time)."""
 
@@ -118,7 +123,7 @@ class Rollup:
         b = ts - ts % res_ms
         starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
         sm = np.add.reduceat(v, starts)
-        if kind == INT and float(np.abs(v).sum()) >= 2**62:  # a sum that could wrap int64
+        if kind == INT and wide(v):  # a sum that could wrap int64: add as floats
             sm = np.add.reduceat(v.astype(np.float64), starts)
         return cls(
             b[starts],

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tspush.receiver.codec import Rollup
+from tspush.receiver.codec import Rollup, wide
 from tspush.receiver.store import RESOLUTIONS_MS, WINDOW_MS, Store
 
 # downsample aggregators that count/min/max/sum answer
@@ -70,7 +70,7 @@ def bucket_values(
         np.add.reduceat(both.count, cuts),
         np.minimum.reduceat(both.min, cuts),
         np.maximum.reduceat(both.max, cuts),
-        np.add.reduceat(both.sum, cuts),
+        np.add.reduceat(both.sum.astype(np.float64) if wide(both.sum) else both.sum, cuts),
     )
     return dict(zip(keys[cuts].tolist(), final.tolist(), strict=True))
 
