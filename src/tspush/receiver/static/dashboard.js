@@ -492,6 +492,12 @@
           (4 + (hi - p[1]) / (hi - lo) * (h - 8)).toFixed(1);
       }).join(" ");
       svg.appendChild(el("path", { d: d, stroke: COLOURS[i % COLOURS.length], "class": "spark" }));
+      if (pts.length === 1) {  // a lone reading is a dot, not an invisible line
+        var p = pts[0];
+        svg.appendChild(el("circle", { cx: (p[0] - t0) / (t1 - t0) * w,
+                                       cy: 4 + (hi - p[1]) / (hi - lo) * (h - 8), r: 3,
+                                       fill: COLOURS[i % COLOURS.length] }));
+      }
     });
     return svg;
   }
