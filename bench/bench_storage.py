@@ -269,6 +269,53 @@ def report(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """For run_all.py: one set (10 series x 1 day quick, else 100 series x 7 days) as rows."""
+    from _util import row
+
+    series, days = (10, 1) if quick else (100, 7)
+    work = Path(tempfile.mkdtemp(prefix="tspush-bench-storage-"))
+    try:
+        (r,) = one_set(series, days, work, 3 if quick else 5)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    name = r["set"]
+    rows = [
+        row(
+            "storage",
+            "B/point at rest, " + name,
+            round(r["tspush rest B/pt"], 2),
+            "B",
+            "VictoriaMetrics %.2f" % r["VM rest B/pt"],
+            "<= 2 B",
+            r["tspush rest B/pt"] <= 2,
+        ),
+        row(
+            "storage",
+            "ingest time ratio tspush/VM, " + name,
+            round(r["tspush ingest s"] / r["VM ingest s"], 2),
+            "ratio",
+            "",
+            "<= 2",
+            r["tspush ingest s"] <= 2 * r["VM ingest s"],
+        ),
+    ]
+    for k, ms in r["tspush ms"].items():
+        ratio = ms / r["VM ms"][k]
+        rows.append(
+            row(
+                "storage",
+                "%s, %s" % (k, name),
+                round(ms, 1),
+                "ms",
+                "%.2fx VictoriaMetrics" % ratio,
+                "<= 3x VM",
+                ratio <= 3,
+            )
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10 and 100 series, 1 day")
