@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -100,8 +99,16 @@ class Serve:
         return float(t.user + t.system)
 
     def count(self) -> int:
-        with sqlite3.connect(self.db) as c:
-            return int(c.execute("SELECT COUNT(*) FROM points").fetchone()[0])
+        """Points stored, read back through the query API (every series of bench.cpu)."""
+        q = json.dumps(
+            {
+                "start": 0,
+                "msResolution": True,
+                "queries": [{"metric": "bench.cpu", "aggregator": "none"}],
+            }
+        ).encode()
+        r = urllib3.request("POST", self.url + "/api/query", body=q, headers=self.headers)
+        return sum(len(res["dps"]) for res in json.loads(r.data))
 
     def stop(self) -> None:
         self.proc.terminate()

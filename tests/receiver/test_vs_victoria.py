@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import urllib3
 
 from support.receiver import ReceiverProcess
+from tspush.receiver.store import Store
 
 T = 1_700_000_000
 
@@ -96,12 +96,9 @@ BODIES: list[tuple[bytes, dict[str, str]]] = [
 
 
 def ours(db: Path) -> list[tuple[str, dict[str, str], int, float]]:
-    conn = sqlite3.connect(db)
-    rows = conn.execute(
-        "SELECT s.metric, s.tags, p.ts_ms, p.value "
-        "FROM points p JOIN series s ON s.id = p.series_id"
-    ).fetchall()
-    out = [(m, json.loads(t), ts, float(v)) for m, t, ts, v in rows]
+    store = Store(db)
+    out = [(m, t, ts, float(v)) for m, t, ts, v in store.iter_all()]
+    store.close()
     out.sort(key=lambda r: (r[0], sorted(r[1].items()), r[2]))
     return out
 
@@ -115,6 +112,6 @@ def test_same_bodies_same_stored_data(victoria: Any, tmp_path: Path) -> None:
             assert (r1.status, r2.status) == (204, 204), (r1.data, r2.data)
         expected_count = 1 + 30 + 2 + 2 + 5 + 1
         vm_rows = victoria.wait_for('{__name__=~"cmp.*"}', expected_count)
-        mine = ours(tmp_path / "receiver.sqlite")
+    mine = ours(tmp_path / "receiver.sqlite")  # read once the receiver has stopped
     assert len(mine) == expected_count
     assert [(m, t, ts, float(v)) for m, t, ts, v in vm_rows] == mine

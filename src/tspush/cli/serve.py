@@ -34,7 +34,7 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("tspush")) / "receiver.sqlite"
 
 
-def parse_retention_s(text: str | None) -> float | None:
+def parse_retention_s(text: str | None, option: str = "--retention") -> float | None:
     if not text or text in ("0", "forever", "none"):
         return None
     from tspush.receiver.errors import ApiError
@@ -43,9 +43,7 @@ def parse_retention_s(text: str | None) -> float | None:
     try:
         return parse_duration_ms(text) / 1000.0
     except ApiError:
-        raise ConfigError(
-            "%r is not a duration: use e.g. 30d, 12h or 90m" % text, "--retention"
-        ) from None
+        raise ConfigError("%r is not a duration: use e.g. 30d, 12h or 90m" % text, option) from None
 
 
 def stored_tokens(directory: Path) -> tuple[str, str, Path]:
@@ -227,6 +225,18 @@ def echo(text: str = "") -> None:
 )
 @click.option("--retention", default=None, help="Delete points older than this (e.g. 30d).")
 @click.option(
+    "--retention-1m",
+    "retention_1m",
+    default=None,
+    help="Keep 1-minute rollups (min/max/sum/count) this long (default: as --retention).",
+)
+@click.option(
+    "--retention-1h",
+    "retention_1h",
+    default=None,
+    help="Keep 1-hour rollups this long (default: as --retention), e.g. 5y for long views.",
+)
+@click.option(
     "--max-body-bytes",
     type=click.IntRange(min=64),
     default=1_048_576,
@@ -253,6 +263,14 @@ def echo(text: str = "") -> None:
     default=100_000,
     show_default=True,
     help="Most distinct metric+tag sets; points of further new series are refused.",
+)
+@click.option(
+    "--max-series-bytes",
+    type=click.IntRange(min=1024),
+    default=64 * 1024 * 1024,
+    show_default=True,
+    help="Most bytes (UTF-8) of metric names and tags over all series: bounds memory, "
+    "which holds a few copies of them.",
 )
 @click.option(
     "--body-timeout",
@@ -376,6 +394,10 @@ def run_serve(opts: dict[str, Any]) -> None:
     db_path: Path = opts["db"] or default_db_path()
     retention_s = parse_retention_s(opts["retention"])
     prepare_db_path(db_path)  # first: tokens.json and the TLS key go beside it
+    rollup_retention_s = (
+        parse_retention_s(opts["retention_1m"], "--retention-1m"),
+        parse_retention_s(opts["retention_1h"], "--retention-1h"),
+    )
     write_token = opts["write_token"] or opts["token"]
     read_token = opts["read_token"] or opts["token"]
     token_note = "as given: files, environment or command line"
@@ -411,12 +433,14 @@ def run_serve(opts: dict[str, Any]) -> None:
         no_auth=opts["no_auth"],
         strict=opts["strict"],
         retention_s=retention_s,
+        rollup_retention_s=rollup_retention_s,
         max_body_bytes=opts["max_body_bytes"],
         max_points=opts["max_points"],
         max_name_chars=opts["max_name_chars"],
         body_timeout_s=opts["body_timeout_s"],
         max_series=opts["max_series"],
         query_timeout_s=opts["query_timeout_s"],
+        max_series_bytes=opts["max_series_bytes"],
         on_accepted=relay.accept if relay is not None else None,
     )
     sock = bind(opts["host"], opts["port"])
@@ -436,6 +460,9 @@ def run_serve(opts: dict[str, Any]) -> None:
         )
     )
     echo("  retention: %s" % (opts["retention"] if retention_s else "keep everything"))
+    for name, kept in zip(("1-minute", "1-hour"), rollup_retention_s, strict=True):
+        if kept:
+            echo("    %s rollups kept %d days" % (name, kept // 86400))
     if cert is not None:
         how = "generated now, kept for next time" if cert.generated else "kept"
         echo("  TLS certificate %s (%s)" % (cert.cert_path, how))

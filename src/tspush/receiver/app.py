@@ -30,13 +30,14 @@ from starlette.routing import Mount, Route
 from tspush import __version__
 from tspush.core.errors import ConfigError
 from tspush.core.point import LENIENT, STRICT, Point
+from tspush.receiver import fleet
 from tspush.receiver import query as q
 from tspush.receiver.auth import Tokens
 from tspush.receiver.errors import ApiError
 from tspush.receiver.filters import FILTER_DOCS
 from tspush.receiver.ingest import Checker, Limits, parse_items, read_body, rows
 from tspush.receiver.readpool import ReadPool
-from tspush.receiver.store import Series, Store
+from tspush.receiver.store import Series, Store, series_bytes, tags_key
 
 log = logging.getLogger("tspush.receiver")
 
@@ -98,6 +99,7 @@ class Receiver:
         self.limits = limits
         self.on_accepted = on_accepted
         self.retention_s = retention_s
+        self.rollup_retention_s: tuple[float | None, float | None] = (None, None)
         self.clock = clock
         self.checker = Checker(mode, limits)
         self.reads = ReadPool(store, budget_s=limits.query_timeout_s)
@@ -183,8 +185,10 @@ class Receiver:
         counter), which makes one series per point and fills memory and disk.
         """
         cap = self.limits.max_series
+        cap_bytes = self.limits.max_series_bytes
         store = self.store
         room = cap - store.series_count()
+        room_bytes = cap_bytes - store.series_bytes
         keep: list[Point] = []
         new: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         for p in points:
@@ -192,16 +196,30 @@ class Receiver:
                 keep.append(p)
                 continue
             key = (p.metric, tuple(sorted(p.tags.items())))
-            if key in new or len(new) < room:
-                new.add(key)
+            if key in new:
                 keep.append(p)
                 continue
+            weight = series_bytes(p.metric, tags_key(p.tags))
+            if len(new) < room and weight <= room_bytes:
+                new.add(key)
+                room_bytes -= weight
+                keep.append(p)
+                continue
+            if len(new) >= room:
+                why = "the receiver already holds %d series, at most %d (--max-series)" % (
+                    store.series_count(),
+                    cap,
+                )
+            else:
+                why = (
+                    "the names and tags of the series held take %d bytes, at most %d "
+                    "(--max-series-bytes)" % (cap_bytes - room_bytes, cap_bytes)
+                )
             errors.append(
                 {
                     "datapoint": p.to_dict(),
-                    "error": "%s: the receiver already holds %d series, at most %d "
-                    "(--max-series); does a tag change with every reading (a time or a "
-                    "counter in a tag)?" % (p.describe(), store.series_count(), cap),
+                    "error": "%s: %s; does a tag change with every reading (a time or a "
+                    "counter in a tag)?" % (p.describe(), why),
                 }
             )
         return keep
@@ -269,6 +287,12 @@ class Receiver:
                 "Invalid back_scan %r" % (back_scan_h,),
                 "give hours, from 0 (no limit) to %d" % MAX_BACK_SCAN_H,
             )
+        if len(wanted) > q.MAX_SUBQUERIES:
+            raise ApiError(
+                400,
+                "Too many sub queries: %d" % len(wanted),
+                "send at most %d per request" % q.MAX_SUBQUERIES,
+            )
         since_ms = int((self.clock() - back_scan_h * 3600) * 1000) if back_scan_h > 0 else 0
 
         def work(store: Store) -> bytes:
@@ -290,6 +314,13 @@ class Receiver:
             return orjson.dumps(out)
 
         return Response(await self.reads.run(work), media_type="application/json")
+
+    async def fleet(self, request: Request) -> Response:
+        """``/api/fleet``: one line per device (``host`` tag), for the dashboard's fleet view."""
+        self.need_read(request)
+        now_ms = int(self.clock() * 1000)
+        # in the read pool: the loop keeps serving writes, and the query budget holds
+        return JSON(await self.reads.run(lambda store: fleet.fleet(store, now_ms)))
 
     # -- lookups Grafana makes -------------------------------------------
 
@@ -433,17 +464,21 @@ class Receiver:
         while True:
             await asyncio.sleep(period_s)
             try:
+                await run_in_threadpool(self.store.maintain)
                 await run_in_threadpool(self.store.checkpoint)
             except Exception as e:  # busy or failing disk: the next round tries again
                 log.warning("checkpoint: %s", e)
 
     async def retention_loop(self) -> None:
-        assert self.retention_s is not None
-        period_s = min(max(self.retention_s / 10.0, 0.5), 60.0)
+        """Raw points past ``retention_s``, 1-min and 1-hour rollups past their own (or it)."""
+        ages = [a for a in (self.retention_s, *self.rollup_retention_s) if a]
+        period_s = min(max(min(ages) / 10.0, 0.5), 60.0)
         while True:
             try:
-                cutoff_ms = int((self.clock() - self.retention_s) * 1000)
-                n = await run_in_threadpool(self.store.delete_before, cutoff_ms)
+                now_ms = int(self.clock() * 1000)
+                raw = now_ms - int(self.retention_s * 1000) if self.retention_s else None
+                m1, h1 = (now_ms - int(a * 1000) if a else raw for a in self.rollup_retention_s)
+                n = await run_in_threadpool(self.store.delete_before, raw, m1, h1)
                 if n:
                     log.info("retention: deleted %d point(s) older than %ds", n, self.retention_s)
             except Exception as e:  # keep the loop alive: the next round tries again
@@ -548,6 +583,7 @@ def create_app(
     open_read: bool = False,
     strict: bool = False,
     retention_s: float | None = None,
+    rollup_retention_s: tuple[float | None, float | None] = (None, None),
     max_body_bytes: int = 1_048_576,
     max_points: int = 10_000,
     max_name_chars: int = 256,
@@ -555,6 +591,7 @@ def create_app(
     body_timeout_s: float = 30.0,
     max_series: int = 100_000,
     query_timeout_s: float = 10.0,
+    max_series_bytes: int = 64 * 1024 * 1024,
     on_accepted: Callable[[list[Point]], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
@@ -564,7 +601,7 @@ def create_app(
     if not no_auth and not write_token and not read_token and not open_read:
         raise ValueError("give write_token and/or read_token, or no_auth=True")
     prepare_db_path(db_path)
-    store = Store(db_path, background_checkpoint=True)
+    store = Store(db_path, background_checkpoint=True, clock=clock)
     rx = Receiver(
         store,
         Tokens(write_token, read_token, no_auth, open_read),
@@ -577,17 +614,19 @@ def create_app(
             body_timeout_s,
             max_series,
             query_timeout_s,
+            max_series_bytes,
         ),
         on_accepted,
         retention_s,
         clock,
     )
+    rx.rollup_retention_s = rollup_retention_s
     dash = Dashboard(rx)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(rx.checkpoint_loop())]
-        if retention_s:
+        if retention_s or any(rollup_retention_s):
             tasks.append(asyncio.create_task(rx.retention_loop()))
         try:
             yield
@@ -626,6 +665,7 @@ def create_app(
         Route("/api/config/filters", rx.config_filters, methods=["GET"]),
         Route("/api/version", rx.version, methods=["GET", "POST"]),
         Route("/api/stats", rx.stats, methods=["GET"]),
+        Route("/api/fleet", rx.fleet, methods=["GET"]),
         Route("/", dash.page, methods=["GET"]),
         Mount("/static", app=dash.static()),
     ]

@@ -61,6 +61,11 @@ PAGE = """<!doctype html>
       <option value="60">1 min</option>
     </select>
   </label>
+  <span id="views">
+    <button type="button" data-view="chart" class="on">Chart</button>
+    <button type="button" data-view="fleet">Fleet</button>
+    <button type="button" data-view="overview">Overview</button>
+  </span>
   <span id="status" role="status">loading...</span>
 </header>
 <main>
@@ -69,7 +74,18 @@ PAGE = """<!doctype html>
     <input id="filter" type="search" placeholder="filter metrics" aria-label="filter metrics">
     <ul id="metrics"></ul>
   </nav>
-  <section>
+  <section id="fleet-view" hidden>
+    <h2>Fleet: devices by their host tag</h2>
+    <p id="fleet-summary"></p>
+    <table id="fleet"><thead><tr><th>host</th><th>state</th><th>last seen</th>
+    <th>points/hour</th><th>interval</th><th>free heap</th><th>RSSI</th><th>reset cause</th>
+    <th>spool</th><th>dropped</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section id="overview-view" hidden>
+    <h2>Overview: every metric</h2>
+    <div id="overview"></div>
+  </section>
+  <section id="chart-view">
     <h2 id="title">Pick a metric</h2>
     <label id="series-label">Series
       <select id="series"><option value="">all tag sets</option></select>

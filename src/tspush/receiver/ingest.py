@@ -36,8 +36,10 @@ class Limits:
         body_timeout_s: float = 30.0,
         max_series: int = 100_000,
         query_timeout_s: float = 10.0,
+        max_series_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.query_timeout_s = query_timeout_s
+        self.max_series_bytes = max_series_bytes
         self.body_timeout_s = body_timeout_s
         self.max_series = max_series
         self.max_body_bytes = max_body_bytes

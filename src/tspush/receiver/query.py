@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tspush.core.point import MAX_SECONDS
+from tspush.receiver import rollups
 from tspush.receiver.errors import ApiError
 from tspush.receiver.filters import Filter, filters_from_tags, parse_filter, split_typed
 from tspush.receiver.store import Series, Store
@@ -48,6 +49,7 @@ _DATE_FORMATS = (
 FILL_POLICIES = ("none", "nan", "null", "zero")
 MAX_BUCKETS = 200_000
 MAX_SUBQUERIES = 100
+MAX_RESULT_POINTS = 2_000_000  # per request, every series and sub query together
 
 
 def bad(message: str, details: str = "") -> ApiError:
@@ -292,6 +294,7 @@ class Query:
                 "send at most %d per request" % MAX_SUBQUERIES,
             )
         self.queries = [SubQuery(q, i) for i, q in enumerate(qs)]
+        self.budget = Budget(MAX_RESULT_POINTS)
 
 
 def _flag(v: Any) -> bool:
@@ -434,22 +437,69 @@ def downsample(points: Points, ds: Downsample, start_ms: int, end_ms: int) -> Po
             buckets[b] = [v]
         else:
             lst.append(v)
+    return fill_buckets({b: ds.agg(vs) for b, vs in buckets.items()}, ds, start_ms, end_ms)
+
+
+def fill_buckets(values: dict[int, Value], ds: Downsample, start_ms: int, end_ms: int) -> Points:
+    """Buckets in time order, with the fill policy's value where a bucket is empty."""
+    if ds.interval_ms == 0:
+        return [(start_ms, values[start_ms])] if start_ms in values else []
     if ds.fill == "none":
-        return [(b, ds.agg(buckets[b])) for b in sorted(buckets)]
+        return [(b, values[b]) for b in sorted(values)]
+    step = ds.interval_ms
     first = start_ms - start_ms % step
-    if (end_ms - first) // step > MAX_BUCKETS:
-        raise bad(
-            "Too many downsample buckets: %d" % ((end_ms - first) // step),
-            "use a longer downsample interval or a shorter time range",
-        )
+    check_buckets((end_ms - first) // step)
     fill: Value = 0 if ds.fill == "zero" else None
     out: Points = []
     b = first
     while b <= end_ms:
-        lst = buckets.get(b)
-        out.append((b, ds.agg(lst) if lst else fill))
+        out.append((b, values.get(b, fill)))
         b += step
     return out
+
+
+def check_buckets(n: int) -> None:
+    if n > MAX_BUCKETS:
+        raise bad(
+            "Too many downsample buckets: %d" % n,
+            "use a longer downsample interval or a shorter time range",
+        )
+
+
+def series_points(store: Store, s: Series, q: Query, sq: SubQuery) -> Points:
+    """One series' points over the query range, downsampled (from rollups when they answer)."""
+    ds = sq.downsample
+    if ds is not None:
+        res = rollups.resolution_for(ds.interval_ms, ds.agg_name)
+        if res is not None:
+            if ds.fill != "none" and ds.interval_ms:
+                first = q.start_ms - q.start_ms % ds.interval_ms
+                check_buckets((q.end_ms - first) // ds.interval_ms)
+            values = rollups.bucket_values(
+                store, s.id, res, ds.interval_ms, q.start_ms, q.end_ms, ds.agg_name
+            )
+            return fill_buckets(values, ds, q.start_ms, q.end_ms)
+    pts: Points = store.points(s.id, q.start_ms, q.end_ms)  # type: ignore[assignment]
+    if ds is not None:
+        q.budget.take(len(pts) // 4)  # raw points read count a quarter of an answered one
+        pts = downsample(pts, ds, q.start_ms, q.end_ms)
+    return pts
+
+
+class Budget:
+    """Points one request may gather in all its series (a per-series bound multiplies)."""
+
+    def __init__(self, max_points: int) -> None:
+        self.left = max_points
+        self.max_points = max_points
+
+    def take(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise bad(
+                "Too many points for one query: more than %d" % self.max_points,
+                "use a downsample (e.g. 1h-avg), fewer series or a shorter time range",
+            )
 
 
 def rate(points: Points, opts: RateOptions) -> Points:
@@ -568,9 +618,8 @@ def run_subquery(store: Store, q: Query, sq: SubQuery) -> list[dict[str, Any]]:
         group = groups[key]
         per_series: list[Points] = []
         for s in group:
-            pts: Points = store.points(s.id, q.start_ms, q.end_ms)  # type: ignore[assignment]
-            if sq.downsample is not None:
-                pts = downsample(pts, sq.downsample, q.start_ms, q.end_ms)
+            pts = series_points(store, s, q, sq)
+            q.budget.take(len(pts))
             if sq.rate:
                 pts = rate(pts, sq.rate_options)
             if pts:

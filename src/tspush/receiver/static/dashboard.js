@@ -9,7 +9,8 @@
                  "#c2255c", "#5c940d", "#364fc7", "#862e9c"];
   var RANGES_S = { "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400,
                    "7d": 604800, "30d": 2592000 };
-  var state = { metric: null, series: "", range: "15m", refresh: 5, timer: null };
+  var state = { metric: null, series: "", range: "15m", refresh: 5, timer: null, view: "chart",
+                busy: null, again: false, delayS: 5 };
 
   function $(id) { return document.getElementById(id); }
 
@@ -46,6 +47,7 @@
       if (k === "m") { state.metric = v; }
       if (k === "s") { state.series = v; }
       if (k === "r" && RANGES_S[v]) { state.range = v; }
+      if (k === "v" && (v === "fleet" || v === "overview")) { state.view = v; }
     });
   }
 
@@ -54,6 +56,7 @@
     if (state.metric) { parts.push("m=" + encodeURIComponent(state.metric)); }
     if (state.series) { parts.push("s=" + encodeURIComponent(state.series)); }
     parts.push("r=" + state.range);
+    if (state.view !== "chart") { parts.push("v=" + state.view); }
     history.replaceState(null, "", "#" + parts.join("&"));
   }
 
@@ -126,7 +129,7 @@
     if (rangeS <= 3600) { return null; }
     if (rangeS <= 21600) { return "1m-avg"; }
     if (rangeS <= 86400) { return "5m-avg"; }
-    if (rangeS <= 604800) { return "30m-avg"; }
+    if (rangeS <= 604800) { return "1h-avg"; }  // hour rollups answer it
     return "2h-avg";
   }
 
@@ -145,14 +148,25 @@
     return { start: state.range + "-ago", msResolution: true, queries: [sub] };
   }
 
+  // One request in flight for the chart: a refresh asked for meanwhile runs once, after it.
   function refresh() {
     if (!state.metric) { return Promise.resolve(); }
+    if (state.busy) { state.again = true; return state.busy; }
     var metric = state.metric;
-    return api("/api/query", buildQuery()).then(function (results) {
+    state.busy = api("/api/query", buildQuery()).then(function (results) {
       if (metric !== state.metric) { return; }
       draw(results);
-      setStatus("updated " + new Date().toLocaleTimeString(), false);
-    }).catch(function (e) { setStatus(String(e.message || e), true); });
+      setStatus("updated " + new Date().toLocaleTimeString() + slowNote(), false);
+    }).catch(function (e) { setStatus(String(e.message || e), true); }).then(function () {
+      state.busy = null;
+      if (state.again) { state.again = false; return refresh(); }
+    });
+    return state.busy;
+  }
+
+  function slowNote() {
+    return state.delayS > state.refresh && state.refresh > 0 ?
+      " (answers are slow: refreshing every " + state.delayS + " s)" : "";
   }
 
   function niceStep(span, count) {
@@ -388,34 +402,185 @@
     return loadSeries().then(refresh);
   }
 
+  // The next refresh is armed when the last one has answered, never on a fixed beat: a slow
+  // server gets at most one request per chart, and the wait grows to 4x the answer time.
   function schedule() {
-    if (state.timer) { clearInterval(state.timer); state.timer = null; }
-    if (state.refresh > 0) {
-      state.timer = setInterval(function () {
-        var before = state.metric;
+    if (state.timer) { clearTimeout(state.timer); state.timer = null; }
+    if (state.refresh <= 0) { return; }
+    state.delayS = Math.max(state.delayS, state.refresh);
+    state.timer = setTimeout(function () {
+      state.timer = null;
+      var t0 = Date.now(), before = state.metric;
+      var work = state.view === "fleet" ? loadFleet() :
+        state.view === "overview" ? loadMetrics().then(loadOverview) :
         loadMetrics().then(function () {
           // The first metric arrived after the page opened, or the shown one is
           // gone: select the new one properly (title, series list, address).
           return state.metric !== before ? pick(state.metric, "") : refresh();
-        }).catch(function (e) { setStatus(String(e.message || e), true); });
-      }, state.refresh * 1000);
-    }
+        });
+      work.catch(function (e) { setStatus(String(e.message || e), true); }).then(function () {
+        var tookS = (Date.now() - t0) / 1000;
+        state.delayS = Math.max(state.refresh, Math.ceil(4 * tookS));
+        schedule();
+      });
+    }, state.delayS * 1000);
+  }
+
+  // -- fleet: which board is silent or sick? ---------------------------------------
+
+  function ago(ms) {
+    var s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    if (s < 120) { return s + " s ago"; }
+    if (s < 7200) { return Math.round(s / 60) + " min ago"; }
+    if (s < 172800) { return Math.round(s / 3600) + " h ago"; }
+    return Math.round(s / 86400) + " days ago";
+  }
+
+  var FLEET_COLS = [["heap_free_bytes", "free heap", "B"], ["rssi_dbm", "RSSI", " dBm"],
+                    ["reset_cause", "reset cause", ""], ["spool_points", "spool", ""],
+                    ["dropped", "dropped", ""]];
+
+  function loadFleet() {
+    return api("/api/fleet").then(function (hosts) {
+      var tbody = $("fleet").tBodies[0];
+      tbody.textContent = "";
+      var silent = 0;
+      hosts.forEach(function (h) {
+        var tr = document.createElement("tr");
+        tr.className = h.silent ? "silent" : "";
+        tr.setAttribute("data-host", h.host);
+        if (h.silent) { silent += 1; }
+        var cells = [h.host, h.silent ? "silent" : "ok", ago(h.last_seen_ms),
+                     String(h.points_per_hour), h.interval_s === null ? "-" : h.interval_s + " s"];
+        FLEET_COLS.forEach(function (c) {
+          var v = h.health[c[0]];
+          cells.push(v === undefined ? "-" : c[2] === "B" ? fmt(v, "B") : v + c[2]);
+        });
+        cells.forEach(function (c) {
+          var td = document.createElement("td");
+          td.textContent = c;
+          tr.appendChild(td);
+        });
+        tbody.appendChild(tr);
+      });
+      $("fleet-summary").textContent = hosts.length + " device(s), " + silent +
+        " silent for more than 3 of their usual intervals";
+      setStatus("updated " + new Date().toLocaleTimeString() + slowNote(), false);
+    });
+  }
+
+  // -- overview: every metric as a small chart, asked one after the other -----------
+
+  function sparkline(metric, results) {
+    var w = 300, h = 70, t1 = Date.now(), t0 = t1 - RANGES_S[state.range] * 1000;
+    var lo = Infinity, hi = -Infinity, lines = [];
+    results.forEach(function (r) {
+      var pts = Object.keys(r.dps).map(function (k) { return [Number(k), r.dps[k]]; })
+        .filter(function (p) { return p[1] !== null; })
+        .sort(function (a, b) { return a[0] - b[0]; });
+      pts.forEach(function (p) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); });
+      lines.push(pts);
+    });
+    if (lo === Infinity) { lo = 0; hi = 1; }
+    if (lo === hi) { lo -= 1; hi += 1; }
+    var svg = el("svg", { viewBox: "0 0 " + w + " " + h, width: "100%", role: "img",
+                          "aria-label": "small chart of " + metric });
+    lines.forEach(function (pts, i) {
+      if (!pts.length) { return; }
+      var d = pts.map(function (p, j) {
+        return (j ? "L" : "M") + ((p[0] - t0) / (t1 - t0) * w).toFixed(1) + " " +
+          (4 + (hi - p[1]) / (hi - lo) * (h - 8)).toFixed(1);
+      }).join(" ");
+      svg.appendChild(el("path", { d: d, stroke: COLOURS[i % COLOURS.length], "class": "spark" }));
+      if (pts.length === 1) {  // a lone reading is a dot, not an invisible line
+        var p = pts[0];
+        svg.appendChild(el("circle", { cx: (p[0] - t0) / (t1 - t0) * w,
+                                       cy: 4 + (hi - p[1]) / (hi - lo) * (h - 8), r: 3,
+                                       fill: COLOURS[i % COLOURS.length] }));
+      }
+    });
+    return svg;
+  }
+
+  function loadOverview() {
+    var grid = $("overview");
+    var names = Array.prototype.map.call(document.querySelectorAll("#metrics button"),
+      function (b) { return b.getAttribute("data-metric"); }).filter(matches).slice(0, 60);
+    var chain = Promise.resolve();
+    names.forEach(function (name) {
+      var id = "ov-" + name;
+      var card = document.getElementById(id);
+      if (!card) {
+        card = document.createElement("figure");
+        card.id = id;
+        card.className = "card";
+        var cap = document.createElement("figcaption");
+        var b = document.createElement("button");
+        b.type = "button";
+        b.textContent = name;
+        b.addEventListener("click", function () { show("chart"); pick(name, ""); });
+        cap.appendChild(b);
+        card.appendChild(cap);
+        card.appendChild(document.createElement("div"));
+        grid.appendChild(card);
+      }
+      chain = chain.then(function () {
+        var sub = { metric: name, aggregator: "none" };
+        var ds = downsampleFor(RANGES_S[state.range]);
+        if (ds) { sub.downsample = ds; }
+        return api("/api/query", { start: state.range + "-ago", msResolution: true,
+                                   queries: [sub] }).then(function (results) {
+          var box = card.lastChild;
+          box.textContent = "";
+          box.appendChild(sparkline(name, results));
+          card.setAttribute("data-series", String(results.length));
+        });
+      });
+    });
+    return chain.then(function () {
+      setStatus("updated " + new Date().toLocaleTimeString() + slowNote(), false);
+    });
+  }
+
+  function show(view) {
+    state.view = view;
+    $("chart-view").hidden = view !== "chart";
+    $("fleet-view").hidden = view !== "fleet";
+    $("overview-view").hidden = view !== "overview";
+    Array.prototype.forEach.call(document.querySelectorAll("#views button"), function (b) {
+      b.className = b.getAttribute("data-view") === view ? "on" : "";
+    });
+    writeHash();
+    if (view === "fleet") { return loadFleet(); }
+    if (view === "overview") { return loadOverview(); }
+    return refresh();
   }
 
   function start() {
     readHash();
     $("range").value = state.range;
     $("range").addEventListener("change", function () {
-      state.range = this.value; writeHash(); refresh();
+      state.range = this.value; writeHash();
+      (state.view === "overview" ? loadOverview() : refresh()).catch(function (e) {
+        setStatus(String(e.message || e), true);
+      });
     });
     $("refresh").addEventListener("change", function () {
-      state.refresh = Number(this.value); schedule();
+      state.refresh = Number(this.value); state.delayS = state.refresh; schedule();
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("#views button"), function (b) {
+      b.addEventListener("click", function () {
+        show(b.getAttribute("data-view")).catch(function (e) {
+          setStatus(String(e.message || e), true);
+        });
+      });
     });
     if ($("filter")) { $("filter").addEventListener("input", applyFilter); }
     $("series").addEventListener("change", function () {
       state.series = this.value; writeHash(); refresh();
     });
     loadMetrics().then(function () {
+      if (state.view !== "chart") { return show(state.view); }
       if (state.metric) { return pick(state.metric, state.series); }
     }).catch(function (e) { setStatus(String(e.message || e), true); });
     schedule();

@@ -1,0 +1,332 @@
+"""The compressed store on a real SQLite file: blocks, late and repeated points, crash
+replay, migration from the row-per-point format, rollups answering like raw points."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tspush.receiver import query as q
+from tspush.receiver import rollups
+from tspush.receiver.store import WINDOW_MS, Store
+
+DAY_MS = 86_400_000
+T0_MS = 1_700_006_400_000  # a multiple of 3 h: windows start on it
+
+
+def walk(n: int, seed: int, start: float = 20.0) -> list[float]:
+    rng = random.Random(seed)
+    v, out = start, []
+    for _ in range(n):
+        v = round(v + rng.gauss(0, 0.05), 2)
+        out.append(v)
+    return out
+
+
+def rows_of(db: Path, *where: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM %s" % where).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_late_repeated_and_replaced_points_land_once(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    s = Store(db)
+    n = 2 * 8640  # two days of 10 s points
+    vals = walk(n, 1)
+    order = list(range(n))
+    random.Random(2).shuffle(order)  # a spool replayed in any order
+    for i in range(0, n, 50):
+        s.insert([("t", {"host": "a"}, T0_MS + j * 10_000, vals[j]) for j in order[i : i + 50]])
+    # resends of what is already in closed blocks: identical, then one changed value
+    s.insert([("t", {"host": "a"}, T0_MS + j * 10_000, vals[j]) for j in range(100)])
+    s.insert([("t", {"host": "a"}, T0_MS + 5 * 10_000, 99.5)])
+    expected = dict(zip([T0_MS + j * 10_000 for j in range(n)], vals, strict=True))
+    expected[T0_MS + 50_000] = 99.5
+    got = {ts: v for _, _, ts, v in s.iter_all()}
+    assert got == expected
+    s.close()
+    assert rows_of(db, "head") == 0
+    assert rows_of(db, "blocks") == 2 * DAY_MS // WINDOW_MS  # one block per 3-hour window
+    s = Store(db)
+    assert {ts: v for _, _, ts, v in s.iter_all()} == expected
+    assert len(list(s.iter_all())) == n
+    s.close()
+
+
+def test_points_not_yet_in_blocks_come_back_after_a_crash(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    first = Store(db)
+    pts = [("c", {"k": "v"}, T0_MS + i * 1000, i) for i in range(500)]
+    pts += [("c", {"k": "f"}, T0_MS + i * 1000, i / 4) for i in range(500)]
+    first.insert(pts)
+    assert rows_of(db, "head") == 1  # acknowledged = committed in head, before any block
+    # no close(): the process was killed; a new one opens the same file
+    second = Store(db)
+    assert sorted(second.iter_all(), key=lambda r: (r[1]["k"], r[2])) == sorted(
+        pts, key=lambda r: (r[1]["k"], r[2])
+    )
+    assert [type(v) for _, t, _, v in second.iter_all() if t["k"] == "v"][:2] == [int, int]
+    assert rows_of(db, "head") == 0  # written into blocks at start-up
+    second.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE series (id INTEGER PRIMARY KEY, metric TEXT NOT NULL, tags TEXT NOT NULL,
+    UNIQUE (metric, tags));
+CREATE TABLE points (series_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL, value,
+    PRIMARY KEY (series_id, ts_ms)) WITHOUT ROWID;
+"""
+
+
+def test_a_database_of_the_row_format_is_migrated_whole(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA page_size = 1024")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(OLD_SCHEMA)
+    conn.execute("INSERT INTO series VALUES (1, 'temp', '{\"host\":\"a\"}')")
+    conn.execute("INSERT INTO series VALUES (2, 'count', '{}')")
+    conn.execute("INSERT INTO series VALUES (3, 'mixed', '{\"k\":\"v\"}')")
+    vals = walk(3000, 5)
+    old: list[tuple[int, int, Any]] = [(1, T0_MS + i * 10_000, v) for i, v in enumerate(vals)]
+    old += [(2, T0_MS + i * 60_000, 2**62 + i) for i in range(400)]
+    old += [(3, T0_MS + i * 1000, i if i % 2 else i + 0.5) for i in range(50)]
+    conn.executemany("INSERT INTO points VALUES (?, ?, ?)", old)
+    conn.commit()
+    conn.close()
+    s = Store(db)
+    got = sorted((sid, ts, v) for sid, ts, v in _with_ids(s))
+    assert got == sorted(old)
+    assert [type(v) for sid, _, v in got if sid == 3][:2] == [float, int]
+    s.close()
+    conn = sqlite3.connect(db)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert "points" not in tables and "blocks" in tables
+    s = Store(db)  # a second start finds nothing left to migrate and the same points
+    assert sorted(_with_ids(s)) == sorted(old)
+    s.close()
+
+
+def _with_ids(s: Store) -> list[tuple[int, int, Any]]:
+    return [(x.id, ts, v) for x in s.all_series() for ts, v in s.points(x.id, 0, 2**62)]
+
+
+def test_compact_at_rest(tmp_path: Path) -> None:
+    """Ten series, three days of 10 s readings: a few bytes per point, not the 24 of rows."""
+    db = tmp_path / "z.sqlite"
+    s = Store(db)
+    n = 3 * 8640
+    for k in range(10):
+        vals = walk(n, 10 + k)
+        for i in range(0, n, 500):
+            s.insert(
+                [
+                    ("room.temp", {"host": "b%d" % k}, T0_MS + j * 10_000, vals[j])
+                    for j in range(i, min(i + 500, n))
+                ]
+            )
+    s.close()
+    per_point = db.stat().st_size / (10 * n)
+    assert per_point < 2.0, per_point  # 1.75 when measured
+
+
+@pytest.fixture
+def three_days(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "r.sqlite")
+    n = 3 * 8640
+    for k, host in enumerate(("a", "b", "c")):
+        vals: list[Any] = walk(n, 20 + k)
+        if host == "c":
+            vals = [int(v * 100) for v in vals]  # an integer series: answers stay ints
+        for i in range(0, n, 1000):
+            s.insert(
+                [
+                    ("m", {"host": host}, T0_MS + 7_000 + j * 10_000, vals[j])
+                    for j in range(i, min(i + 1000, n))
+                ]
+            )
+    # a late point into a closed window (reopened, not in its rollups yet)
+    s.insert([("m", {"host": "a"}, T0_MS + DAY_MS + 3_000, 500.0)])
+    return s
+
+
+@pytest.mark.parametrize(
+    "ds", ["1h-avg", "2h-max", "1m-sum-zero", "30m-min", "1h-count", "0all-avg", "6h-avg-null"]
+)
+@pytest.mark.parametrize("span", [(0, 3 * DAY_MS), (1_234_567, 2 * DAY_MS + 99_999)])
+def test_rollups_answer_what_raw_points_answer(
+    three_days: Store, monkeypatch: pytest.MonkeyPatch, ds: str, span: tuple[int, int]
+) -> None:
+    body = {
+        "start": T0_MS + span[0],
+        "end": T0_MS + span[1],
+        "msResolution": True,
+        "queries": [{"metric": "m", "aggregator": "none", "downsample": ds}],
+    }
+    assert rollups.resolution_for(q.Downsample(ds).interval_ms, q.Downsample(ds).agg_name)
+    from_rollups = q.run(three_days, q.Query(body))
+    monkeypatch.setattr(rollups, "resolution_for", lambda *a: None)
+    from_raw = q.run(three_days, q.Query(body))
+    assert len(from_rollups) == len(from_raw) == 3
+    for a, b in zip(from_rollups, from_raw, strict=True):
+        assert a["tags"] == b["tags"]
+        assert a["dps"].keys() == b["dps"].keys()
+        for k, v in b["dps"].items():
+            assert type(a["dps"][k]) is type(v), (k, a["dps"][k], v)
+            if v is not None:
+                assert a["dps"][k] == pytest.approx(v, rel=1e-12), (k, a["dps"][k], v)
+
+
+def test_one_request_is_bounded_in_points(three_days: Store) -> None:
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + 3 * DAY_MS,
+        "msResolution": True,
+        "queries": [{"metric": "m", "aggregator": "none"}],
+    }
+    old = q.MAX_RESULT_POINTS
+    q.MAX_RESULT_POINTS = 50_000  # 3 series x 25,920 points: over, though each is under
+    try:
+        with pytest.raises(q.ApiError, match="Too many points for one query"):
+            q.run(three_days, q.Query(body))
+    finally:
+        q.MAX_RESULT_POINTS = old
+    got = sum(len(r["dps"]) for r in q.run(three_days, q.Query(body)))
+    assert got == 3 * 3 * 8640 + 1  # and the late point
+
+
+def test_retention_deletes_raw_points_and_counts_them(tmp_path: Path) -> None:
+    s = Store(tmp_path / "d.sqlite")
+    n = 8640
+    s.insert([("r", {}, T0_MS + i * 10_000, float(i)) for i in range(n)])
+    cut = T0_MS + DAY_MS // 2 + 5_000
+    assert s.delete_before(cut) == n // 2 + 1
+    got = [ts for _, _, ts, _ in s.iter_all()]
+    assert got[0] == T0_MS + DAY_MS // 2 + 10_000 and len(got) == n // 2 - 1
+    hours = s.rollup(s.all_series()[0].id, 3_600_000, 0, 2**62)
+    assert int(hours.ts[0]) >= cut - cut % 3_600_000
+    s.close()
+
+
+def test_hour_rollups_outlive_raw_points(tmp_path: Path) -> None:
+    """--retention 1d --retention-1h 5y: the 1-hour view of older days stays."""
+    s = Store(tmp_path / "h.sqlite")
+    n = 2 * 8640
+    s.insert([("r", {}, T0_MS + i * 10_000, float(i % 360)) for i in range(n)])
+    s.maintain(T0_MS + 3 * DAY_MS)  # the series went silent: every window closes
+    assert s.delete_before(T0_MS + DAY_MS, hour_ms=0) == n // 2
+    assert s.points(s.all_series()[0].id, 0, T0_MS + DAY_MS - 1) == []
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + 2 * DAY_MS - 1,
+        "msResolution": True,
+        "queries": [{"metric": "r", "aggregator": "sum", "downsample": "1h-avg"}],
+    }
+    (res,) = q.run(s, q.Query(body))
+    assert len(res["dps"]) == 48  # 24 hours from rollups alone, 24 from rollups and raw
+    assert res["dps"][str(T0_MS)] == pytest.approx(179.5)
+    s.delete_before(None, minute_ms=None, hour_ms=T0_MS + DAY_MS)
+    (res,) = q.run(s, q.Query(body))
+    assert len(res["dps"]) == 24
+    s.close()
+
+
+def test_the_wal_stays_bounded_under_a_bulk_ingest_with_readers(tmp_path: Path) -> None:
+    """A relay replaying a backlog while the dashboard reads: the WAL is cut back, not grown."""
+    import threading
+
+    from tspush.receiver import store as store_mod
+
+    db = tmp_path / "w.sqlite"
+    s = Store(db, background_checkpoint=True)
+    stop = threading.Event()
+    reads = [0]
+
+    def reader() -> None:
+        while not stop.is_set():
+            for x in s.all_series():
+                s.points(x.id, T0_MS, T0_MS + DAY_MS)
+            reads[0] += 1
+
+    def checkpointer() -> None:
+        while not stop.is_set():
+            s.checkpoint()
+            stop.wait(0.05)
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=checkpointer)]
+    for t in threads:
+        t.start()
+    wal = Path(str(db) + "-wal")
+    biggest = 0
+    try:
+        for i in range(0, 25_900, 50):  # 3 days of 20 boards, 50 readings a request
+            for k in range(20):
+                s.insert(
+                    [
+                        ("bulk", {"host": "b%d" % k}, T0_MS + j * 10_000, j * 0.5)
+                        for j in range(i, i + 50)
+                    ]
+                )
+            biggest = max(biggest, wal.stat().st_size if wal.exists() else 0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert reads[0] > 0
+    # the limit, plus what can be written between two checkpoints
+    assert biggest < store_mod.WAL_MAX_BYTES + 8 * 1024 * 1024, biggest
+    s.close()
+    assert len(list(Store(db).iter_all())) == 20 * 25_900
+
+
+def test_decoded_cache_never_serves_what_was_rewritten(three_days: Store) -> None:
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + DAY_MS - 1,
+        "msResolution": True,
+        "queries": [
+            {"metric": "m", "aggregator": "max", "downsample": "1h-max", "tags": {"host": "b"}}
+        ],
+    }
+    key = str(T0_MS + 7_200_000)
+    before = q.run(three_days, q.Query(body))[0]["dps"][key]
+    assert q.run(three_days, q.Query(body))[0]["dps"][key] == before  # now from the cache
+    three_days.insert([("m", {"host": "b"}, T0_MS + 7_200_000 + 7_000, 1e6)])  # reopens
+    assert q.run(three_days, q.Query(body))[0]["dps"][key] == 1e6
+    three_days.maintain(T0_MS + 10 * DAY_MS)  # written again: block and rollups
+    assert three_days.open_windows(three_days.all_series()[1].id, 0, 2**62) == []
+    assert q.run(three_days, q.Query(body))[0]["dps"][key] == 1e6
+    three_days.delete_before(T0_MS + DAY_MS)
+    assert q.run(three_days, q.Query(body)) == []
+
+
+def test_int64_extremes_are_stored_exactly_and_sums_do_not_wrap(tmp_path: Path) -> None:
+    """Issue 13 item 16: integers are int64 in blocks, exact; wider ones are refused."""
+    s = Store(tmp_path / "i.sqlite")
+    big = [2**63 - 1, -(2**63), 2**63 - 2, 2**53 + 1]
+    s.insert([("big", {}, T0_MS + i * 10_000, v) for i, v in enumerate(big)])
+    s.maintain(T0_MS + DAY_MS)  # into a block and rollups
+    assert [v for _, _, _, v in s.iter_all()] == big
+    assert all(type(v) is int for _, _, _, v in s.iter_all())
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + 3_599_999,
+        "msResolution": True,
+        "queries": [{"metric": "big", "aggregator": "sum", "downsample": "1h-max"}],
+    }
+    assert q.run(s, q.Query(body))[0]["dps"] == {str(T0_MS): 2**63 - 1}
+    body["queries"][0]["downsample"] = "1h-sum"  # type: ignore[index]
+    total = q.run(s, q.Query(body))[0]["dps"][str(T0_MS)]
+    assert total == pytest.approx(float(sum(big)))  # a float, not a wrapped int64
+    with pytest.raises(TypeError):
+        s.insert([("big", {}, T0_MS, 2**64)])
+    assert len(list(s.iter_all())) == 4
+    s.close()
