@@ -158,3 +158,18 @@ def test_long_ranges_are_downsampled(rx: ReceiverProcess, tmp_path: Path) -> Non
     (line,) = [p for p in paths(dom) if p.get("class") == "series"]
     # 30 points over 5 minutes, in 5-minute averages: one or two buckets, still 42
     assert line["data-points"] in ("1", "2") and line["data-last"] == "42"
+
+
+def _first_x(dom: str) -> float:
+    (line,) = [p for p in paths(dom) if p.get("class") == "series"]
+    return float(re.match(r"M([\d.]+) ", line["d"]).group(1))  # type: ignore[union-attr]
+
+
+def test_the_default_range_starts_where_the_data_starts(
+    rx: ReceiverProcess, tmp_path: Path
+) -> None:
+    """Five minutes of data in the default 15-minute view was a stub at the right edge."""
+    fresh = _first_x(dump_dom(f"{rx.url}/?token={rx.read_token}#m=universe", tmp_path / "a"))
+    chosen = _first_x(dump_dom(f"{rx.url}/?token={rx.read_token}#m=universe&r=15m", tmp_path / "b"))
+    assert chosen > 300  # a range the person chose is kept: the data fills its right third
+    assert fresh < 150  # the default one starts at the data (plot area from x=84)

@@ -9,8 +9,10 @@
                  "#c2255c", "#5c940d", "#364fc7", "#862e9c"];
   var RANGES_S = { "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400,
                    "7d": 604800, "30d": 2592000 };
-  var state = { metric: null, series: "", range: "15m", refresh: 5, timer: null, view: "chart",
-                busy: null, again: false, delayS: 5 };
+  // rangeChosen: the person picked the range (menu or link); until then the chart starts
+  // where the data starts, so a fresh receiver does not show a stub at the right edge.
+  var state = { metric: null, series: "", range: "15m", rangeChosen: false, refresh: 5,
+                timer: null, view: "chart", busy: null, again: false, delayS: 5 };
 
   function $(id) { return document.getElementById(id); }
 
@@ -46,7 +48,7 @@
       var k = kv.slice(0, i), v = decodeURIComponent(kv.slice(i + 1));
       if (k === "m") { state.metric = v; }
       if (k === "s") { state.series = v; }
-      if (k === "r" && RANGES_S[v]) { state.range = v; }
+      if (k === "r" && RANGES_S[v]) { state.range = v; state.rangeChosen = true; }
       if (k === "v" && (v === "fleet" || v === "overview")) { state.view = v; }
     });
   }
@@ -55,7 +57,7 @@
     var parts = [];
     if (state.metric) { parts.push("m=" + encodeURIComponent(state.metric)); }
     if (state.series) { parts.push("s=" + encodeURIComponent(state.series)); }
-    parts.push("r=" + state.range);
+    if (state.rangeChosen) { parts.push("r=" + state.range); }
     if (state.view !== "chart") { parts.push("v=" + state.view); }
     history.replaceState(null, "", "#" + parts.join("&"));
   }
@@ -249,6 +251,11 @@
       return { label: r.metric + "{" + tagText(r.tags) + "}", pts: pts,
                colour: COLOURS[i % COLOURS.length] };
     });
+    if (!state.rangeChosen) {
+      var first = Infinity;
+      lines.forEach(function (l) { if (l.pts.length && l.pts[0][0] < first) { first = l.pts[0][0]; } });
+      if (first > t0 && first < t1) { t0 = first - Math.max((t1 - first) * 0.05, 5000); }
+    }
     var lo = Infinity, hi = -Infinity;
     lines.forEach(function (l) {
       l.pts.forEach(function (p) { if (p[1] < lo) { lo = p[1]; } if (p[1] > hi) { hi = p[1]; } });
@@ -560,7 +567,7 @@
     readHash();
     $("range").value = state.range;
     $("range").addEventListener("change", function () {
-      state.range = this.value; writeHash();
+      state.range = this.value; state.rangeChosen = true; writeHash();
       (state.view === "overview" ? loadOverview() : refresh()).catch(function (e) {
         setStatus(String(e.message || e), true);
       });
