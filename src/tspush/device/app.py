@@ -503,19 +503,39 @@ def _forget(package, name):
         pass
 
 
+def _complete(path):
+    """``path`` as it is when deploy checked and completed it ("complete": true), else None."""
+    import json
+
+    try:
+        f = open(path)
+        try:
+            cfg = json.loads(f.read())
+        finally:
+            f.close()
+    except (OSError, ValueError):
+        return None
+    if isinstance(cfg, dict) and cfg.get("complete") is True:
+        return cfg
+    return None
+
+
 def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=True):
     """Entry point for ``main.py``: a config error is printed and waited on, not crash-looped."""
     from tspush import __version__
-    from tspush.device import config
     from tspush.device.log import Log
 
     log = Log()
     log.banner(__version__, board_name())
     try:
-        cfg = config.load(path)
-        # The checks and defaults are not needed again: give their RAM back.
-        _forget("tspush.device", "config")
-        del config
+        cfg = _complete(path)
+        if cfg is None:  # not as deploy wrote it: check it key by key, fill in defaults
+            from tspush.device import config
+
+            cfg = config.load(path)
+            # The checks and defaults are not needed again: give their RAM back.
+            _forget("tspush.device", "config")
+            del config
         gc.collect()
     except ConfigError as e:
         log.line("config error: %s" % e)
