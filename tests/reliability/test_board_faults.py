@@ -209,6 +209,7 @@ def test_out_of_memory_during_tls_is_reported_and_recovered(tmp_path: Path) -> N
         oom = [i for i, s in enumerate(lines) if "out of memory while sending" in s]
         sent_at = [i for i, s in enumerate(lines) if s.startswith("http: 2")]
         assert len(held) == 1 and oom and min(oom) > held[0], out[-2500:]
+        ballast_free = int(lines[held[0]].split()[5])
         # the first POST ran out (in its TLS handshake: no answer came before it), was
         # logged with its cause, the reading kept and counted, the batch halved
         assert not [i for i in sent_at if i < min(oom)], out[-2500:]
@@ -221,7 +222,13 @@ def test_out_of_memory_during_tls_is_reported_and_recovered(tmp_path: Path) -> N
         while _read_back(rx, certs.ca_file, "oom.ballast", t0) != 4:
             assert time.monotonic() < deadline, "4 points sent, not all read back"
             time.sleep(0.1)
-    record("board out of memory during TLS", cycles_per_run=cycles, runs=rows, kept=kept)
+    record(
+        "board out of memory during TLS",
+        cycles_per_run=cycles,
+        runs=rows,
+        kept=kept,
+        ballast_run={"free_during_push_1": ballast_free, "oom_reports": len(oom), "sent": 4},
+    )
     ran = [r for r in rows if r["set_up"]]
     assert ran, "no heap was big enough to even start: move the range up"
     assert any(r["oom_reports"] for r in ran), "no heap was small enough to run out"
