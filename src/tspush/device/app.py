@@ -198,8 +198,6 @@ class App:
 
     def sample(self):
         """Read every sensor at its slot; a failing one is counted, logged and skipped."""
-        from tspush.core.point import Point, check
-
         every_ms = int(self.cfg["interval_s"] * 1000)
         late_ms = ticks.ticks_diff(ticks.ticks_ms(), self.next_ms)
         skip = late_ms // every_ms if late_ms > 0 else 0
@@ -211,6 +209,10 @@ class App:
                 "schedule" % (skip, late_ms)
             )
         self.cycle += 1  # first: a cycle that fails still counts (no endless retry loop)
+        # after the count and the next slot: an import that runs out of memory is such a
+        # failure too (it was a tight loop on cycle 0 when the heap could not hold it)
+        from tspush.core.point import Point, check
+
         clock = self.clock
         ts = clock.unix_s()
         raw = clock.raw_s()
