@@ -146,6 +146,10 @@ class Measure:
             "tags": {"board": "unix", "room": "lab"},
             "sensors": [{"type": "constant", "metric": metric, "value": 42}],
         }
+        from tspush.device.config import check
+
+        cfg = check(cfg)  # as tspush deploy writes it: checked, every key, "complete"
+        cfg["complete"] = True
         n = 0 if case == "rest" else int(case)
         run_dir = self.base / "run"
         self.board.flash(run_dir, cfg, ca_der, max(n - 1, 0))

@@ -12,6 +12,11 @@ one run to the next as the chip keeps it through deep sleep and resets. Without
 ``hw.json`` a run is a power-on: the RTC starts again from the epoch ("not set").
 Deep sleep really waits, saves ``hw.json`` and exits with status 3: the test
 runs the next boot.
+
+``"ballast": {"push": N, "leave": B}`` plays a heap that runs out during the
+N-th push, whatever the app's size: before it, the heap is filled up with
+blocks until only about B bytes are free, and they are released when the
+push returns or raises (the test need not know the heap the app needs).
 """
 
 import sys
@@ -66,6 +71,8 @@ def main():
             machine.power_on()
     import tspush.device.app
 
+    if chip.get("ballast"):
+        _ballast(tspush.device.app.App, chip["ballast"])
     path = sys.argv[1] if len(sys.argv) > 1 else "config.json"
     code = 0
     try:
@@ -92,6 +99,38 @@ def main():
     if code == 3:
         ticks.sleep_ms(machine.state["deepsleep"][-1])
     sys.exit(code)
+
+
+def _ballast(app_class, want):
+    import gc
+
+    push = app_class.push
+    count = [0]
+
+    def held_push(self):
+        count[0] += 1
+        if count[0] != want["push"]:
+            return push(self)
+        gc.collect()
+        hold = []
+        size = 4096
+        while size >= 16:  # fill the heap, largest blocks first, down to scraps
+            try:
+                hold.append(bytearray(size))
+            except MemoryError:
+                size //= 2
+        free = 0
+        while hold and free < want["leave"]:  # give back about "leave" bytes
+            free += len(hold.pop(0))
+        gc.collect()
+        print("board: ballast holds all but %d bytes during push %d" % (gc.mem_free(), count[0]))
+        try:
+            return push(self)
+        finally:
+            hold = None
+            gc.collect()
+
+    app_class.push = held_push
 
 
 main()

@@ -451,22 +451,20 @@ def test_wifi_drop_is_repaired():
 def test_tls_mode_is_stated_and_esp8266_cannot_verify():
     from mpcompat import raises
     from tspush.core.errors import ConfigError
-    from tspush.device.app import tls_options
+    from tspush.device.tlsmode import min_free, tls_options
 
     out = Out()
     cfg = config.check({"url": "https://db.example/api/put"})
     e = raises(ConfigError, tls_options, cfg, Log([], out), "esp8266")
     assert e.key == "tls_verify" and "relay" in str(e)
-    from tspush.device.app import _tls_min_free
-
     ticks.port = "esp8266"  # the port decision, as a board makes it
     try:
         e = raises(ConfigError, tls_options, cfg, Log([], out))
-        assert _tls_min_free(cfg) == 20000  # axTLS crashes when the heap runs out
+        assert min_free(cfg) == 20000  # axTLS crashes when the heap runs out
     finally:
         ticks.port = "esp32"
     try:
-        assert _tls_min_free(cfg) == 0  # mbedTLS raises MemoryError instead
+        assert min_free(cfg) == 0  # mbedTLS raises MemoryError instead
         # the ESP32 goes on to read its CA file (there is none here), no axTLS refusal
         e32 = raises(ConfigError, tls_options, cfg, Log([], out))
     finally:

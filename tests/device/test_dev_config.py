@@ -73,3 +73,26 @@ def test_update_merges_and_keeps_other_keys():
     cfg = config.load(path)
     assert cfg["ssid"] == "new" and cfg["password"] == "pw"
     assert cfg["interval_s"] == 30 and cfg["token"] == "t0k"
+
+
+def test_a_complete_file_is_read_as_it_is_and_a_url_change_clears_the_mark():
+    import json
+
+    from tspush.device.app import _complete
+
+    path = _tmp("complete.json")
+    full = config.check(GOOD)
+    full["complete"] = True
+    full["interval_s"] = 7
+    write(path, json.dumps(full))
+    assert _complete(path) == full  # as deploy wrote it: no check, no defaults module
+    write(path, json.dumps(dict(GOOD, interval_s=7)))  # hand-written: checked at boot
+    assert _complete(path) is None
+    write(path, json.dumps(full))
+    assert config.update(path, {"ap_password": "pw"})["complete"] is True
+    raw = config.update(path, {"url": "http://10.0.0.2:4242/api/put"})
+    assert "complete" not in raw and _complete(path) is None
+    assert config.load(path)["url"] == "http://10.0.0.2:4242/api/put"
+    write(path, "{not json")
+    assert _complete(path) is None
+    assert raises(ConfigError, config.load, path).key == ""

@@ -151,6 +151,8 @@ def test_deploy_then_monitor_on_a_virtual_board(
     assert board_cfg["url"] == receiver.url + "/api/put"
     assert board_cfg["tls_verify"] == "ca" and board_cfg["tls_ca"] == "ca.der"
     assert board_cfg["tags"] == {"board": "virtual"} and board_cfg["cycles"] == 2
+    # checked and completed on the computer: the board reads it without its config module
+    assert board_cfg["complete"] is True and board_cfg["spool_max_bytes"] == 65536
     assert (flash / "ca.der").read_bytes() == ssl.PEM_cert_to_DER_cert(certs.ca_file.read_text())
 
     # The board "boots": main.py runs the deployed .mpy files; monitor shows its log.
@@ -285,6 +287,7 @@ def test_sample_config_documents_every_board_key() -> None:
         "tags",
         "max_points",
         "max_bytes",
+        "complete",  # deploy's own mark, not a setting
     }
     for key in DEFAULTS:
         if key not in from_output:

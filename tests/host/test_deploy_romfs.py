@@ -36,7 +36,10 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 # Heap the app holds at rest on the 64-bit unix port, booted from ROMFS (the
 # "memory: ... in use at rest" line minus what was in use before main.py, the
 # image included). Measured 58,688 B on 2026-12-03 (relay config, one constant
-# sensor; docs/benchmarks.md); the bound leaves about 9 % room.
+# sensor; docs/benchmarks.md), 59,616 B with the complete config.json read as
+# JSON (59,040 B just before it: on this port the JSON dict costs more than
+# config.py's tables saved; on the 32-bit board the 13 names less keep the app
+# under the name pool's doubling); the bound leaves about 7 % room.
 AT_REST_MAX_BYTES = 64_000
 
 

@@ -7,9 +7,11 @@ and checks the reboot under ``micropython`` itself, then under CPython.
 
 Out of memory: the real board app (compiled .mpy, as ``tspush deploy``
 stages it) pushes over verified TLS to ``tspush serve`` with heaps from
-"too small" up; every run must end cleanly, say what ran out, keep what it
-could not send, and in the tight heaps recover on a later cycle. A last run
-with a normal heap on the same flash sends everything that was kept.
+"too small" up; every run must end cleanly, say what ran out and keep what
+it could not send. A last run with a normal heap on the same flash sends
+everything that was kept. Recovery within one run does not rest on a heap
+size that happens to fail once: a ballast fills the heap during the first
+push only, and the later cycles must send that reading (read back).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import re
 import ssl
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -80,6 +85,20 @@ def _flash(base: Path, name: str, url: str, token: str, ca_der: bytes, **cfg: ob
     (d / "ca.der").write_bytes(ca_der)
     stage(d, "unix")
     return d
+
+
+def _read_back(rx: ReceiverProcess, ca_file: Path, metric: str, start: int) -> int:
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    req = urllib.request.Request(
+        rx.url + f"/api/query?start={start}&m=none:{metric}", headers=rx.read_headers()
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=ctx) as resp:
+            return sum(len(s["dps"]) for s in json.loads(resp.read()))
+    except urllib.error.HTTPError as e:
+        if e.code == 404:  # nothing stored yet
+            return 0
+        raise
 
 
 def _run(flash: Path, heap_k: int) -> subprocess.CompletedProcess[str]:
@@ -149,7 +168,9 @@ def test_out_of_memory_during_tls_is_reported_and_recovered(tmp_path: Path) -> N
         assert enough is not None, "no heap up to 256 KiB sends everything"
         for heap_k in range(enough - 7, enough):
             attempt(heap_k, 0)
-        attempt(enough, 20000)  # the app's own guard: refuse TLS under 20 kB free
+        # the app's own guard refuses TLS under tls_min_free_bytes free: above the whole
+        # heap it always speaks (the default 20 kB may or may not, as the app's size changes)
+        attempt(enough, enough * 1024)
         attempt(enough + 8, 20000)
         # the same flashes with a normal heap: everything kept goes out (acked with a 2xx)
         kept = sum(w for _, w in flashes)
@@ -162,11 +183,55 @@ def test_out_of_memory_during_tls_is_reported_and_recovered(tmp_path: Path) -> N
             want = f"done: 1 cycle(s), {waiting + 1} point(s) sent, 0 waiting"
             assert r.returncode == 0 and want in r.stdout, r.stdout[-2000:]
             resent += waiting
-    record("board out of memory during TLS", cycles_per_run=cycles, runs=rows, kept=kept)
+        # One push out of memory, then sent: the ballast (see tests/device/boardrun.py)
+        # fills the heap during the first push only (the TLS handshake: later pushes
+        # reuse the connection), leaving 8 KiB, far less than a handshake needs, whatever
+        # the heap the app needs. (The sweep above need not
+        # have such a band: since TLS sits in its own module, a heap is either too small for
+        # every handshake or big enough for all of them.)
+        flash = _flash(
+            tmp_path,
+            "ballast",
+            rx.url + "/api/put",
+            rx.write_token or "",
+            ca_der,
+            cycles=4,
+            interval_s=2,  # one reading per second at most: each has its own timestamp
+            sensors=[{"type": "constant", "metric": "oom.ballast", "value": 42}],
+        )
+        flash.joinpath("shims.json").write_text(
+            json.dumps({"board": {"ballast": {"push": 1, "leave": 8192}}})
+        )
+        t0 = int(time.time()) - 600
+        out = _run(flash, 1024).stdout
+        lines = out.splitlines()
+        held = [i for i, s in enumerate(lines) if s.startswith("board: ballast holds")]
+        oom = [i for i, s in enumerate(lines) if "out of memory while sending" in s]
+        sent_at = [i for i, s in enumerate(lines) if s.startswith("http: 2")]
+        assert len(held) == 1 and oom and min(oom) > held[0], out[-2500:]
+        ballast_free = int(lines[held[0]].split()[5])
+        # the first POST ran out (in its TLS handshake: no answer came before it), was
+        # logged with its cause, the reading kept and counted, the batch halved
+        assert not [i for i in sent_at if i < min(oom)], out[-2500:]
+        assert "1 point(s) kept, retry 1 in" in out, out[-2500:]
+        assert "memory: next batches at most 25 points" in out, out[-2500:]
+        assert [i for i in sent_at if i > max(oom)], "never sent after running out"
+        assert "done: 4 cycle(s), 4 point(s) sent, 0 waiting" in out, out[-2500:]
+        # read back from the receiver, which commits in batches: wait, with a bound
+        deadline = time.monotonic() + 30
+        while _read_back(rx, certs.ca_file, "oom.ballast", t0) != 4:
+            assert time.monotonic() < deadline, "4 points sent, not all read back"
+            time.sleep(0.1)
+    record(
+        "board out of memory during TLS",
+        cycles_per_run=cycles,
+        runs=rows,
+        kept=kept,
+        ballast_run={"free_during_push_1": ballast_free, "oom_reports": len(oom), "sent": 4},
+    )
     ran = [r for r in rows if r["set_up"]]
     assert ran, "no heap was big enough to even start: move the range up"
     assert any(r["oom_reports"] for r in ran), "no heap was small enough to run out"
-    assert any(r["recovered_after_oom"] for r in ran), "never recovered after running out"
     assert any(r["sent"] == cycles for r in ran), "no heap was big enough to send everything"
-    assert any(r["tls_guard_said"] for r in ran), "the 20 kB TLS guard never spoke"
+    assert any(r["tls_guard_said"] for r in ran), "the TLS guard never spoke"
     assert resent == kept

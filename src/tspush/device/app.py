@@ -20,94 +20,12 @@ from tspush.core.errors import ConfigError, TspushError
 from tspush.device import ticks
 
 MAX_DEEP_SLEEP_S = 70 * 60  # the ESP8266's RTC overflows at about 71 minutes
-AXTLS_MIN_FREE_BYTES = 20000
 CRASH_RESTART_S = 30  # slow enough to reach the REPL, never a tight crash loop
 
 
 def board_name():
     machine = getattr(sys.implementation, "_machine", "")
     return sys.platform + (" (" + machine + ")" if machine else "")
-
-
-def read_ca(path):
-    """The CA certificate(s) in ``path`` (DER, or PEM converted to DER): a list of DER."""
-    import binascii
-
-    f = open(path, "rb")
-    try:
-        data = f.read()
-    finally:
-        f.close()
-    if not data.startswith(b"-----BEGIN"):
-        return [data]
-    out = []
-    body = []
-    inside = False
-    for line in data.split(b"\n"):
-        line = line.strip()
-        if line.startswith(b"-----BEGIN CERTIFICATE"):
-            inside = True
-            body = []
-        elif line.startswith(b"-----END CERTIFICATE"):
-            inside = False
-            out.append(binascii.a2b_base64(b"".join(body)))
-        elif inside:
-            body.append(line)
-    if not out:
-        raise ValueError("no CERTIFICATE block")
-    return out
-
-
-def tls_options(cfg, log, platform=None):
-    """Connection keyword arguments for ``cfg``'s URL; says the TLS mode in the log."""
-    from tspush.core.http import split_url
-
-    platform = platform or ticks.port
-    tls, host, _, _ = split_url(cfg["url"])
-    if not tls:
-        log.line("TLS: none: plain HTTP to %s (for a tspush serve relay on your LAN)" % host)
-        return {}
-    verify = cfg["tls_verify"]
-    if verify == "none":
-        log.warn(
-            "TLS: the server's certificate is NOT verified (tls_verify=none): anyone on the "
-            "path can read the token and the readings; use a CA or a relay"
-        )
-        return {"insecure": True}
-    pins = []
-    fps = cfg["fingerprint"]
-    if fps:
-        from tspush.core.fingerprint import parse
-
-        for fp in fps if isinstance(fps, list) else [fps]:
-            pins.append(parse(fp, "fingerprint"))
-    if verify == "pin":
-        log.line("TLS: server accepted only with the pinned certificate (%d pin(s))" % len(pins))
-        return {"pins": pins}
-    if platform == "esp8266":
-        raise ConfigError(
-            "the ESP8266's TLS (axTLS) cannot verify a certificate: push over http:// to a "
-            "'tspush serve' relay on your LAN, or set tls_verify to none (insecure)",
-            "tls_verify",
-        )
-    try:
-        ca = read_ca(cfg["tls_ca"])
-    except (OSError, ValueError) as e:
-        raise ConfigError(
-            "%s cannot be read (%s): copy the CA certificate there (tspush deploy does)"
-            % (cfg["tls_ca"], e),
-            "tls_ca",
-        )
-    extra = " and %d pin(s)" % len(pins) if pins else ""
-    log.line("TLS: verify the server with CA %s%s" % (cfg["tls_ca"], extra))
-    return {"ca_der": ca, "pins": pins}
-
-
-def _tls_min_free(cfg):
-    """axTLS (ESP8266) crashes the board when the heap runs out; mbedTLS raises MemoryError."""
-    if cfg["tls_min_free_bytes"]:
-        return cfg["tls_min_free_bytes"]
-    return AXTLS_MIN_FREE_BYTES if ticks.port == "esp8266" else 0
 
 
 def _module(name):
@@ -162,7 +80,15 @@ class App:
             log.line("boot: last reset: " + why)
         except AttributeError:
             pass
-        opts = tls_options(cfg, log)
+        tls, host, port, path = split_url(cfg["url"])
+        opts = {}
+        if tls:  # loaded for https only: a relay client (ESP8266) interns none of its names
+            from tspush.device import tlsmode
+
+            opts = tlsmode.tls_options(cfg, log)
+            opts["min_free_bytes"] = tlsmode.min_free(cfg)
+        else:
+            log.line("TLS: none: plain HTTP to %s (for a tspush serve relay on your LAN)" % host)
         self._watchdog()
         timeout_s = cfg["timeout_s"]
         if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
@@ -170,15 +96,7 @@ class App:
             log.line(
                 "network: connect and TLS waits cut to 4 s (the ESP8266 watchdog resets after 5 s)"
             )
-        tls, host, port, path = split_url(cfg["url"])
-        conn = Connection(
-            host,
-            port,
-            tls,
-            timeout_s=timeout_s,
-            min_free_bytes=_tls_min_free(cfg) if tls else 0,
-            **opts,
-        )
+        conn = Connection(host, port, tls, timeout_s=timeout_s, **opts)
         conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
@@ -280,8 +198,6 @@ class App:
 
     def sample(self):
         """Read every sensor at its slot; a failing one is counted, logged and skipped."""
-        from tspush.core.point import Point, check
-
         every_ms = int(self.cfg["interval_s"] * 1000)
         late_ms = ticks.ticks_diff(ticks.ticks_ms(), self.next_ms)
         skip = late_ms // every_ms if late_ms > 0 else 0
@@ -293,6 +209,10 @@ class App:
                 "schedule" % (skip, late_ms)
             )
         self.cycle += 1  # first: a cycle that fails still counts (no endless retry loop)
+        # after the count and the next slot: an import that runs out of memory is such a
+        # failure too (it was a tight loop on cycle 0 when the heap could not hold it)
+        from tspush.core.point import Point, check
+
         clock = self.clock
         ts = clock.unix_s()
         raw = clock.raw_s()
@@ -503,19 +423,39 @@ def _forget(package, name):
         pass
 
 
+def _complete(path):
+    """``path`` as it is when deploy checked and completed it ("complete": true), else None."""
+    import json
+
+    try:
+        f = open(path)
+        try:
+            cfg = json.loads(f.read())
+        finally:
+            f.close()
+    except (OSError, ValueError):
+        return None
+    if isinstance(cfg, dict) and cfg.get("complete") is True:
+        return cfg
+    return None
+
+
 def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=True):
     """Entry point for ``main.py``: a config error is printed and waited on, not crash-looped."""
     from tspush import __version__
-    from tspush.device import config
     from tspush.device.log import Log
 
     log = Log()
     log.banner(__version__, board_name())
     try:
-        cfg = config.load(path)
-        # The checks and defaults are not needed again: give their RAM back.
-        _forget("tspush.device", "config")
-        del config
+        cfg = _complete(path)
+        if cfg is None:  # not as deploy wrote it: check it key by key, fill in defaults
+            from tspush.device import config
+
+            cfg = config.load(path)
+            # The checks and defaults are not needed again: give their RAM back.
+            _forget("tspush.device", "config")
+            del config
         gc.collect()
     except ConfigError as e:
         log.line("config error: %s" % e)

@@ -43,6 +43,10 @@ DEFAULTS = {
     "timeout_s": 10,
     "boot_delay_s": 3,  # Ctrl-C window before the app starts
     "cycles": 0,  # stop after N cycles (0: forever); for tests and one-shot runs
+    # Written true by tspush deploy, which checked the file and filled in every key: the
+    # board then reads the JSON as it is and never imports this module (about 30 names
+    # and their RAM less on an ESP8266). A change of url on the board clears it.
+    "complete": False,
 }
 
 _CHOICES = {
@@ -185,6 +189,8 @@ def update(path, changes):
         raw = {}
     for k in changes:
         raw[k] = changes[k]
+    if "url" in changes:  # no longer what deploy checked: the next boot checks it again
+        raw.pop("complete", None)
     tmp = path + ".tmp"
     f = open(tmp, "w")
     try:
