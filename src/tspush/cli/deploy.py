@@ -269,12 +269,7 @@ def mpremote_args(
     args = [tool("mpremote"), "connect", port, "resume", "exec", prepare]
     for p in placed:
         args += ["+", "fs", "cp", p, ":" + p]
-    args += ["+", "fs", "cp", "config.json", ":config.json"]
-    if ca:
-        args += ["+", "fs", "cp", CA_NAME, ":" + CA_NAME]
-    if reset:
-        args += ["+", "reset"]
-    return args
+    return args + _config_and_reset(ca, reset)
 
 
 REMOVE_TREE = """import os
@@ -299,6 +294,16 @@ ESP8266_FIRMWARE = (
 )
 
 
+def _config_and_reset(ca: bool, reset: bool) -> list[str]:
+    """The mpremote steps every install ends with: config.json, the CA, a reset."""
+    args = ["+", "fs", "cp", "config.json", ":config.json"]
+    if ca:
+        args += ["+", "fs", "cp", CA_NAME, ":" + CA_NAME]
+    if reset:
+        args += ["+", "reset"]
+    return args
+
+
 def romfs_args(port: str, placed: list[str], ca: bool, reset: bool) -> list[str]:
     """One mpremote run: write the image to the ROMFS partition, drop an old ``lib/tspush``
     (it would shadow nothing, but holds flash), copy boot/main, config.json and the CA."""
@@ -307,12 +312,7 @@ def romfs_args(port: str, placed: list[str], ca: bool, reset: bool) -> list[str]
     for p in placed:
         if not p.startswith("lib/"):
             args += ["+", "fs", "cp", p, ":" + p]
-    args += ["+", "fs", "cp", "config.json", ":config.json"]
-    if ca:
-        args += ["+", "fs", "cp", CA_NAME, ":" + CA_NAME]
-    if reset:
-        args += ["+", "reset"]
-    return args
+    return args + _config_and_reset(ca, reset)
 
 
 def romfs_partition(port: str, timeout_s: float = 60) -> int:

@@ -75,9 +75,8 @@ def bucket_values(
     return dict(zip(keys[cuts].tolist(), final.tolist(), strict=True))
 
 
-def _final(
-    agg_name: str, cnt: np.ndarray, mn: np.ndarray, mx: np.ndarray, sm: np.ndarray
-) -> np.ndarray:
+def _final(agg_name: str, cnt: Any, mn: Any, mx: Any, sm: Any) -> Any:
+    """The downsample value from count/min/max/sum: numpy arrays or one bucket's numbers."""
     if agg_name == "avg":
         return sm / cnt
     if agg_name in ("sum", "zimsum"):
@@ -92,12 +91,4 @@ def _final(
 def finish(acc: Acc, agg_name: str) -> Any:
     """The downsample value of one bucket from its accumulator."""
     count, mn, mx, sm = acc
-    if agg_name == "avg":
-        return sm / count
-    if agg_name in ("sum", "zimsum"):
-        return sm
-    if agg_name in ("min", "mimmin"):
-        return mn
-    if agg_name in ("max", "mimmax"):
-        return mx
-    return count
+    return _final(agg_name, count, mn, mx, sm)
