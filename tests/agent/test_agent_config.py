@@ -161,3 +161,62 @@ token = "very-secret-token"
     err = r.stderr.strip().splitlines()
     assert err[0].startswith("tspush: error: ") and len(err) == 2
     assert "sources[0].type" in r.stderr and "url" in r.stderr
+
+
+def test_docs_and_sample_are_made_from_the_declarations() -> None:
+    """docs/agent.md's key tables and the sample's [[sources]] equal what the Options render."""
+    from tspush.host.options import section
+
+    root = Path(__file__).resolve().parents[2]
+    parts = agent_config.generated()
+    assert set(parts) == {"docs/agent.md", "src/tspush/sample-config.toml"}
+    for rel, named in parts.items():
+        text = (root / rel).read_text()
+        for name, body in named.items():
+            start, end = section(text, name, agent_config.comment_of(rel))
+            assert text[start:end] == body, "%s: run python tools/config_docs.py" % rel
+    # every declared key of every source is in the docs table, with its default
+    docs = parts["docs/agent.md"]["sources"]
+    for kind, keys in agent_config.SOURCE_KEYS.items():
+        for key in keys:
+            assert "| `%s` | `%s` |" % (kind, key) in docs, (kind, key)
+    assert '| `system` | `disks` | list of strings | `["/"]` |' in docs
+
+
+def test_three_wrong_keys_are_three_lines_each_with_its_fix(tmp_path: Path) -> None:
+    p = tmp_path / "three.toml"
+    p.write_text(
+        """
+[[sources]]
+type = "system"
+temperatures = "yes"
+disk = ["/"]
+
+[[outputs]]
+url = "https://example.net"
+max_points = 0
+"""
+    )
+    with pytest.raises(ConfigError) as ei:
+        agent_config.load(p, environ={})
+    lines = str(ei.value).splitlines()
+    assert lines == [
+        "%s: sources[0].disk: unknown key: did you mean 'disks'?" % p,
+        "%s: sources[0].temperatures: expected true or false, got 'yes' (string)" % p,
+        "%s: outputs[0].max_points: must be above 0, got 0" % p,
+    ]
+
+
+def test_output_table_reports_every_problem_at_once(tmp_path: Path) -> None:
+    """``tspush push``'s [output] table goes through the same engine: all its problems at once."""
+    from tspush.host import config
+
+    p = tmp_path / "push.toml"
+    p.write_text('[output]\nurl = 1\ngzip = "no"\ntokn = "x"\n')
+    with pytest.raises(ConfigError) as ei:
+        config.resolve({}, {}, str(p))
+    assert str(ei.value).splitlines() == [
+        "unknown key 'tokn' in [output] of %s: did you mean 'token'?" % p,
+        "[output] of %s: url: expected a string, got 1 (integer)" % p,
+        "[output] of %s: gzip: expected true or false, got 'no' (string)" % p,
+    ]

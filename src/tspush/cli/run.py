@@ -16,13 +16,21 @@ from tspush.host.config import CONFIG_HELP
     help=CONFIG_HELP + " Its [[outputs]] and [[sources]] make the agent.",
 )
 @click.option("--check", is_flag=True, help="Validate the config, print a summary and exit.")
-def command(config_path: str | None, check: bool) -> int:
+@click.option(
+    "--sample", is_flag=True, help="Print the sample config (every key, with its default) and exit."
+)
+def command(config_path: str | None, check: bool, sample: bool) -> int:
     """Sample sources, keep every point in a spool on disk, and send to every output.
 
     Nothing accepted is lost while the network or the server is down: points
     wait in the spool and go out, in order and with their own timestamps,
     when the server is back. See docs/agent.md and the sample config.
     """
+    if sample:
+        from importlib.resources import files
+
+        click.echo(files("tspush").joinpath("sample-config.toml").read_text(), nl=False)
+        return 0
     cfg = agent_config.load(config_path)
     from tspush.host.spoollock import dir_error, dir_problem
 
@@ -37,8 +45,8 @@ def command(config_path: str | None, check: bool) -> int:
         )
         for s in cfg.sources:
             click.echo(
-                "source %s: %s every %ss"
-                % (s.options.get("name"), s.kind, s.options.get("interval_s"))
+                "source %s: %s every %ss%s"
+                % (s.options.get("name"), s.kind, s.options.get("interval_s"), _given(s))
             )
         for o in cfg.outputs:
             prof = o.profile()
@@ -81,3 +89,16 @@ def _duration(seconds: float) -> str:
         if seconds >= factor:
             return "%g %s" % (round(seconds / factor, 2), unit)
     return "%d s" % seconds
+
+
+def _given(src: agent_config.SourceConfig) -> str:
+    """The source's own keys set in the file, as its declarations name them; secrets hidden."""
+    from tspush.host.options import toml_value
+    from tspush.host.sources import KINDS
+
+    shown = [
+        "%s = %s" % (o.name, "***" if o.secret else toml_value(src.options[o.name]))
+        for o in KINDS[src.kind].OPTIONS
+        if o.name in src.options
+    ]
+    return " (%s)" % ", ".join(shown) if shown else ""

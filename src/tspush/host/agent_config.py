@@ -21,78 +21,70 @@ from tspush.core.errors import ConfigError
 from tspush.core.retry import Retry
 from tspush.host import config as hconfig
 from tspush.host import profiles
+from tspush.host.options import Option, Problems, doc_table, read
+from tspush.host.sources import KINDS
+from tspush.host.sources import options as source_options
+from tspush.host.sources.base import COMMON_OPTIONS
 
-SPEC = tuple[Any, Any, bool]  # (kind, default, required)
 
-AGENT_KEYS: dict[str, tuple[Any, Any]] = {
-    "interval_s": ("pos", 10.0),
-    "tags": ("tags", {}),
-    "self_metrics_interval_s": ("nonneg", 60.0),
-    "self_metrics_prefix": ("str", "tspush"),
-    "state_file": ("str", ""),
-    "state_interval_s": ("pos", 2.0),
-    "summary_interval_s": ("nonneg", 60.0),
-    "log_format": (("logfmt", "json"), "logfmt"),
-    "log_level": (("debug", "info", "warning", "error"), "info"),
-    "timestamp_unit": (("s", "ms"), "s"),
-    "shutdown_flush_s": ("nonneg", 5.0),
-}
-SPOOL_KEYS: dict[str, tuple[Any, Any]] = {
-    "dir": ("str", ""),
-    "max_bytes": ("posint", 1 << 30),
-    "max_age_s": ("nonneg", 7 * 86400),
-    "segment_bytes": ("posint", 4 << 20),
-    "sync_every_s": ("num", 0.0),
-    "dead_letter_file": ("str", ""),
-}
-COMMON_SOURCE_KEYS: dict[str, tuple[Any, Any]] = {
-    "type": ("str", None),
-    "name": ("str", None),
-    "interval_s": ("pos", None),
-    "tags": ("tags", {}),
-}
-SOURCE_KEYS: dict[str, dict[str, SPEC]] = {
-    "constant": {"metric": ("str", "universe", False), "value": ("number", 42, False)},
-    "system": {
-        "prefix": ("str", "sys", False),
-        "disks": ("strlist", ["/"], False),
-        "temperatures": ("bool", True, False),
-    },
-    "command": {
-        "command": ("command", None, True),
-        "format": (("auto", "lines", "json"), "auto", False),
-        "timeout_s": ("pos", 10.0, False),
-    },
-    "file": {
-        "path": ("str", None, True),
-        "metric": ("str", None, True),
-        "scale": ("number", 1.0, False),
-        "offset": ("number", 0.0, False),
-    },
-    "stdin": {},
-    "http_listener": {
-        "listen": ("str", "127.0.0.1:4242", False),
-        "token": ("str", None, False),
-        "token_file": ("str", None, False),
-        "token_env": ("str", None, False),
-        "max_body_bytes": ("posint", 1 << 20, False),
-        "max_connections": ("posint", 64, False),
-        "timeout_s": ("pos", 10.0, False),
-    },
-}
-OUTPUT_AGENT_KEYS: dict[str, tuple[Any, Any]] = {
-    "name": ("str", None),
-    "token_env": ("str", None),
-    "flush_interval_s": ("pos", 10.0),
-    "flush_jitter_s": ("nonneg", 1.0),
-    "retry_backoff_s": ("pos", 1.0),
-    "retry_factor": ("num", 2.0),
-    "retry_cap_s": ("pos", 300.0),
-    "retry_jitter": ("num", 0.2),
-    "auth_backoff_s": ("pos", 300.0),
-    "details": ("bool", None),
-    "connections": ("posint", 1),
-}
+def _ratio(v: float) -> str | None:
+    return None if 0 <= v <= 1 else "%s: must be within 0..1 (0.2 spreads waits by +/- 20%%)" % v
+
+
+def _factor(v: float) -> str | None:
+    return (
+        None if v >= 1 else "%s: must be at least 1 (each wait as long as the last, or longer)" % v
+    )
+
+
+def _output_name(v: str) -> str | None:
+    if all(c.isalnum() or c in "-_" for c in v):
+        return None
+    return "%r: use letters, digits, '-' and '_'" % v
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# [agent], [spool] and the agent's own keys of [[outputs]], each declared once.
+AGENT_OPTIONS: tuple[Option, ...] = (
+    Option("interval_s", "pos", 10.0, "default seconds between two readings of a source"),
+    Option("tags", "tags", {}, "added to every point the agent samples"),
+    Option("self_metrics_interval_s", "nonneg", 60.0, "the agent's own figures (0: off)"),
+    Option("self_metrics_prefix", "str", "tspush", "their metric name prefix"),
+    Option("state_file", "str", "", "default: state.json in the spool directory"),
+    Option("state_interval_s", "pos", 2.0, "how often the state file is written"),
+    Option("summary_interval_s", "nonneg", 60.0, "one log line per output (0: off)"),
+    Option("log_format", ("logfmt", "json"), "logfmt", "one line per event"),
+    Option("log_level", LOG_LEVELS, "info", "lines below it are not written"),
+    Option("timestamp_unit", ("s", "ms"), "s", "timestamps given to readings"),
+    Option("shutdown_flush_s", "nonneg", 5.0, "on SIGTERM: time to empty the spool"),
+)
+SPOOL_OPTIONS: tuple[Option, ...] = (
+    Option("dir", "str", "", "default: the user state directory"),
+    Option("max_bytes", "int", 1 << 30, "the oldest points are dropped (and counted) above it"),
+    Option("max_age_s", "nonneg", 7 * 86400, "points older than this are dropped (0: no limit)"),
+    Option("segment_bytes", "int", 4 << 20, "one segment file; at most half of max_bytes"),
+    Option("sync_every_s", "num", 0.0, "fsync: 0 every append, N at most every N s, -1 the OS"),
+    Option("dead_letter_file", "str", "", "default: dead-letter.jsonl in the spool directory"),
+)
+OUTPUT_OPTIONS: tuple[Option, ...] = (
+    Option("name", "str", None, "names its spool cursor", check=_output_name),
+    Option("token_env", "str", None, "read the token from this environment variable"),
+    Option("flush_interval_s", "pos", 10.0, "send at least this often"),
+    Option("flush_jitter_s", "nonneg", 1.0, "+/- this much, so agents do not send in step"),
+    Option("retry_backoff_s", "pos", 1.0, "429/5xx/network: the first wait"),
+    Option("retry_factor", "num", 2.0, "each wait this many times the last", check=_factor),
+    Option("retry_cap_s", "pos", 300.0, "waits at most this long"),
+    Option("retry_jitter", "num", 0.2, "waits spread by +/- this fraction", check=_ratio),
+    Option("auth_backoff_s", "pos", 300.0, "401/403: keep everything, retry this slowly"),
+    Option("details", "bool", None, "ask ?details (default: the profile's)"),
+    Option("connections", "int", 1, "batches in flight at once"),
+)
+# name -> Option views, for code and tests that look keys up
+AGENT_KEYS = {o.name: o for o in AGENT_OPTIONS}
+SPOOL_KEYS = {o.name: o for o in SPOOL_OPTIONS}
+OUTPUT_AGENT_KEYS = {o.name: o for o in OUTPUT_OPTIONS}
+COMMON_SOURCE_KEYS = {o.name: o for o in COMMON_OPTIONS}
+SOURCE_KEYS = {kind: {o.name: o for o in cls.OPTIONS} for kind, cls in KINDS.items()}
 
 
 @dataclass
@@ -165,80 +157,6 @@ def default_spool_dir() -> Path:
     return Path(platformdirs.user_state_dir("tspush")) / "spool"
 
 
-class _Problems:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.lines: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.lines.append("%s: %s: %s" % (self.source, key, message))
-
-    def check(self, table: Mapping[str, Any], where: str, key: str, kind: Any) -> Any:
-        """``table[key]`` if it has the right kind; records a problem and returns None if not."""
-        v = table[key]
-        name = "%s.%s" % (where, key) if where else key
-        if isinstance(kind, tuple):
-            if v not in kind:
-                self.add(name, "%r: use one of %s" % (v, ", ".join(kind)))
-                return None
-            return v
-        num = isinstance(v, (int, float)) and not isinstance(v, bool)
-        if kind == "str":
-            if not isinstance(v, str):
-                self.add(name, "expected a string, got %r" % (v,))
-                return None
-            return v
-        if kind == "bool":
-            if not isinstance(v, bool):
-                self.add(name, "expected true or false, got %r" % (v,))
-                return None
-            return v
-        if kind in ("pos", "nonneg", "num", "number"):
-            if not num:
-                self.add(name, "expected a number, got %r" % (v,))
-                return None
-            if kind == "pos" and v <= 0:
-                self.add(name, "must be above 0, got %r" % (v,))
-                return None
-            if kind == "nonneg" and v < 0:
-                self.add(name, "must be 0 or more, got %r" % (v,))
-                return None
-            return float(v) if kind != "number" else v
-        if kind == "posint":
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                self.add(name, "expected a whole number above 0, got %r" % (v,))
-                return None
-            return v
-        if kind == "tags":
-            if not isinstance(v, dict) or not all(
-                isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v.values()
-            ):
-                self.add(name, 'expected a table of name = "value", got %r' % (v,))
-                return None
-            return {str(k): str(x) for k, x in v.items()}
-        if kind == "strlist":
-            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                self.add(name, 'expected a list of strings such as ["/", "/home"], got %r' % (v,))
-                return None
-            return v
-        if kind == "command":
-            ok = bool(isinstance(v, str) and v.strip())
-            ok = ok or bool(isinstance(v, list) and v and all(isinstance(x, str) for x in v))
-            if not ok:
-                self.add(name, 'expected a command line or a list such as ["sensors", "-j"]')
-                return None
-            return v
-        raise AssertionError(kind)
-
-    def unknown(self, table: Mapping[str, Any], where: str, known: list[str]) -> None:
-        for key in table:
-            if key not in known:
-                self.add(
-                    "%s.%s" % (where, key) if where else key,
-                    "unknown key" + hconfig.suggest(key, known),
-                )
-
-
 def _holds_token(doc: Mapping[str, Any]) -> bool:
     outs = doc.get("outputs")
     tables = [doc.get("output"), *(outs if isinstance(outs, list) else [])]
@@ -260,15 +178,9 @@ def load(
     src = str(found) if found else "(no config file)"
     if found and _holds_token(doc):
         hconfig.warn_if_readable(found, lambda m: print(m, file=sys.stderr))
-    probs = _Problems(src)
-
-    agent_t = _table(doc, "agent", probs)
-    probs.unknown(agent_t, "agent", list(AGENT_KEYS))
-    agent_vals = _values(agent_t, "agent", AGENT_KEYS, probs)
-
-    spool_t = _table(doc, "spool", probs)
-    probs.unknown(spool_t, "spool", list(SPOOL_KEYS))
-    sv = _values(spool_t, "spool", SPOOL_KEYS, probs)
+    probs = Problems(src)
+    agent_vals = read(_table(doc, "agent", probs), AGENT_OPTIONS, probs, "agent")
+    sv = read(_table(doc, "spool", probs), SPOOL_OPTIONS, probs, "spool")
     spool_dir = Path(sv["dir"]).expanduser() if sv.get("dir") else default_spool_dir()
     if isinstance(sv.get("segment_bytes"), int) and isinstance(sv.get("max_bytes"), int):
         if sv["segment_bytes"] < 256 or sv["max_bytes"] < 2 * sv["segment_bytes"]:
@@ -295,15 +207,14 @@ def load(
         base = hconfig.file_settings(top, src) if found else {}
         file_tags = dict(base.get("tags") or {})
     except ConfigError as e:
-        probs.lines.append(e.message if e.message.startswith(src) else "%s: %s" % (src, e.message))
+        probs.line(e.message if e.message.startswith(src) else "%s: %s" % (src, e.message))
     tags = dict(file_tags)
     tags.update(agent_vals.get("tags") or {})
 
     sources = _sources(doc, probs, agent_vals["interval_s"] or 10.0, environ, need_tokens)
     outputs = _outputs(doc, found, environ, probs, need_tokens)
 
-    if probs.lines:
-        raise ConfigError("\n".join(probs.lines))
+    probs.raise_if_any()
     state = (
         Path(agent_vals["state_file"]).expanduser()
         if agent_vals.get("state_file")
@@ -328,7 +239,7 @@ def load(
     )
 
 
-def _table(doc: Mapping[str, Any], name: str, probs: _Problems) -> dict[str, Any]:
+def _table(doc: Mapping[str, Any], name: str, probs: Problems) -> dict[str, Any]:
     t = doc.get(name, {})
     if not isinstance(t, dict):
         probs.add(name, "must be a table: write [%s] on its own line" % name)
@@ -336,22 +247,9 @@ def _table(doc: Mapping[str, Any], name: str, probs: _Problems) -> dict[str, Any
     return t
 
 
-def _values(
-    table: Mapping[str, Any], where: str, keys: Mapping[str, tuple[Any, Any]], probs: _Problems
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, (kind, default) in keys.items():
-        if key in table:
-            v = probs.check(table, where, key, kind)
-            out[key] = default if v is None else v
-        else:
-            out[key] = default
-    return out
-
-
 def _sources(
     doc: Mapping[str, Any],
-    probs: _Problems,
+    probs: Problems,
     interval_s: float,
     environ: Mapping[str, str],
     need_tokens: bool = True,
@@ -368,29 +266,17 @@ def _sources(
             probs.add(where, "must be a table")
             continue
         kind = item.get("type")
-        if not isinstance(kind, str) or kind not in SOURCE_KEYS:  # a list is unhashable
+        if not isinstance(kind, str) or kind not in KINDS:  # a list is unhashable
             probs.add(
                 where + ".type",
-                "%r: use one of %s" % (kind, ", ".join(SOURCE_KEYS))
+                "%r: use one of %s" % (kind, ", ".join(KINDS))
                 if kind is not None
                 else 'missing: say which source, e.g. type = "system"',
             )
             continue
-        spec = SOURCE_KEYS[kind]
-        probs.unknown(item, where, list(COMMON_SOURCE_KEYS) + list(spec))
-        opts: dict[str, Any] = {}
-        for key, (k, _) in COMMON_SOURCE_KEYS.items():
-            if key in item and key != "type":
-                v = probs.check(item, where, key, k)
-                if v is not None:
-                    opts[key] = v
-        for key, (k, _default, required) in spec.items():
-            if key in item:
-                v = probs.check(item, where, key, k)
-                if v is not None:
-                    opts[key] = v
-            elif required:
-                probs.add("%s.%s" % (where, key), "missing: a %s source needs it" % kind)
+        spec = source_options(kind)
+        opts = read(item, spec, probs, where, missing="a %s source needs it" % kind, defaults=False)
+        opts.pop("type", None)
         name = opts.get("name") or (kind if kind not in names else "%s-%d" % (kind, i))
         if name in names:
             probs.add(where + ".name", "%r is used twice: give each source its own name" % name)
@@ -406,7 +292,7 @@ def _sources(
 def _listener_token(
     opts: dict[str, Any],
     where: str,
-    probs: _Problems,
+    probs: Problems,
     environ: Mapping[str, str],
     need_tokens: bool,
 ) -> None:
@@ -419,7 +305,7 @@ def _listener_token(
         try:
             opts["token"] = hconfig._read_token_file(token_file, probs.source)
         except ConfigError as e:
-            probs.lines.append(str(e))
+            probs.error(e)
         else:
             hconfig.warn_if_readable(
                 Path(token_file).expanduser(), lambda m: print(m, file=sys.stderr)
@@ -435,7 +321,7 @@ def _listener_token(
             opts["token"] = value
 
 
-def _check_connection(settings: hconfig.Settings, where: str, probs: _Problems) -> None:
+def _check_connection(settings: hconfig.Settings, where: str, probs: Problems) -> None:
     """What the transport would refuse at start-up, found by ``--check`` already."""
     from urllib3.util import parse_url
 
@@ -456,14 +342,14 @@ def _check_connection(settings: hconfig.Settings, where: str, probs: _Problems) 
         try:
             check_ca_file(settings.ca_file, where + ".ca_file")
         except ConfigError as e:
-            probs.lines.append("%s: %s" % (probs.source, e))
+            probs.line("%s: %s" % (probs.source, e))
 
 
 def _outputs(
     doc: Mapping[str, Any],
     found: Path | None,
     environ: Mapping[str, str],
-    probs: _Problems,
+    probs: Problems,
     need_tokens: bool = True,
 ) -> list[OutputConfig]:
     src = probs.source
@@ -473,7 +359,7 @@ def _outputs(
         try:
             s = hconfig.resolve({}, environ, str(found) if found else None, warn=lambda m: None)
         except ConfigError as e:
-            probs.lines.append(str(e))
+            probs.error(e)
             return []
         if not s.url:
             if not need_tokens:
@@ -496,30 +382,23 @@ def _outputs(
         if not isinstance(item, dict):
             probs.add(where, "must be a table")
             continue
-        mine = {k: item[k] for k in item if k in OUTPUT_AGENT_KEYS}
-        conn = {k: item[k] for k in item if k not in OUTPUT_AGENT_KEYS}
-        av = _values(mine, where, OUTPUT_AGENT_KEYS, probs)
+        keys_before = len(probs.keys)
+        av = read(item, OUTPUT_OPTIONS + hconfig.CONNECTION_OPTIONS, probs, where)
         name = av.get("name") or ("default" if len(items) == 1 else "output-%d" % i)
-        if not all(c.isalnum() or c in "-_" for c in name):
-            probs.add(where + ".name", "%r: use letters, digits, '-' and '_'" % name)
         if name in names:
             probs.add(where + ".name", "%r is used twice: give each output its own name" % name)
         names.add(name)
-        try:
-            parsed = hconfig.parse_table(conn, "[[outputs]] #%d of %s" % (i, src), src)
-        except ConfigError as e:
-            probs.lines.append(str(e))
-            continue
         settings = hconfig.Settings(config_path=found)
-        for k, v in parsed.items():
-            if k not in ("token", "token_file"):
-                setattr(settings, k, v)
-        token = parsed.get("token")
-        if token is None and parsed.get("token_file") and need_tokens:
+        for k in hconfig.CONNECTION_KEYS:
+            if k in item and k not in ("token", "token_file"):
+                setattr(settings, k, av[k])
+        settings.tags = dict(av["tags"] or {})
+        token = av["token"]
+        if token is None and av["token_file"] and need_tokens:
             try:
-                token = hconfig._read_token_file(parsed["token_file"], src)
+                token = hconfig._read_token_file(av["token_file"], src)
             except ConfigError as e:
-                probs.lines.append(str(e))
+                probs.error(e)
         if token is None and av.get("token_env"):
             token = environ.get(av["token_env"])
             if not token and need_tokens:
@@ -529,13 +408,10 @@ def _outputs(
                     % av["token_env"],
                 )
         settings.token = token or None
-        if not settings.url:
+        if not item.get("url") and where + ".url" not in probs.keys[keys_before:]:
             probs.add(where + ".url", "missing: where should this output send?")
-        else:
+        elif settings.url:
             _check_connection(settings, where, probs)
-        if not 0 <= av["retry_jitter"] <= 1 or av["retry_factor"] < 1:
-            probs.add(where, "retry_jitter must be within 0..1 and retry_factor at least 1")
-            continue
         out.append(
             OutputConfig(
                 name=name,
@@ -554,3 +430,32 @@ def _outputs(
             )
         )
     return out
+
+
+# -- the docs and the sample, made from the declarations above ------------------
+
+DOC_FILE = "docs/agent.md"
+SAMPLE_FILE = "src/tspush/sample-config.toml"
+
+
+def generated() -> dict[str, dict[str, str]]:
+    """File (relative to the repository) -> generated part name -> its text.
+
+    ``python tools/config_docs.py`` writes them; a test checks the files hold them.
+    """
+    from tspush.host import sources
+
+    rows = [("`[agent]`", o) for o in AGENT_OPTIONS] + [("`[spool]`", o) for o in SPOOL_OPTIONS]
+    return {
+        DOC_FILE: {
+            "sources": sources.doc_tables(),
+            "outputs": doc_table([("`[[outputs]]`", o) for o in OUTPUT_OPTIONS], "table"),
+            "agent": doc_table(rows, "table"),
+        },
+        SAMPLE_FILE: {"sources": sources.sample()},
+    }
+
+
+def comment_of(path: str) -> str:
+    """How a generated part's BEGIN/END lines start in ``path``."""
+    return "#" if path.endswith(".toml") else "<!--"

@@ -10,7 +10,6 @@ names the key and where it came from, with the fix.
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 import sys
@@ -24,7 +23,9 @@ from tspush.core import auth
 from tspush.core import fingerprint as fp
 from tspush.core.errors import ConfigError
 from tspush.core.point import MODES
+from tspush.host import options as opts
 from tspush.host import profiles
+from tspush.host.options import Option
 
 FILE_NAME = "tspush.toml"
 # The one explanation of --config, for every command that takes it.
@@ -36,27 +37,67 @@ SECTION = "output"
 TAGS_SECTION = "tags"
 ENV_PREFIX = "TSPUSH_"
 
-# key -> expected kind: str, bool, float (> 0), int (> 0), choice lists, tags
-_KINDS: dict[str, str] = {
-    "url": "str",
-    "token": "str",
-    "token_file": "str",
-    "profile": "profile",
-    "auth": "auth",
-    "user": "str",
-    "fingerprint": "fingerprint",
-    "insecure": "bool",
-    "ca_file": "str",
-    "connect_timeout_s": "float",
-    "read_timeout_s": "float",
-    "gzip": "bool",
-    "mode": "mode",
-    "max_points": "int",
-    "max_bytes": "int",
-    "tags": "tags",
-}
-CONNECTION_KEYS = tuple(k for k in _KINDS if k != "tags")
+
+def _profile_problem(v: str) -> str | None:
+    if v in profiles.PROFILES:
+        return None
+    return "unknown profile %r: use one of %s" % (v, ", ".join(sorted(profiles.PROFILES)))
+
+
+def _auth_problem(v: str) -> str | None:
+    if v in auth.SCHEMES:
+        return None
+    return "unknown scheme %r: use one of %s" % (v, ", ".join(auth.SCHEMES))
+
+
+def _mode_problem(v: str) -> str | None:
+    if v in MODES:
+        return None
+    return (
+        "%r: use 'strict' (OpenTSDB rules), 'lenient' (OVH, VictoriaMetrics) "
+        "or 'open' (any UTF-8 name: Influx, remote write)" % v
+    )
+
+
+def _fingerprint_problem(v: str) -> str | None:
+    if v:
+        try:
+            fp.parse(v, "")
+        except ConfigError as e:
+            return e.message
+    return None
+
+
+def _max_bytes_problem(v: int) -> str | None:
+    if v < MIN_BYTES:
+        return "%d is too small for one point; use at least %d" % (v, MIN_BYTES)
+    return None
+
+
 MIN_BYTES = 64
+# The connection keys of [output] and of each [[outputs]] item, declared once.
+CONNECTION_OPTIONS: tuple[Option, ...] = (
+    Option("url", "str", None, "where points go: https://HOST[:PORT][/path]"),
+    Option(
+        "token", "str", None, "the write token (prefer token_file or TSPUSH_TOKEN)", secret=True
+    ),
+    Option("token_file", "str", None, "a file whose first line is the token"),
+    Option("profile", "str", profiles.DEFAULT_PROFILE, "engine preset", check=_profile_problem),
+    Option("auth", "str", None, "basic, bearer, token, warp10, none", check=_auth_problem),
+    Option("user", "str", None, "the Basic auth user name"),
+    Option("fingerprint", "str", None, "pin the server's certificate", check=_fingerprint_problem),
+    Option("insecure", "bool", False, "do not check the server's certificate"),
+    Option("ca_file", "str", None, "check the server against this CA bundle (PEM)"),
+    Option("connect_timeout_s", "pos", 5.0, "seconds to wait for the TCP+TLS connection"),
+    Option("read_timeout_s", "pos", 30.0, "seconds to wait for the answer"),
+    Option("gzip", "bool", False, "compress request bodies"),
+    Option("mode", "str", None, "strict, lenient or open", check=_mode_problem),
+    Option("max_points", "int", None, "points per request"),
+    Option("max_bytes", "int", None, "bytes per request", check=_max_bytes_problem),
+    Option("tags", "tags", {}, "default tags"),
+)
+_OPTIONS = {o.name: o for o in CONNECTION_OPTIONS}
+CONNECTION_KEYS = tuple(k for k in _OPTIONS if k != "tags")
 
 
 def _error(message: str, key: str, source: str) -> ConfigError:
@@ -64,11 +105,6 @@ def _error(message: str, key: str, source: str) -> ConfigError:
     e.key = key
     e.source = source
     return e
-
-
-def suggest(key: str, known: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-    return ": did you mean '%s'?" % close[0] if close else ": known keys are " + ", ".join(known)
 
 
 # -- reading files -------------------------------------------------------------
@@ -116,107 +152,7 @@ def find_config(explicit: str | None, cwd: Path | None = None) -> Path | None:
     return None
 
 
-# -- checking values -----------------------------------------------------------
-
-
-def _convert(key: str, value: Any, where: str, source: str, from_text: bool) -> Any:
-    """``value`` checked (and, for env text, converted) for ``key``; ConfigError if wrong."""
-    kind = _KINDS[key]
-
-    def bad(expected: str) -> ConfigError:
-        shown = value if from_text else "%r (%s)" % (value, _toml_type(value))
-        return _error("%s: %s: expected %s, got %s" % (where, key, expected, shown), key, source)
-
-    if kind == "bool":
-        if from_text:
-            low = str(value).strip().lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off", ""):
-                return False
-            raise bad("true or false")
-        if not isinstance(value, bool):
-            raise bad("true or false")
-        return value
-    if kind in ("float", "int"):
-        if from_text:
-            try:
-                value = int(value) if kind == "int" else float(value)
-            except ValueError:
-                raise bad("a number" if kind == "float" else "an integer") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number" if kind == "float" else "an integer")
-        if kind == "int" and not isinstance(value, int):
-            raise bad("an integer")
-        if value <= 0:
-            raise _error("%s: %s: must be above 0, got %s" % (where, key, value), key, source)
-        if key == "max_bytes" and value < MIN_BYTES:
-            raise _error(
-                "%s: max_bytes: %d is too small for one point; use at least %d"
-                % (where, value, MIN_BYTES),
-                key,
-                source,
-            )
-        return float(value) if kind == "float" else value
-    if kind == "tags":
-        if from_text:
-            return _tags_from_text(str(value), where, source)
-        if not isinstance(value, dict):
-            raise bad('a table of name = "value"')
-        tags: dict[str, str] = {}
-        for k, v in value.items():
-            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
-                raise _error(
-                    "%s: tags.%s: expected a string, got %r (%s)" % (where, k, v, _toml_type(v)),
-                    "tags." + k,
-                    source,
-                )
-            tags[str(k)] = str(v)
-        return tags
-    if not isinstance(value, str):
-        raise bad("a string")
-    if kind == "profile" and value not in profiles.PROFILES:
-        raise _error(
-            "%s: profile: unknown profile %r: use one of %s"
-            % (where, value, ", ".join(sorted(profiles.PROFILES))),
-            key,
-            source,
-        )
-    if kind == "auth" and value not in auth.SCHEMES:
-        raise _error(
-            "%s: auth: unknown scheme %r: use one of %s" % (where, value, ", ".join(auth.SCHEMES)),
-            key,
-            source,
-        )
-    if kind == "mode" and value not in MODES:
-        raise _error(
-            "%s: mode: %r: use 'strict' (OpenTSDB rules), 'lenient' (OVH, VictoriaMetrics) "
-            "or 'open' (any UTF-8 name: Influx, remote write)" % (where, value),
-            key,
-            source,
-        )
-    if kind == "fingerprint" and value:
-        try:
-            fp.parse(value, "")
-        except ConfigError as e:
-            raise _error("%s: fingerprint: %s" % (where, e.message), key, source) from None
-    return value
-
-
-def _toml_type(v: Any) -> str:
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, dict):
-        return "table"
-    if isinstance(v, list):
-        return "array"
-    return type(v).__name__
+# -- checking values (tspush.host.options, the one engine) -------------------
 
 
 def _tags_from_text(text: str, where: str, source: str) -> dict[str, str]:
@@ -234,17 +170,17 @@ def _tags_from_text(text: str, where: str, source: str) -> dict[str, str]:
     return tags
 
 
-def parse_table(table: Mapping[str, Any], where: str, source: str) -> dict[str, Any]:
-    """Check one connection table (``[output]`` or an ``[[outputs]]`` item); unknown keys fail."""
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in _KINDS:
-            raise _error(
-                "unknown key '%s' in %s%s" % (key, where, suggest(key, list(_KINDS))),
-                key,
-                source,
-            )
-        out[key] = _convert(key, value, where, source, from_text=False)
+def parse_table(
+    table: Mapping[str, Any], where: str, source: str, probs: opts.Problems | None = None
+) -> dict[str, Any]:
+    """Check one connection table (``[output]`` or an ``[[outputs]]`` item); unknown keys fail.
+
+    Every problem is reported at once: in ``probs`` when given, else raised together.
+    """
+    mine = probs or opts.Problems(where, source, unknown_in=where)
+    out = opts.read(table, CONNECTION_OPTIONS, mine, defaults=False)
+    if probs is None:
+        mine.raise_if_any()
     return out
 
 
@@ -255,7 +191,7 @@ def file_settings(doc: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
     for key, value in doc.items():
         if isinstance(value, (dict, list)):
             continue  # tables: ours below, the rest belong to the agent
-        if key in _KINDS:
+        if key in _OPTIONS:
             raise _error(
                 "%s: key '%s' must be inside the [%s] table: add a line [%s] above it"
                 % (src, key, SECTION, SECTION),
@@ -271,7 +207,7 @@ def file_settings(doc: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
         only = outputs[0] if isinstance(outputs[0], dict) else {}
         out.update(
             parse_table(
-                {k: v for k, v in only.items() if k in _KINDS}, "[[outputs]] of %s" % src, src
+                {k: v for k, v in only.items() if k in _OPTIONS}, "[[outputs]] of %s" % src, src
             )
         )
         if isinstance(only.get("token_env"), str) and "token" not in out:
@@ -282,19 +218,33 @@ def file_settings(doc: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
         out.update(parse_table(section, "[%s] of %s" % (SECTION, src), src))
     tags = doc.get(TAGS_SECTION)
     if tags is not None:
-        merged = dict(out.get("tags") or {})
-        merged.update(_convert("tags", tags, "[%s] of %s" % (TAGS_SECTION, src), src, False))
-        out["tags"] = merged
+        where = "[%s] of %s" % (TAGS_SECTION, src)
+        probs = opts.Problems(where, src)
+        got = opts.read({"tags": tags}, [_OPTIONS["tags"]], probs, defaults=False)
+        probs.raise_if_any()
+        out["tags"] = {**(out.get("tags") or {}), **got["tags"]}
     return out
 
 
 def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     """Connection keys from ``TSPUSH_URL``, ``TSPUSH_TOKEN``, ... (unknown names are ignored)."""
     out: dict[str, Any] = {}
-    for key in _KINDS:
-        name = ENV_PREFIX + key.upper()
-        if name in environ:
-            out[key] = _convert(key, environ[name], name, name, from_text=True)
+    probs = opts.Problems("environment")
+    for opt in CONNECTION_OPTIONS:
+        name = ENV_PREFIX + opt.name.upper()
+        if name not in environ:
+            continue
+        if opt.kind == "tags":
+            try:
+                out[opt.name] = _tags_from_text(environ[name], name, name)
+            except ConfigError as e:
+                probs.error(e)
+            continue
+        try:
+            out[opt.name] = opts.convert(opt, environ[name], from_text=True)
+        except opts.Bad as e:
+            probs.add(opt.name, e.message, where=name)
+    probs.raise_if_any()
     return out
 
 
@@ -417,7 +367,7 @@ def resolve(
     for k, v in (flags or {}).items():
         if v is None or (k == "tags" and not v):
             continue
-        if k not in _KINDS:
+        if k not in _OPTIONS:
             raise ValueError("resolve(): unknown flag key %r" % k)
         flag_layer[k] = v
     layers.append(("command line", flag_layer))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tspush.core.point import Point
+from tspush.host.options import Option
 
 _TAG_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
 
@@ -13,10 +14,25 @@ def clean_tag(value: str) -> str:
     return out or "_"
 
 
+COMMON_OPTIONS = (
+    Option("type", "str", None, "which source (required)"),
+    Option("name", "str", None, "names it in logs, state and self-metrics (default: the type)"),
+    Option("interval_s", "pos", None, "seconds between readings (default: [agent] interval_s)"),
+    Option("tags", "tags", {}, "added to each of its points; a point's own tags win"),
+)
+
+
 class Source:
-    """Base class: subclasses implement ``sample(now_s)``; ``read`` adds the tags."""
+    """Base class: subclasses implement ``sample(now_s)``; ``read`` adds the tags.
+
+    A subclass declares its own keys once in ``OPTIONS`` (the config check,
+    ``--check``, the docs table and the sample config come from them) and
+    says what it reads in ``about``.
+    """
 
     kind = "source"
+    about = ""
+    OPTIONS: tuple[Option, ...] = ()
 
     def __init__(
         self, name: str | None = None, interval_s: float = 10.0, tags: dict[str, str] | None = None

@@ -15,6 +15,7 @@ import subprocess
 from tspush.core.errors import PointError, TspushError
 from tspush.core.lines import parse_line
 from tspush.core.point import Point, point_from_dict
+from tspush.host.options import Option
 from tspush.host.sources.base import Source
 
 FORMATS = ("auto", "lines", "json")
@@ -47,6 +48,22 @@ def parse_output(text: str, fmt: str, now_s: int) -> list[Point]:
 
 class CommandSource(Source):
     kind = "command"
+    about = (
+        "runs a program each interval; its output as `put` lines, "
+        "`metric value k=v` lines, or JSON (one OpenTSDB object or a list)"
+    )
+    OPTIONS = (
+        Option(
+            "command",
+            "command",
+            None,
+            'a command line, or a list: ["prog", "arg"]',
+            required=True,
+            example="sensors-to-put",
+        ),
+        Option("format", FORMATS, "auto", "auto, lines (put or `metric value k=v`), json"),
+        Option("timeout_s", "pos", 10.0, "a run that takes longer is stopped and reported"),
+    )
 
     def __init__(
         self,

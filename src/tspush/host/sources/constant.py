@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from tspush.core.point import Point
+from tspush.host.options import Option
 from tspush.host.sources.base import Source
 
 
 class ConstantSource(Source):
     kind = "constant"
+    about = "the original board's `universe = 42`"
+    OPTIONS = (
+        Option("metric", "str", "universe", "metric name"),
+        Option("value", "number", 42, "the value sent every interval"),
+    )
 
     def __init__(
         self,

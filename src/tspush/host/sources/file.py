@@ -12,6 +12,7 @@ from pathlib import Path
 from tspush.core.errors import TspushError
 from tspush.core.lines import number
 from tspush.core.point import Point
+from tspush.host.options import Option
 from tspush.host.sources.base import Source
 
 
@@ -38,6 +39,23 @@ def read_number(text: str, path: str) -> int | float:
 
 class FileSource(Source):
     kind = "file"
+    about = (
+        "a number from a file times `scale` plus `offset`; a 1-Wire `w1_slave` file's "
+        "`t=` value, after checking its CRC line says `YES`"
+    )
+    OPTIONS = (
+        Option(
+            "path",
+            "str",
+            None,
+            "the file; 1-Wire: t=23125, CRC checked",
+            required=True,
+            example="/sys/bus/w1/devices/28-000005e2fdc3/w1_slave",
+        ),
+        Option("metric", "str", None, "metric name", required=True, example="room.temp"),
+        Option("scale", "number", 1.0, "the reading is multiplied by this", example=0.001),
+        Option("offset", "number", 0.0, "then this is added"),
+    )
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ from tspush.core.errors import PointError
 from tspush.core.opentsdb import encode_point
 from tspush.core.point import Point, point_from_dict
 from tspush.core.spool import MAX_POINT
+from tspush.host.options import Option
 from tspush.host.sources.base import Source
 
 log = logging.getLogger("tspush.agent")
@@ -43,8 +44,54 @@ BUSY = (
 Sink = Callable[[list[Point]], int]
 
 
+def listen_problem(listen: str) -> str | None:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        return "%r: write it as HOST:PORT, e.g. 0.0.0.0:4242" % listen
+    return None
+
+
 class HttpListenerSource(Source):
     kind = "http_listener"
+    about = (
+        "boards on the LAN POST OpenTSDB JSON to `/api/put` on the agent; the answer (204, "
+        "or 400 naming each bad point) comes once the good points are spooled. A wrong or "
+        "non-ASCII token gets 401; a point too large for the spool (64 KiB encoded) gets "
+        "400 naming it, never 503"
+    )
+    OPTIONS = (
+        Option(
+            "listen",
+            "str",
+            "127.0.0.1:4242",
+            "HOST:PORT; 0.0.0.0:4242 for the whole LAN",
+            check=listen_problem,
+        ),
+        Option(
+            "token_file",
+            "str",
+            None,
+            "file whose first line is the boards' device token (not the upstream's)",
+            example="",
+        ),
+        Option("token_env", "str", None, "or: the environment variable holding it", example=""),
+        Option(
+            "token",
+            "str",
+            None,
+            "or the token itself; none of the three: no token asked",
+            example="",
+            secret=True,
+        ),
+        Option("max_body_bytes", "int", MAX_BODY_BYTES, "larger bodies get 413 with the limit"),
+        Option(
+            "max_connections",
+            "int",
+            MAX_CONNECTIONS,
+            "open at once; the next get 503 + Retry-After",
+        ),
+        Option("timeout_s", "pos", TIMEOUT_S, "per read; a connection lives at most 3 x timeout_s"),
+    )
 
     def __init__(
         self,
@@ -58,9 +105,10 @@ class HttpListenerSource(Source):
         timeout_s: float = TIMEOUT_S,
     ) -> None:
         super().__init__(name, interval_s, tags)
+        why = listen_problem(listen)
+        if why:
+            raise ValueError("listen " + why)
         host, _, port = listen.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"listen {listen!r}: write it as HOST:PORT, e.g. 0.0.0.0:4242")
         self.address = (host.strip("[]"), int(port))
         self.token = token or None
         self.max_body_bytes = max_body_bytes

@@ -27,6 +27,7 @@ MAX_QUEUED_POINTS = 100_000
 
 class StdinSource(Source):
     kind = "stdin"
+    about = "lines piped into the agent (`put` or `metric value`); interval_s defaults to 1"
 
     def __init__(
         self,

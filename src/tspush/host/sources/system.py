@@ -16,6 +16,7 @@ from functools import partial
 import psutil
 
 from tspush.core.point import Point
+from tspush.host.options import Option
 from tspush.host.sources.base import Source, clean_tag
 
 log = logging.getLogger("tspush.agent")
@@ -23,6 +24,16 @@ log = logging.getLogger("tspush.agent")
 
 class SystemSource(Source):
     kind = "system"
+    about = (
+        "psutil: `cpu.percent`, `load.1m/5m/15m`, `mem.used_percent`, "
+        "`mem.available_bytes`, `disk.used_percent`/`free_bytes{path}`, "
+        "`net.sent_bytes`/`recv_bytes`, `uptime_s`, `temp.celsius{sensor}`"
+    )
+    OPTIONS = (
+        Option("prefix", "str", "sys", "metric names: sys.cpu.percent, sys.mem.used_percent, ..."),
+        Option("disks", "strlist", ["/"], "disk.used_percent / disk.free_bytes for each path"),
+        Option("temperatures", "bool", True, "temp.celsius{sensor=...} where the OS has them"),
+    )
 
     def __init__(
         self,
