@@ -114,24 +114,22 @@ class _UvicornHints(logging.Filter):
         return True
 
 
-def setup_logging(quiet: bool) -> None:
-    from tspush.receiver.logsafe import SafeFormatter
+def setup_logging(quiet: bool, fmt: str = "logfmt", secrets: list[str] | None = None) -> Any:
+    """Every log line of the process through one handler: tspush.host.logs' format,
+    token masking and control-character escaping (clients' paths and metric names
+    are logged). Returns the handler, to add secrets to and share with the relay."""
+    from tspush.host.logs import LineHandler, attach
 
-    handler = logging.StreamHandler(sys.stdout)
-    # What clients send (paths, metric names) is logged: escape control characters.
-    handler.setFormatter(SafeFormatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    log = logging.getLogger("tspush")
-    log.handlers[:] = [handler]
-    log.setLevel(logging.WARNING if quiet else logging.INFO)
-    log.propagate = False
+    handler = LineHandler(sys.stdout, fmt, "warning" if quiet else "info", secrets or [])
+    attach(handler, "tspush", only=True)
     uv = logging.getLogger("uvicorn.error")  # Server() keeps uvicorn from configuring it
-    uv.handlers[:] = [handler]
+    attach(handler, "uvicorn.error", only=True)
     uv.filters[:] = [_UvicornHints()]
     uv.setLevel(logging.WARNING)
-    uv.propagate = False
+    return handler
 
 
-def make_relay(opts: dict[str, Any], db_path: Path) -> Any:
+def make_relay(opts: dict[str, Any], db_path: Path, log: Any = None) -> Any:
     """A tspush.host.relay.Relay for ``--forward`` (imported only when asked for)."""
     try:
         from tspush.host.relay import Relay
@@ -149,6 +147,7 @@ def make_relay(opts: dict[str, Any], db_path: Path) -> Any:
         fingerprint=opts["forward_fingerprint"],
         ca_file=opts["forward_ca_file"],
         insecure=opts["forward_insecure"],
+        log=log,
     )
 
 
@@ -346,6 +345,13 @@ def echo(text: str = "") -> None:
 @click.option("--forward-insecure", is_flag=True, help="Do not check --forward's certificate.")
 @click.option("--spool-dir", default=None, help="Relay spool [default: next to the database].")
 @click.option("--quiet", is_flag=True, help="No line per request.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["logfmt", "json"]),
+    default="logfmt",
+    show_default=True,
+    help="Log lines as logfmt (key=value) or JSON, as tspush run writes them.",
+)
 def command(**opts: Any) -> None:
     """Receive OpenTSDB /api/put, store in SQLite, answer /api/query, serve a dashboard."""
     if not opts["forward"]:
@@ -390,7 +396,12 @@ def run_serve(opts: dict[str, Any]) -> None:
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
-    setup_logging(opts["quiet"])
+    from tspush.core.auth import secret_forms
+
+    tokens = [opts[k] for k in ("token", "write_token", "read_token", "forward_token")]
+    handler = setup_logging(
+        opts["quiet"], opts["log_format"], [f for t in tokens for f in secret_forms(t)]
+    )
     db_path: Path = opts["db"] or default_db_path()
     retention_s = parse_retention_s(opts["retention"])
     prepare_db_path(db_path)  # first: tokens.json and the TLS key go beside it
@@ -407,6 +418,7 @@ def run_serve(opts: dict[str, Any]) -> None:
         write_token = read_token = None
     elif not write_token and not read_token:
         write_token, read_token, tpath = stored_tokens(db_path.parent)
+        handler.redact.add(secret_forms(write_token) + secret_forms(read_token))
         token_note = "kept in %s" % tpath
         read_from = 'the "read" entry of %s' % tpath
     elif not write_token or not read_token:
@@ -425,7 +437,9 @@ def run_serve(opts: dict[str, Any]) -> None:
         else:
             cert = tlsmod.self_signed(db_path.parent / "tls", [opts["host"]])
 
-    relay = make_relay(opts, db_path) if opts["forward"] else None
+    from tspush.host.logs import Logger
+
+    relay = make_relay(opts, db_path, Logger(handler=handler)) if opts["forward"] else None
     app = create_app(
         db_path=db_path,
         write_token=write_token,
@@ -469,7 +483,7 @@ def run_serve(opts: dict[str, Any]) -> None:
         echo("    SHA-1   %s" % cert.sha1_original)
         echo("    SHA-256 %s" % cert.sha256_colon)
     if relay is not None:
-        from tspush.core.auth import redact, secret_forms
+        from tspush.core.auth import redact
 
         fwd = redact(opts["forward"], secret_forms(opts["forward_token"]))
         echo("  forwarding to %s (profile %s)" % (fwd, opts["forward_profile"]))

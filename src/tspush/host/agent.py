@@ -5,100 +5,34 @@ never notice. Every output has its own spool cursor, so one dead upstream
 keeps its backlog without holding the others back. The agent's own figures
 (spool depth, drops, retries, time since the last success) go through the
 same pipe as ``tspush.*`` points, and into a state file for ``tspush status``.
-Logs are one line per event (logfmt or JSON), with every token form masked;
-lines that libraries and sources write through stdlib ``logging`` pass
-through the same logger, and each output says what it did every
-``summary_interval_s``.
+Logs go through ``tspush.host.logs`` (stdlib ``logging``, one line per event,
+logfmt or JSON, every token form masked, control characters escaped); lines
+that sources write through stdlib ``logging`` take the same handler, and each
+output says what it did every ``summary_interval_s``.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TextIO
+from typing import Any
 
-from tspush.core.auth import redact
 from tspush.core.errors import SpoolError
 from tspush.core.point import Point
 from tspush.core.spool import Spool, describe
 from tspush.host import sources as sources_mod
 from tspush.host.agent_config import AgentConfig
+from tspush.host.logs import Logger, attach, detach
 from tspush.host.output import Output
 from tspush.host.records import RecordEncoder, encode_all
 from tspush.host.spoollock import lock_spool
 from tspush.host.status import write_state
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
-
-
-class Logger:
-    """Structured lines on stderr: ``ts=... level=... msg="..." key=value``; tokens masked."""
-
-    def __init__(
-        self,
-        stream: TextIO | None = None,
-        fmt: str = "logfmt",
-        level: str = "info",
-        secrets: list[str] | None = None,
-    ) -> None:
-        self.stream = stream or sys.stderr
-        self.fmt = fmt
-        self.min_level = LEVELS.get(level, 20)
-        self.secrets = list(secrets or [])
-        self.lock = threading.Lock()
-
-    def __call__(self, level: str, msg: str, **fields: Any) -> None:
-        if LEVELS.get(level, 20) < self.min_level:
-            return
-        ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        if self.fmt == "json":
-            doc = {"ts": ts, "level": level, "msg": msg}
-            doc.update(fields)
-            line = json.dumps(doc, default=str)
-        else:
-            parts = ["ts=" + ts, "level=" + level, "msg=" + _quote(msg)]
-            parts += ["%s=%s" % (k, _quote(str(v))) for k, v in fields.items()]
-            line = " ".join(parts)
-        line = redact(line, self.secrets)
-        with self.lock:
-            try:
-                self.stream.write(line + "\n")
-                self.stream.flush()
-            except (OSError, ValueError):
-                pass
-
-
-class _ToAgentLog(logging.Handler):
-    """Stdlib ``logging`` records (sources, libraries) into the agent's one logger.
-
-    Without it they skipped the agent's format and its token masking.
-    """
-
-    LEVEL_NAMES = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "error"}
-
-    def __init__(self, log: Callable[..., None]) -> None:
-        super().__init__()
-        self.log = log
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            level = self.LEVEL_NAMES.get(record.levelno, "info")
-            self.log(level, record.getMessage(), logger=record.name)
-        except Exception:  # noqa: BLE001 - logging must never break the agent
-            self.handleError(record)
-
-
-def _quote(s: str) -> str:
-    if s and all(c.isalnum() or c in "-_./:@+" for c in s):
-        return s
-    return json.dumps(s)
+__all__ = ["Agent", "Logger", "SourceRunner"]
 
 
 class SourceRunner:
@@ -175,17 +109,18 @@ class Agent:
         log: Callable[..., None] | None = None,
         clock: Callable[[], float] = time.time,
         sources: list[sources_mod.Source] | None = None,
+        spool_key: str = "[spool] dir",
     ) -> None:
         self.cfg = cfg
         self.clock = clock
         self.log = log or Logger(fmt=cfg.log_format, level=cfg.log_level, secrets=cfg.secrets())
-        self._log_bridge = _ToAgentLog(self.log)
         self._summary_sent: dict[str, int] = {}
         self._summary_s = 0.0
         self.stopping = threading.Event()
+        self._attached: list[str] = []
         self.started_s = clock()
         # created owner-only (it holds the data); one clear line if it cannot be
-        self._lock_file = lock_spool(cfg.spool.dir)
+        self._lock_file = lock_spool(cfg.spool.dir, spool_key)
         self.spool = Spool(
             str(cfg.spool.dir),
             outputs=[o.name for o in cfg.outputs],
@@ -407,10 +342,9 @@ class Agent:
         self._summary_s = self.clock()
 
     def _bridge_logging(self) -> None:
-        root = logging.getLogger("tspush")
-        root.addHandler(self._log_bridge)
-        root.setLevel(logging.DEBUG if self.cfg.log_level == "debug" else logging.INFO)
-        root.propagate = False
+        """Lines sources and libraries write through stdlib ``logging`` take the same handler."""
+        if isinstance(self.log, Logger):
+            self._attached = attach(self.log.handler, "tspush")
 
     def start(self) -> None:
         self._bridge_logging()
@@ -464,7 +398,8 @@ class Agent:
         self.spool.close()
         self._lock_file.close()
         self.log("info", "agent stopped", pending=pending)
-        logging.getLogger("tspush").removeHandler(self._log_bridge)
+        if isinstance(self.log, Logger):
+            detach(self.log.handler, *self._attached)
 
     def state_pending(self) -> int:
         return sum(self.spool.pending(o.name) for o in self.outputs)
