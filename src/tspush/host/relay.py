@@ -78,30 +78,14 @@ class Relay(Agent):
         self,
         url: str,
         *,
-        token: str | None,
-        profile: str = "ovh",
         spool_dir: Path,
-        fingerprint: str | None = None,
-        ca_file: str | None = None,
-        insecure: bool = False,
-        flush_interval_s: float = 1.0,
-        retry: Retry | None = None,
         log: Callable[..., None] | None = None,
-        state_interval_s: float = 2.0,
+        **options: Any,
     ) -> None:
+        """``options``: those of ``relay_config`` (token, profile, fingerprint, ...)."""
         self.spool_dir = Path(spool_dir)
-        cfg = relay_config(
-            url,
-            token=token,
-            profile=profile,
-            spool_dir=self.spool_dir,
-            fingerprint=fingerprint,
-            ca_file=ca_file,
-            insecure=insecure,
-            flush_interval_s=flush_interval_s,
-            retry=retry,
-            state_interval_s=state_interval_s,
-        )
+        options.setdefault("profile", "ovh")
+        cfg = relay_config(url, spool_dir=self.spool_dir, **options)
         super().__init__(cfg, log=log, sources=[], spool_key="--spool-dir")
         self.output = self.outputs[0]
         self.state_path = cfg.state_file
