@@ -220,3 +220,23 @@ def test_output_table_reports_every_problem_at_once(tmp_path: Path) -> None:
         "[output] of %s: url: expected a string, got 1 (integer)" % p,
         "[output] of %s: gzip: expected true or false, got 'no' (string)" % p,
     ]
+
+
+def test_each_source_takes_the_keys_it_declares_with_the_same_defaults() -> None:
+    """A key declared but not taken (or taken with another default) would be a second truth."""
+    import inspect
+
+    from tspush.host import sources
+
+    for kind, cls in sources.KINDS.items():
+        params = inspect.signature(cls.__init__).parameters
+        for opt in sources.options(kind):
+            if opt.name in ("type", "token_file", "token_env"):  # read by the config engine
+                continue
+            assert opt.name in params, (kind, opt.name)
+            default = params[opt.name].default
+            if opt.name in ("name", "interval_s", "tags") or opt.required:
+                continue  # filled in by the config engine ([agent] interval_s, the type)
+            if default is None:  # e.g. disks=None standing for ["/"]
+                continue
+            assert default == opt.default, (kind, opt.name, default, opt.default)

@@ -52,7 +52,12 @@ class Source:
         for p in points:
             if p.ts is None:
                 p.ts = now_s
-            if self.tags:
+        return self.add_tags(points)
+
+    def add_tags(self, points: list[Point]) -> list[Point]:
+        """The source's tags added to each point (the point's own win)."""
+        if self.tags:
+            for p in points:
                 merged = dict(self.tags)
                 merged.update(p.tags)
                 p.tags = merged
