@@ -21,7 +21,7 @@ from tspush.core.errors import ConfigError
 from tspush.core.retry import Retry
 from tspush.host import config as hconfig
 from tspush.host import profiles
-from tspush.host.options import Option, Problems, doc_table, read
+from tspush.host.options import Option, Problems, doc_table, read, sample
 from tspush.host.sources import KINDS
 from tspush.host.sources import options as source_options
 from tspush.host.sources.base import COMMON_OPTIONS
@@ -67,17 +67,49 @@ SPOOL_OPTIONS: tuple[Option, ...] = (
     Option("dead_letter_file", "str", "", "default: dead-letter.jsonl in the spool directory"),
 )
 OUTPUT_OPTIONS: tuple[Option, ...] = (
-    Option("name", "str", None, "names its spool cursor", check=_output_name),
-    Option("token_env", "str", None, "read the token from this environment variable"),
-    Option("flush_interval_s", "pos", 10.0, "send at least this often"),
-    Option("flush_jitter_s", "nonneg", 1.0, "+/- this much, so agents do not send in step"),
-    Option("retry_backoff_s", "pos", 1.0, "429/5xx/network: the first wait"),
-    Option("retry_factor", "num", 2.0, "each wait this many times the last", check=_factor),
-    Option("retry_cap_s", "pos", 300.0, "waits at most this long"),
-    Option("retry_jitter", "num", 0.2, "waits spread by +/- this fraction", check=_ratio),
+    Option(
+        "name",
+        "str",
+        None,
+        "letters, digits, - and _; names its spool cursor (default: default, output-N)",
+        check=_output_name,
+        example="default",
+    ),
+    Option(
+        "token_env",
+        "str",
+        None,
+        "read the token from this environment variable",
+        example="TSPUSH_TOKEN",
+    ),
+    Option(
+        "flush_interval_s", "pos", 10.0, "send at least this often (sooner when a batch is full)"
+    ),
+    Option("flush_jitter_s", "nonneg", 1.0, "+/- this much, so many agents do not send in step"),
+    Option("retry_backoff_s", "pos", 1.0, "429/5xx/network: wait 1, 2, 4 ... seconds,"),
+    Option("retry_factor", "num", 2.0, "each wait this many times the last,", check=_factor),
+    Option("retry_cap_s", "pos", 300.0, "at most this long,"),
+    Option(
+        "retry_jitter",
+        "num",
+        0.2,
+        "spread by +/- 20%; a Retry-After answer wins",
+        check=_ratio,
+    ),
     Option("auth_backoff_s", "pos", 300.0, "401/403: keep everything, retry this slowly"),
-    Option("details", "bool", None, "ask ?details (default: the profile's)"),
-    Option("connections", "int", 1, "batches in flight at once"),
+    Option(
+        "details",
+        "bool",
+        None,
+        "ask ?details so only refused points are dead-lettered (default: the profile's)",
+        example=True,
+    ),
+    Option(
+        "connections",
+        "int",
+        1,
+        "batches in flight, acked in spool order; after a crash up to this many are sent again",
+    ),
 )
 # name -> Option views, for code and tests that look keys up
 AGENT_KEYS = {o.name: o for o in AGENT_OPTIONS}
@@ -452,7 +484,12 @@ def generated() -> dict[str, dict[str, str]]:
             "outputs": doc_table([("`[[outputs]]`", o) for o in OUTPUT_OPTIONS], "table"),
             "agent": doc_table(rows, "table"),
         },
-        SAMPLE_FILE: {"sources": sources.sample()},
+        SAMPLE_FILE: {
+            "sources": sources.sample(),
+            "outputs": sample(
+                '[[outputs]]\n# url = "https://opentsdb.example.net"', OUTPUT_OPTIONS
+            ),
+        },
     }
 
 
