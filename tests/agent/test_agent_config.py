@@ -240,3 +240,28 @@ def test_each_source_takes_the_keys_it_declares_with_the_same_defaults() -> None
             if default is None:  # e.g. disks=None standing for ["/"]
                 continue
             assert default == opt.default, (kind, opt.name, default, opt.default)
+
+
+def test_run_sample_and_check_show_the_declared_keys(tmp_path: Path) -> None:
+    r = subprocess.run([*TSPUSH, "run", "--sample"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == SAMPLE.read_text()
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(
+        f"""
+[spool]
+dir = "{tmp_path / "spool"}"
+[[sources]]
+type = "http_listener"
+listen = "127.0.0.1:4343"
+token = "device-secret-9f8e"
+[[outputs]]
+url = "https://metrics.example.net"
+"""
+    )
+    r = subprocess.run(
+        [*TSPUSH, "run", "--config", str(cfg), "--check"], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    said = 'source http_listener: http_listener every 10.0s (listen = "127.0.0.1:4343", '
+    assert said in r.stdout
+    assert "token = ***" in r.stdout and "device-secret-9f8e" not in r.stdout + r.stderr
