@@ -265,3 +265,26 @@ url = "https://metrics.example.net"
     said = 'source http_listener: http_listener every 10.0s (listen = "127.0.0.1:4343", '
     assert said in r.stdout
     assert "token = ***" in r.stdout and "device-secret-9f8e" not in r.stdout + r.stderr
+
+
+def test_config_records_default_as_their_declarations_say() -> None:
+    """The dataclasses the engine fills keep the declared defaults (one truth, checked)."""
+    import dataclasses
+
+    from tspush.host import config
+
+    pairs = [
+        (config.Settings, config.CONNECTION_OPTIONS),
+        (agent_config.AgentConfig, agent_config.AGENT_OPTIONS),
+        (agent_config.SpoolConfig, agent_config.SPOOL_OPTIONS),
+        (agent_config.OutputConfig, agent_config.OUTPUT_OPTIONS),
+    ]
+    for cls, options in pairs:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for opt in options:
+            f = fields.get(opt.name)
+            if f is None or f.default is dataclasses.MISSING or f.type == "Path":
+                continue  # a factory ({} / Retry), or a path made from the string
+            if opt.default in ("", None) and f.default in ("", None):
+                continue
+            assert f.default == opt.default, (cls.__name__, opt.name, f.default, opt.default)
