@@ -28,6 +28,8 @@ class Leaky(Source):
     def sample(self, now_s: int) -> list[Point]:
         log = logging.getLogger("tspush.sources.leaky")
         log.warning("leaky: the server said %s about %s", FORGED, TOKEN)
+        # a library's line (the transport's) takes the same handler
+        logging.getLogger("urllib3.connectionpool").warning("pool: retrying %s", TOKEN)
         try:
             raise ValueError("token was " + TOKEN)
         except ValueError:
@@ -77,6 +79,8 @@ def test_a_source_that_logs_a_token_and_control_characters(tmp_path: Path, fmt: 
         assert raw not in text, repr(raw)
     lines = text.splitlines()
     assert not [ln for ln in lines if ln.startswith("2026-01-01T00:00:00Z")]  # nothing forged
+    lib = [ln for ln in lines if "pool: retrying" in ln]
+    assert lib and "urllib3.connectionpool" in lib[0] and "***" in lib[0]
     said = [ln for ln in lines if "leaky: the server said" in ln]
     assert said and "***" in said[0]
     if fmt == "json":

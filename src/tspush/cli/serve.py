@@ -121,7 +121,7 @@ def setup_logging(quiet: bool, fmt: str = "logfmt", secrets: list[str] | None = 
     from tspush.host.logs import LineHandler, attach
 
     handler = LineHandler(sys.stdout, fmt, "warning" if quiet else "info", secrets or [])
-    attach(handler, "tspush", only=True)
+    attach(handler, "tspush", "urllib3", only=True)  # urllib3: the relay's transport
     uv = logging.getLogger("uvicorn.error")  # Server() keeps uvicorn from configuring it
     attach(handler, "uvicorn.error", only=True)
     uv.filters[:] = [_UvicornHints()]

@@ -344,7 +344,7 @@ class Agent:
     def _bridge_logging(self) -> None:
         """Lines sources and libraries write through stdlib ``logging`` take the same handler."""
         if isinstance(self.log, Logger):
-            self._attached = attach(self.log.handler, "tspush")
+            self._attached = attach(self.log.handler, "tspush", "urllib3")
 
     def start(self) -> None:
         self._bridge_logging()

@@ -23,6 +23,7 @@ from tspush.core.auth import redact
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 NAMES = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "error"}
 OWN = "tspush.agent"  # the logger name of Logger's own lines
+QUIET_LIBRARIES = {"urllib3": logging.WARNING}  # their info lines say nothing to a user
 
 _UNSAFE = (
     list(range(0x00, 0x20))
@@ -144,7 +145,8 @@ def attach(handler: logging.Handler, *names: str, only: bool = False) -> list[st
         if handler not in lg.handlers:
             lg.addHandler(handler)
             added.append(name)
-        lg.setLevel(min(handler.level, lg.level or logging.CRITICAL))
+        level = min(handler.level, lg.level or logging.CRITICAL)
+        lg.setLevel(max(level, QUIET_LIBRARIES.get(name, 0)))
         lg.propagate = False
     return added
 
