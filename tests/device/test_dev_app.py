@@ -352,7 +352,7 @@ def test_out_of_memory_in_a_cycle_is_counted_and_halves_the_batch_and_keeps_read
     assert (
         "memory: 1 time(s) so far; the readings taken are kept; batches now at most 4" in out.text
     )
-    assert app.pusher.forwarder.max_points in (4, 8)  # halved, grows back once sending works
+    assert app.pusher.max_points in (4, 8)  # halved, grows back once sending works
     assert len(sent(conn)) == 3 and [len(json.loads(b)) for b in conn.bodies] == [1, 2]
 
 

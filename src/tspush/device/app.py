@@ -389,12 +389,11 @@ class App:
                 self.log.fail(e, "running cycle %d" % self.cycle)
                 self.pusher.conn.close()
                 gc.collect()
-                fw = self.pusher.forwarder
-                holder = fw if fw is not None else self.pusher
-                holder.max_points = max(1, holder.max_points // 2)
+                p = self.pusher
+                p.max_points = max(1, p.max_points // 2)
                 self.log.line(
                     "memory: %d time(s) so far; the readings taken are kept; batches now at "
-                    "most %d points; going on" % (self.memory_errors, holder.max_points)
+                    "most %d points; going on" % (self.memory_errors, p.max_points)
                 )
             if cfg["cycles"] and self.cycle >= cfg["cycles"]:
                 break

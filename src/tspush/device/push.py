@@ -1,17 +1,19 @@
 """Sending what the buffer holds, over the board's HTTP client.
 
-With a spool (the normal case) the agent's ``core.forward.Forwarder`` does
-the work, exactly as on the computer: take a batch, send, then ack,
-dead-letter refused points (halving a refused batch to find them), or keep
-and back off (``Retry``, ``Retry-After``; a rejected token waits
-``auth_backoff_s``). Without a spool, batches come from RAM via the core's
-``opentsdb.batches``. Either way ``send`` is the one place that talks to the
-server: it logs ``POST host/path`` and ``http: CODE`` like the original, and
-names the cause of a failure. Nothing here sleeps: the app asks ``ready()``.
+With a spool (the normal case) ``_push_spool`` does what the agent's
+``core.forward.Forwarder`` does, with the same answers and log lines, without
+loading it (its computer-side counters and options cost an ESP8266 RAM): take
+a batch, send, then ack, dead-letter refused points (halving a refused batch
+to find them), or keep and back off (``Retry``, ``Retry-After``; a rejected
+token waits ``auth_backoff_s``). Without a spool, batches come from RAM via
+the core's ``opentsdb.batches``. Either way ``send`` is the one place that
+talks to the server: it logs ``POST host/path`` and ``http: CODE`` like the
+original, and names the cause of a failure. Nothing here sleeps: the app
+asks ``ready()``. The retry policy is loaded at the first failure.
 """
 
 from tspush.core import auth
-from tspush.core.errors import ResponseError, TransportError
+from tspush.core.errors import AuthError, ResponseError, TransportError
 from tspush.device import ticks
 
 MAX_REQUESTS_PER_CYCLE = 20
@@ -48,14 +50,13 @@ class Parts:
 
 class Pusher:
     def __init__(self, cfg, log, conn, path, retry=None, rand=None):
-        from tspush.core.retry import Retry
-
+        self.cfg = cfg
         self.log = log
         self.conn = conn
         self.path = path
-        self.max_points = cfg["max_points"]
+        self.max_points = cfg["max_points"]  # halved on 413 or out of memory, grows back
         self.max_bytes = cfg["max_bytes"]
-        self.retry = retry or Retry(backoff_s=cfg["interval_s"], cap_s=600)
+        self.retry = retry  # the back-off policy, made at the first failure (``_policy``)
         self.rand = rand
         token = cfg.get("token") or None
         user = cfg.get("user", "DESC")
@@ -72,7 +73,7 @@ class Pusher:
         self.last_cause = None
         self.failures = {}
         self.said_pins = False
-        self.forwarder = None
+        self.auth_failed = False
         self.prepare = None  # stamps readings taken before the clock was set (Clock.stamp)
 
     def ready(self):
@@ -82,6 +83,13 @@ class Pusher:
 
     def _wait(self, wait_s):
         self.wait_until_ms = ticks.ticks_add(ticks.ticks_ms(), int(wait_s * 1000))
+
+    def _policy(self):
+        if self.retry is None:
+            from tspush.core.retry import Retry
+
+            self.retry = Retry(backoff_s=self.cfg["interval_s"], cap_s=600)
+        return self.retry
 
     # -- the one place that talks to the server -----------------------------------
 
@@ -139,56 +147,105 @@ class Pusher:
             return self._push_spool(buffer.spool)
         return self._push_ram(buffer)
 
-    def _forward_log(self, level, message):
-        if level in ("error", "warning"):
-            self.log.line("%s: %s" % (level, message))
-        else:
-            self.log.line(message)
-
     def _push_spool(self, spool):
-        from tspush.core import forward
-
-        fw = self.forwarder
-        if fw is None or fw.spool is not spool:
-            fw = forward.Forwarder(
-                spool,
-                "board",
-                self.send,
-                self.max_points,
-                self.max_bytes,
-                retry=self.retry,
-                encode=Parts,
-                rand=self.rand,
-                log=self._forward_log,
-                prepare=self.prepare,
-            )
-            self.forwarder = fw
-        before = fw.sent_points
-        dead_before = fw.dead_letters
+        """``Forwarder.step`` for the board's one output, answer by answer (see the docstring)."""
+        sent = 0
         for _ in range(MAX_REQUESTS_PER_CYCLE):
             self.last_cause = None
-            outcome, wait_s = fw.step()
-            if outcome == forward.SENT:
-                if fw.max_points < self.max_points:  # memory came back: grow again
-                    fw.max_points = min(self.max_points, fw.max_points * 2)
-                continue
-            if outcome != forward.EMPTY:
-                self.attempt = fw.attempt
+            batch = spool.take("board", self.max_points, 0, 1)
+            if batch is None:
+                break
+            records = batch.records
+            dead = []
+            if self.prepare is not None:
+                records, dead = self.prepare(records)
+            try:
+                dead = dead + self._deliver(records)
+            except (ResponseError, TransportError) as e:
+                self.attempt += 1
+                retry = self._policy()
+                if isinstance(e, AuthError):
+                    wait_s = float(retry.auth_backoff_s)
+                    if not self.auth_failed:
+                        self.log.line(
+                            "error: output board: THE TOKEN IS REJECTED (HTTP %d): nothing is "
+                            "sent until it is fixed; %d point(s) kept; retrying every %ds"
+                            % (e.status, spool.pending("board"), retry.auth_backoff_s)
+                        )
+                    self.auth_failed = True
+                else:
+                    wait_s = retry.delay_s(
+                        self.attempt, getattr(e, "retry_after_s", None), self.rand
+                    )
+                    self.log.line(
+                        "warning: output board: %s; %d point(s) kept, retry %d in %.1fs"
+                        % (e, spool.pending("board"), self.attempt, wait_s)
+                    )
                 self._wait(wait_s)
-                if self.last_cause == "out of memory" and fw.max_points > 1:
-                    fw.max_points = fw.max_points // 2
-                    self.log.line("memory: next batches at most %d points" % fw.max_points)
-            break
-        if fw.attempt == 0:
+                if self.last_cause == "out of memory" and self.max_points > 1:
+                    self.max_points = self.max_points // 2
+                    self.log.line("memory: next batches at most %d points" % self.max_points)
+                break
+            if dead:
+                from tspush.core.echo import drop_headers
+
+                # a server's echo of our headers is no reason to keep on flash
+                dead = [(r, drop_headers(why)) for r, why in dead]
+                self.rejected += spool.dead_letter("board", dead)
+                self.log.line(
+                    "warning: output board: %d point(s) refused, written to the dead-letter "
+                    "file: %s" % (len(dead), dead[0][1])
+                )
+            if self.auth_failed:
+                self.log.line("output board: the token is accepted again")
+            self.auth_failed = False
             self.attempt = 0
             self.wait_until_ms = None
-        self.rejected += fw.dead_letters - dead_before
-        sent = fw.sent_points - before
+            spool.ack(batch)
+            sent += len(batch) - len(dead)
+            if self.max_points < self.cfg["max_points"]:  # memory came back: grow again
+                self.max_points = min(self.cfg["max_points"], self.max_points * 2)
         self.sent += sent
         return sent
 
+    def _deliver(self, records):
+        """Send ``records``; return refused ``(record, reason)`` pairs, or raise to keep all."""
+        n = len(records)
+        if not n:
+            return []
+        body = Parts(records)
+        if len(body) > self.max_bytes:
+            if n == 1:
+                return [
+                    (
+                        records[0],
+                        "one point encodes to %d bytes, over max_bytes %d"
+                        % (len(body), self.max_bytes),
+                    )
+                ]
+        else:
+            status, headers, rbody = self.send(body)
+            if 200 <= status < 300:  # the usual case: core.response is not loaded (RAM)
+                return []
+            from tspush.core.errors import Rejected, TooLarge
+            from tspush.core.response import classify
+
+            try:
+                classify(status, rbody, headers, self.secrets)
+                return []
+            except TooLarge as e:
+                if n == 1:
+                    return [(records[0], str(e))]
+                self.max_points = max(1, n // 2)
+            except Rejected as e:
+                if n == 1:
+                    why = "; ".join(f[2] for f in e.failed if f[2]) if e.failed else ""
+                    return [(records[0], why or str(e))]
+        h = n // 2
+        return self._deliver(records[:h]) + self._deliver(records[h:])
+
     def _push_ram(self, buffer):
-        from tspush.core.errors import AuthError, Rejected
+        from tspush.core.errors import Rejected
         from tspush.core.response import classify
 
         sent = 0
@@ -205,10 +262,11 @@ class Pusher:
                 continue
             except (TransportError, ResponseError) as e:
                 self.attempt += 1
+                retry = self._policy()
                 if isinstance(e, AuthError):
-                    wait_s = self.retry.auth_backoff_s
+                    wait_s = retry.auth_backoff_s
                 else:
-                    wait_s = self.retry.delay_s(
+                    wait_s = retry.delay_s(
                         self.attempt, getattr(e, "retry_after_s", None), self.rand
                     )
                 self._wait(wait_s)
