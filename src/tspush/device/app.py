@@ -209,15 +209,11 @@ class App:
                 "schedule" % (skip, late_ms)
             )
         self.cycle += 1  # first: a cycle that fails still counts (no endless retry loop)
-        # after the count and the next slot: an import that runs out of memory is such a
-        # failure too (it was a tight loop on cycle 0 when the heap could not hold it)
-        from tspush.core.point import Point, check
-
         clock = self.clock
         ts = clock.unix_s()
         raw = clock.raw_s()
         tags = self.cfg["tags"]
-        points = []
+        points = []  # (metric, value, tags): core.point is loaded only to explain a bad one
         for s in self.sensors:
             try:
                 readings = s.read()
@@ -238,34 +234,33 @@ class App:
                 t["sensor"] = "".join(
                     c if c.isalpha() or c.isdigit() or c in "-_./" else "_" for c in s.name
                 )
-                points.append(Point("board.sensor_errors", n, ts, t))
+                points.append(("board.sensor_errors", n, t))
                 continue
             for r in readings:
                 t = tags
                 if len(r) > 2:
                     t = dict(tags)
                     t.update(r[2])
-                p = Point(r[0], r[1], ts, t)
-                err = check(p)
+                err = _bad(r[0], r[1], ts, t)
                 if err is not None:
                     self.log.line("sensor: %s: reading dropped: %s" % (s.name, err))
                     continue
-                points.append(p)
+                points.append((r[0], r[1], t))
         self.store(points, ts, raw)
         return points
 
     def store(self, points, ts, raw):
         """To flash at once, one append per cycle; before the clock is set, with era + RTC time."""
         sp = self.buffer.spool
-        if sp is None:
-            self.buffer.add(points, raw)
-            return
-        from tspush.core.opentsdb import encode_point
+        if sp is None:  # RAM only: Points, stamped when the clock is set
+            from tspush.core.point import Point
 
+            self.buffer.add([Point(p[0], p[1], ts, p[2]) for p in points], raw)
+            return
         head = b"" if ts is not None else ("@%s %d " % (self.clock.era, raw)).encode()
         for _ in (1, 2):  # out of memory: free what can be freed, and once more
             try:
-                sp.append_records([head + encode_point(p) for p in points])
+                sp.append_records([head + record(p[0], p[1], ts, p[2]) for p in points])
                 return
             except (MemoryError, TspushError, OSError) as e:
                 err = e
@@ -411,6 +406,54 @@ class App:
             % (self.cycle, self.pusher.sent, self.buffer.pending(), self.pusher.conn.sent_bytes)
         )
         return self
+
+
+# Characters of a name every rule set takes (core.point's _ASCII_OK): such names
+# need no JSON escaping. A name with any other character is judged by core.point.
+NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./"
+
+
+def _bad(metric, value, ts, tags):
+    """None when the reading may be stored, else core.point's PointError saying why.
+
+    The common case (plain names, a finite int or float) is decided here, so a
+    relay board never loads core.point and its rule sets (RAM on an ESP8266).
+    """
+    ok = type(value) in (int, float) and value - value == 0  # not bool, NaN or infinite
+    for name in (metric,) + tuple(tags) + tuple(tags.values()) if ok else ():
+        if not isinstance(name, str) or not name:
+            ok = False
+            break
+        for c in name:
+            if c not in NAME_CHARS:
+                ok = False
+                break
+    if ok:
+        return None
+    from tspush.core.point import Point, check
+
+    return check(Point(metric, value, ts, tags))
+
+
+def record(metric, value, ts, tags):
+    """The spool record of one checked reading: ``core.opentsdb.encode_point``'s bytes.
+
+    A name that passed ``_bad`` on the fast path holds no character JSON escapes;
+    any other is escaped by ``core.opentsdb`` (loaded for such names only).
+    """
+    names = (metric,) + tuple(tags) + tuple(tags.values())
+    for name in names:
+        for c in name:
+            if c not in NAME_CHARS:
+                from tspush.core.opentsdb import encode_point
+                from tspush.core.point import Point
+
+                return encode_point(Point(metric, value, ts, tags))
+    t = ",".join('"%s":"%s"' % (k, tags[k]) for k in tags)
+    v = repr(value) if isinstance(value, float) else str(value)
+    if ts is None:
+        return ('{"metric":"%s","value":%s,"tags":{%s}}' % (metric, v, t)).encode()
+    return ('{"metric":"%s","timestamp":%d,"value":%s,"tags":{%s}}' % (metric, ts, v, t)).encode()
 
 
 def _forget(package, name):
