@@ -9,15 +9,21 @@ not at set-up (every module and name costs RAM on an ESP8266).
 from tspush.core.errors import ProtocolError
 from tspush.core.http import Response, _errno
 
-MAX_LINE_BYTES = 2048
-MAX_HEADERS = 64
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_MAX_LINE = const(2048)
+_MAX_HEADERS = const(64)
 MAX_BODY_BYTES = 16384
-MAX_DRAIN_BYTES = 65536  # past this much body, stop reading and close instead of keeping alive
+# past this much body, stop reading and close instead of keeping alive
+_MAX_DRAIN = const(65536)
 
 
 def _line(readable):
     line = readable.readline()
-    if len(line) > MAX_LINE_BYTES:
+    if len(line) > _MAX_LINE:
         raise ProtocolError("HTTP line of %d bytes is too long" % len(line))
     return line
 
@@ -55,8 +61,8 @@ def _headers(readable):
         if not line:
             return headers
         n += 1
-        if n > MAX_HEADERS:
-            raise ProtocolError("more than %d header lines" % MAX_HEADERS)
+        if n > _MAX_HEADERS:
+            raise ProtocolError("more than %d header lines" % _MAX_HEADERS)
         if line[0] in b" \t":
             raise ProtocolError("folded header lines are not allowed")
         name, sep, value = line.partition(b":")
@@ -107,7 +113,7 @@ def _chunked(readable, max_body_bytes, out):
             _headers(readable)  # trailers, ignored
             return total
         keep = max_body_bytes - len(out)
-        if total + size > MAX_DRAIN_BYTES:  # a huge body: keep what fits, drop the connection
+        if total + size > _MAX_DRAIN:  # a huge body: keep what fits, drop the connection
             if keep > 0:
                 _read_exact(readable, size if size < keep else keep, keep, out)
             return None
@@ -122,7 +128,7 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
 
     Skips 1xx interim answers. Keeps at most ``max_body_bytes`` of the body
     but reads all of it, so a kept-alive connection stays in step; a body over
-    ``MAX_DRAIN_BYTES`` is not drained (``will_close`` is set instead). Raises
+    ``_MAX_DRAIN`` is not drained (``will_close`` is set instead). Raises
     ProtocolError for anything that is not valid HTTP.
     """
     for _ in range(5):
@@ -150,7 +156,7 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
             if v != values[0] or not v.isdigit() or len(v) > 12:
                 raise ProtocolError("bad Content-Length %r" % headers["content-length"][:40])
         n = int(values[0])
-        if n > MAX_DRAIN_BYTES and n > max_body_bytes:
+        if n > _MAX_DRAIN and n > max_body_bytes:
             will_close = True  # do not read gigabytes just to keep the connection
             _read_exact(readable, max_body_bytes, max_body_bytes, out)
         else:
@@ -159,7 +165,7 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
     else:
         will_close = True
         drained = 0
-        while drained <= MAX_DRAIN_BYTES:
+        while drained <= _MAX_DRAIN:
             chunk = readable.read(512)
             if not chunk:
                 break
@@ -213,7 +219,7 @@ class Reader:
             parts.append(bytes(self._mv[self._start : stop]))
             size += stop - self._start
             self._start = stop
-            if i >= 0 or size > MAX_LINE_BYTES:
+            if i >= 0 or size > _MAX_LINE:
                 break
         return b"".join(parts)
 

@@ -19,8 +19,13 @@ import sys
 from tspush.core.errors import ConfigError, TspushError
 from tspush.device import ticks
 
-MAX_DEEP_SLEEP_S = 70 * 60  # the ESP8266's RTC overflows at about 71 minutes
-CRASH_RESTART_S = 30  # slow enough to reach the REPL, never a tight crash loop
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_MAX_SLEEP_S = const(70 * 60)  # the ESP8266's RTC overflows at about 71 minutes
+_RESTART_S = const(30)  # slow enough to reach the REPL, never a tight crash loop
 
 
 def board_name():
@@ -345,8 +350,8 @@ class App:
         if cfg["deep_sleep"] and self.machine is not None and hasattr(self.machine, "deepsleep"):
             from tspush.device import state
 
-            if left_ms > MAX_DEEP_SLEEP_S * 1000:
-                left_ms = MAX_DEEP_SLEEP_S * 1000
+            if left_ms > _MAX_SLEEP_S * 1000:
+                left_ms = _MAX_SLEEP_S * 1000
             self.st["cycle"] = self.cycle
             self.st["next"] = ticks.rtc_ms() + left_ms
             state.save(self.st)
@@ -365,7 +370,7 @@ class App:
             wake = self.st.get("next")
             if wake is not None:  # the schedule lives on in the RTC through deep sleep
                 d = wake - ticks.rtc_ms()
-                if -10 * cfg["interval_s"] * 1000 < d < MAX_DEEP_SLEEP_S * 1000:
+                if -10 * cfg["interval_s"] * 1000 < d < _MAX_SLEEP_S * 1000:
                     self.next_ms = ticks.ticks_add(ticks.ticks_ms(), d)
         pushed = self.cycle
         n = cfg["wifi_every"]
@@ -527,6 +532,6 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
         reset = getattr(app.machine, "reset", None)
         if not wait_forever or reset is None:
             raise
-        log.line("restarting in %d s (Ctrl-C for the REPL)" % CRASH_RESTART_S)
-        app.nap(CRASH_RESTART_S * 1000)
+        log.line("restarting in %d s (Ctrl-C for the REPL)" % _RESTART_S)
+        app.nap(_RESTART_S * 1000)
         reset()

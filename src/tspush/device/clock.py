@@ -16,8 +16,13 @@ knowable time: it is never sent, and counted.
 
 from tspush.device import ticks
 
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
 EPOCH_2000_S = 946684800
-MIN_VALID_S = 1704067200  # 2024-01-01: anything before means "never set"
+_MIN_VALID_S = const(1704067200)  # 2024-01-01: anything before means "never set"
 MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
 
@@ -50,7 +55,7 @@ class Clock:
     def unix_s(self):
         """Unix seconds as an int, or None while the clock is not set."""
         t = self.raw_s() + self.offset_s
-        return t if t >= MIN_VALID_S else None
+        return t if t >= _MIN_VALID_S else None
 
     def valid(self):
         return self.unix_s() is not None
@@ -110,7 +115,7 @@ class Clock:
         return self.valid()
 
     def _set(self, before, source, log):
-        was = self.synced or before + self.offset_s >= MIN_VALID_S
+        was = self.synced or before + self.offset_s >= _MIN_VALID_S
         self.synced = True
         now = self.unix_s()
         if now is None:

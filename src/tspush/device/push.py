@@ -16,7 +16,12 @@ from tspush.core import auth
 from tspush.core.errors import AuthError, ResponseError, TransportError
 from tspush.device import ticks
 
-MAX_REQUESTS_PER_CYCLE = 20
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_MAX_REQUESTS = const(20)
 
 
 class Parts:
@@ -150,7 +155,7 @@ class Pusher:
     def _push_spool(self, spool):
         """``Forwarder.step`` for the board's one output, answer by answer (see the docstring)."""
         sent = 0
-        for _ in range(MAX_REQUESTS_PER_CYCLE):
+        for _ in range(_MAX_REQUESTS):
             self.last_cause = None
             batch = spool.take("board", self.max_points, 0, 1)
             if batch is None:
@@ -249,16 +254,16 @@ class Pusher:
         from tspush.core.response import classify
 
         sent = 0
-        for _ in range(MAX_REQUESTS_PER_CYCLE):
+        for _ in range(_MAX_REQUESTS):
             pending = buffer.take(self.max_points, self.max_bytes)
             if pending is None:
                 break
             try:
-                status, headers, body = self.send(pending.parts[0], False, pending.count)
+                status, headers, body = self.send(pending[0], False, pending[1])
                 classify(status, body, headers, self.secrets)
             except Rejected as e:
                 buffer.reject(pending, str(e))
-                self.rejected += pending.count
+                self.rejected += pending[1]
                 continue
             except (TransportError, ResponseError) as e:
                 self.attempt += 1
@@ -275,8 +280,8 @@ class Pusher:
                 )
                 return sent
             buffer.ack(pending)
-            sent += pending.count
-            self.sent += pending.count
+            sent += pending[1]
+            self.sent += pending[1]
             self.attempt = 0
             self.wait_until_ms = None
         return sent
