@@ -519,7 +519,7 @@ def test_the_relay_records_are_the_opentsdb_encoders_bytes_and_bad_readings_are_
         ("m", float("nan"), tags),
         ("m", float("inf"), tags),
         ("m", "12", tags),
-        ("m", 1, {"k": "a\"b"}),
+        ("m", 1, {"k": 'a"b'}),
         ("m", 1, {"": "v"}),
         ("m", 1, {"k": 5}),
     ]
