@@ -88,10 +88,8 @@ class App:
         tls, host, port, path = split_url(cfg["url"])
         opts = {}
         if tls:  # loaded for https only: a relay client (ESP8266) interns none of its names
-            from tspush.device import tlsmode
-
-            opts = tlsmode.tls_options(cfg, log)
-            opts["min_free_bytes"] = tlsmode.min_free(cfg)
+            opts = ticks.need("tspush.device.tlsmode tls_options")(cfg, log)
+            opts["min_free_bytes"] = ticks.need("tspush.device.tlsmode min_free")(cfg)
         else:
             log.line("TLS: none: plain HTTP to %s (for a tspush serve relay on your LAN)" % host)
         self._watchdog()
@@ -258,9 +256,8 @@ class App:
         """To flash at once, one append per cycle; before the clock is set, with era + RTC time."""
         sp = self.buffer.spool
         if sp is None:  # RAM only: Points, stamped when the clock is set
-            from tspush.core.point import Point
-
-            self.buffer.add([Point(p[0], p[1], ts, p[2]) for p in points], raw)
+            pt = ticks.need("tspush.core.point Point")
+            self.buffer.add([pt(p[0], p[1], ts, p[2]) for p in points], raw)
             return
         head = b"" if ts is not None else ("@%s %d " % (self.clock.era, raw)).encode()
         for _ in (1, 2):  # out of memory: free what can be freed, and once more
@@ -435,9 +432,8 @@ def _bad(metric, value, ts, tags):
                 break
     if ok:
         return None
-    from tspush.core.point import Point, check
-
-    return check(Point(metric, value, ts, tags))
+    pt = ticks.need("tspush.core.point Point")
+    return ticks.need("tspush.core.point check")(pt(metric, value, ts, tags))
 
 
 def record(metric, value, ts, tags):
@@ -450,10 +446,8 @@ def record(metric, value, ts, tags):
     for name in names:
         for c in name:
             if c not in NAME_CHARS:
-                from tspush.core.opentsdb import encode_point
-                from tspush.core.point import Point
-
-                return encode_point(Point(metric, value, ts, tags))
+                pt = ticks.need("tspush.core.point Point")(metric, value, ts, tags)
+                return ticks.need("tspush.core.opentsdb encode_point")(pt)
     t = ",".join('"%s":"%s"' % (k, tags[k]) for k in tags)
     v = repr(value) if isinstance(value, float) else str(value)
     if ts is None:

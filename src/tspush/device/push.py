@@ -91,9 +91,8 @@ class Pusher:
 
     def _policy(self):
         if self.retry is None:
-            from tspush.core.retry import Retry
-
-            self.retry = Retry(backoff_s=self.cfg["interval_s"], cap_s=600)
+            retry = ticks.need("tspush.core.retry Retry")
+            self.retry = retry(backoff_s=self.cfg["interval_s"], cap_s=600)
         return self.retry
 
     # -- the one place that talks to the server -----------------------------------
@@ -124,10 +123,10 @@ class Pusher:
             )
         self.log.http(resp.status, resp.body)
         if not 200 <= resp.status < 300:
-            from tspush.core.response import classify
-
             try:
-                classify(resp.status, resp.body, resp.headers, self.secrets, conn.host + self.path)
+                ticks.need("tspush.core.response classify")(
+                    resp.status, resp.body, resp.headers, self.secrets, conn.host + self.path
+                )
             except ResponseError as e:
                 self._note(e)
         return resp.status, resp.headers, resp.body
@@ -192,10 +191,9 @@ class Pusher:
                     self.log.line("memory: next batches at most %d points" % self.max_points)
                 break
             if dead:
-                from tspush.core.echo import drop_headers
-
+                drop = ticks.need("tspush.core.echo drop_headers")
                 # a server's echo of our headers is no reason to keep on flash
-                dead = [(r, drop_headers(why)) for r, why in dead]
+                dead = [(r, drop(why)) for r, why in dead]
                 self.rejected += spool.dead_letter("board", dead)
                 self.log.line(
                     "warning: output board: %d point(s) refused, written to the dead-letter "
@@ -233,10 +231,9 @@ class Pusher:
             if 200 <= status < 300:  # the usual case: core.response is not loaded (RAM)
                 return []
             from tspush.core.errors import Rejected, TooLarge
-            from tspush.core.response import classify
 
             try:
-                classify(status, rbody, headers, self.secrets)
+                ticks.need("tspush.core.response classify")(status, rbody, headers, self.secrets)
                 return []
             except TooLarge as e:
                 if n == 1:
@@ -251,7 +248,8 @@ class Pusher:
 
     def _push_ram(self, buffer):
         from tspush.core.errors import Rejected
-        from tspush.core.response import classify
+
+        classify = ticks.need("tspush.core.response classify")
 
         sent = 0
         for _ in range(_MAX_REQUESTS):
