@@ -92,6 +92,8 @@ class App:
             opts["min_free_bytes"] = ticks.need("tspush.device.tlsmode min_free")(cfg)
         else:
             log.line("TLS: none: plain HTTP to %s (for a tspush serve relay on your LAN)" % host)
+            # no TLS records to fill: a smaller buffer is found more easily in a fragmented heap
+            opts["buf_bytes"] = 512
         self._watchdog()
         timeout_s = cfg["timeout_s"]
         if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
