@@ -120,10 +120,19 @@ class Connection:
         self._poller = None
         self._buf = bytearray()
 
+    def reserve(self):
+        """Allocate the buffer and load the answer's reader now, before the caller reads a
+        batch: later, in a heap cut up by the batch's records, no 1 KiB block may be left."""
+        if len(self._buf) != self.buf_bytes:
+            self._buf = bytearray(self.buf_bytes)
+        from tspush.core import httpread  # noqa: F401
+
     def connect(self):
         import socket
 
+        buf = self._buf
         self.close()
+        self._buf = buf  # a buffer reserved before is kept
         try:
             ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
         except OSError as e:
@@ -172,7 +181,7 @@ class Connection:
             self._poller = select.poll()
             self._poller.register(sock, select.POLLIN)
             wait = lambda: self._wait(select.POLLIN)  # noqa: E731  (a name costs RAM)
-        self._buf = bytearray(self.buf_bytes)
+        self.reserve()
         from tspush.core.httpread import Reader
 
         self._reader = Reader(sock, self._buf, wait)

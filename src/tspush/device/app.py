@@ -60,6 +60,8 @@ class App:
     # -- set-up ---------------------------------------------------------------
 
     def setup(self):
+        if self.cfg["spool_dir"]:  # the largest module first, into a heap not yet cut up
+            from tspush.core import spool  # noqa: F401
         from tspush.core.http import Connection, split_url
         from tspush.device import sensors, state
         from tspush.device.buffer import Buffer

@@ -147,6 +147,9 @@ class Pusher:
         """Send until the buffer is empty, a failure, or the per-cycle cap; return points sent."""
         if not self.ready():
             return 0
+        reserve = getattr(self.conn, "reserve", None)
+        if reserve is not None:  # the 1 KiB buffer before the batch's records cut up the heap
+            reserve()
         if buffer.spool is not None:
             return self._push_spool(buffer.spool)
         return self._push_ram(buffer)
