@@ -12,8 +12,8 @@ original, and names the cause of a failure. Nothing here sleeps: the app
 asks ``ready()``. The retry policy is loaded at the first failure.
 """
 
-from tspush.core import auth
-from tspush.core.errors import AuthError, ResponseError, TransportError
+from tspush.core import auth, errors
+from tspush.core.errors import ResponseError, TransportError
 from tspush.device import ticks
 
 try:
@@ -171,7 +171,7 @@ class Pusher:
             except (ResponseError, TransportError) as e:
                 self.attempt += 1
                 retry = self._policy()
-                if isinstance(e, AuthError):
+                if isinstance(e, errors.AuthError):
                     wait_s = float(retry.auth_backoff_s)
                     if not self.auth_failed:
                         self.log.line(
@@ -233,16 +233,14 @@ class Pusher:
             status, headers, rbody = self.send(body)
             if 200 <= status < 300:  # the usual case: core.response is not loaded (RAM)
                 return []
-            from tspush.core.errors import Rejected, TooLarge
-
             try:
                 ticks.need("tspush.core.response classify")(status, rbody, headers, self.secrets)
                 return []
-            except TooLarge as e:
+            except errors.TooLarge as e:
                 if n == 1:
                     return [(records[0], str(e))]
                 self.max_points = max(1, n // 2)
-            except Rejected as e:
+            except errors.Rejected as e:
                 if n == 1:
                     why = "; ".join(f[2] for f in e.failed if f[2]) if e.failed else ""
                     return [(records[0], why or str(e))]
@@ -250,8 +248,6 @@ class Pusher:
         return self._deliver(records[:h]) + self._deliver(records[h:])
 
     def _push_ram(self, buffer):
-        from tspush.core.errors import Rejected
-
         classify = ticks.need("tspush.core.response classify")
 
         sent = 0
@@ -262,14 +258,14 @@ class Pusher:
             try:
                 status, headers, body = self.send(pending[0], False, pending[1])
                 classify(status, body, headers, self.secrets)
-            except Rejected as e:
+            except errors.Rejected as e:
                 buffer.reject(pending, str(e))
                 self.rejected += pending[1]
                 continue
             except (TransportError, ResponseError) as e:
                 self.attempt += 1
                 retry = self._policy()
-                if isinstance(e, AuthError):
+                if isinstance(e, errors.AuthError):
                     wait_s = retry.auth_backoff_s
                 else:
                     wait_s = retry.delay_s(
