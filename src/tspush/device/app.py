@@ -60,8 +60,9 @@ class App:
     # -- set-up ---------------------------------------------------------------
 
     def setup(self):
-        if self.cfg["spool_dir"]:  # the largest module first, into a heap not yet cut up
-            from tspush.core import spool  # noqa: F401
+        # The spool first: its module is the largest and opening it reads the flash in
+        # pieces of 2 KiB; the heap is not yet cut up by the other modules.
+        spool = self._spool()
         from tspush.core.http import Connection, split_url
         from tspush.device import sensors, state
         from tspush.device.buffer import Buffer
@@ -125,7 +126,7 @@ class App:
         )
         for p in problems:
             log.line("sensor: left out: %s" % p)
-        self.buffer = Buffer(cfg["queue_max"], self._spool())
+        self.buffer = Buffer(cfg["queue_max"], spool)
         if self.buffer.spool is not None:
             clock.load(cfg["spool_dir"] + "/eras.json")
         self.pusher = Pusher(cfg, log, conn, path)
