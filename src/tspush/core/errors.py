@@ -23,27 +23,14 @@ pushes succeed never builds them (each class costs an ESP8266 about 180
 bytes). Import them from here as always: ``from tspush.core.errors import
 DNSError``. Board code that may raise them reaches them as ``errors.X`` at the
 raise (an ``except errors.X`` clause is evaluated only when something is raised).
+Type checkers see them through ``__getattr__`` too, untyped: a typed import
+block would intern their names on the board.
 
 Foreign exceptions (OSError, ssl errors) are mapped to these once, at the
 transport edge. The cause is kept as ``.cause`` (MicroPython has no
 ``raise ... from``). Messages never contain a token: callers pass text
 through ``auth.redact`` before it can reach a message.
 """
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # type checkers see the leaf classes as plain members of this module
-    from tspush.core.errorkinds import (  # noqa: F401
-        AuthError,
-        ConnectError,
-        DNSError,
-        PinMismatch,
-        ProtocolError,
-        Rejected,
-        Retryable,
-        Timeout,
-        TLSError,
-        TooLarge,
-    )
 
 
 class TspushError(Exception):
