@@ -9,7 +9,7 @@ token waits ``auth_backoff_s``). Without a spool, batches come from RAM via
 the core's ``opentsdb.batches``. Either way ``send`` is the one place that
 talks to the server: it logs ``POST host/path`` and ``http: CODE`` like the
 original, and names the cause of a failure. Nothing here sleeps: the app
-asks ``ready()``. The retry policy is loaded at the first failure.
+asks ``ready()``.
 """
 
 from tspush.core import auth, errors
@@ -61,7 +61,11 @@ class Pusher:
         self.path = path
         self.max_points = cfg["max_points"]  # halved on 413 or out of memory, grows back
         self.max_bytes = cfg["max_bytes"]
-        self.retry = retry  # the back-off policy, made at the first failure (``_policy``)
+        if retry is None:  # made now: a failure may come when the heap has no room for it
+            from tspush.core.retry import Retry
+
+            retry = Retry(backoff_s=cfg["interval_s"], cap_s=600)
+        self.retry = retry
         self.rand = rand
         token = cfg.get("token") or None
         user = cfg.get("user", "DESC")
@@ -90,12 +94,6 @@ class Pusher:
 
     def _wait(self, wait_s):
         self.wait_until_ms = ticks.ticks_add(ticks.ticks_ms(), int(wait_s * 1000))
-
-    def _policy(self):
-        if self.retry is None:
-            retry = ticks.need("tspush.core.retry Retry")
-            self.retry = retry(backoff_s=self.cfg["interval_s"], cap_s=600)
-        return self.retry
 
     # -- the one place that talks to the server -----------------------------------
 
@@ -151,7 +149,10 @@ class Pusher:
             return 0
         reserve = getattr(self.conn, "reserve", None)
         if reserve is not None:  # the 1 KiB buffer before the batch's records cut up the heap
-            reserve()
+            try:
+                reserve()
+            except MemoryError:  # send() meets it again, and says so as a failed send
+                pass
         if buffer.spool is not None:
             return self._push_spool(buffer.spool)
         return self._push_ram(buffer)
@@ -172,8 +173,8 @@ class Pusher:
                 dead = dead + self._deliver(records)
             except (ResponseError, TransportError) as e:
                 self.attempt += 1
-                retry = self._policy()
-                if isinstance(e, errors.AuthError):
+                retry = self.retry
+                if e.reason == "token-rejected":  # AuthError, by its reason: no class to load
                     wait_s = float(retry.auth_backoff_s)
                     if not self.auth_failed:
                         self.log.line(
@@ -266,8 +267,8 @@ class Pusher:
                 continue
             except (TransportError, ResponseError) as e:
                 self.attempt += 1
-                retry = self._policy()
-                if isinstance(e, errors.AuthError):
+                retry = self.retry
+                if e.reason == "token-rejected":  # AuthError, by its reason: no class to load
                     wait_s = retry.auth_backoff_s
                 else:
                     wait_s = retry.delay_s(
