@@ -28,11 +28,6 @@ _MAX_SLEEP_S = const(70 * 60)  # the ESP8266's RTC overflows at about 71 minutes
 _RESTART_S = const(30)  # slow enough to reach the REPL, never a tight crash loop
 
 
-def board_name():
-    machine = getattr(sys.implementation, "_machine", "")
-    return sys.platform + (" (" + machine + ")" if machine else "")
-
-
 def _module(name):
     try:
         return __import__(name)
@@ -492,7 +487,8 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
     from tspush.device.log import Log
 
     log = Log()
-    log.banner(__version__, board_name())
+    chip = getattr(sys.implementation, "_machine", "")  # the board's name, as the banner says
+    log.banner(__version__, sys.platform + (" (" + chip + ")" if chip else ""))
     try:
         cfg = _complete(path)
         if cfg is None:  # not as deploy wrote it: check it key by key, fill in defaults

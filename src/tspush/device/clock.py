@@ -23,11 +23,6 @@ except ImportError:  # CPython
 
 EPOCH_2000_S = 946684800
 _MIN_VALID_S = const(1704067200)  # 2024-01-01: anything before means "never set"
-MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
-
-
-def epoch_offset_s(time_mod):
-    return EPOCH_2000_S if time_mod.gmtime(0)[0] == 2000 else 0
 
 
 class Clock:
@@ -40,7 +35,9 @@ class Clock:
         self.host = host
         self.every_s = every_s
         self.time_fn = time_fn
-        self.offset_s = epoch_offset_s(time) if offset_s is None else offset_s
+        if offset_s is None:  # ESP8266 and ESP32 count from 2000
+            offset_s = EPOCH_2000_S if time.gmtime(0)[0] == 2000 else 0
+        self.offset_s = offset_s
         self.last_sync_ms = None
         self.synced = False
         self.failures = 0
@@ -105,7 +102,7 @@ class Clock:
         before = self.raw_s()
         try:
             h, mi, s = [int(x) for x in w[4].split(":")]
-            m = MONTHS.find(w[2]) // 3 + 1
+            m = "JanFebMarAprMayJunJulAugSepOctNovDec".find(w[2]) // 3 + 1
             if m < 1:
                 return False
             machine.RTC().datetime((int(w[3]), m, int(w[1]), 0, h, mi, s, 0))

@@ -40,7 +40,6 @@ class Log:
     def __init__(self, secrets=(), out=None):
         self.secrets = list(secrets)
         self.out = out or print
-        self.lines = 0
         self._dots = False
 
     def line(self, text):
@@ -48,7 +47,6 @@ class Log:
             self._dots = False
             self.out("")
         self.out(redact(str(text), self.secrets))
-        self.lines += 1
 
     def dot(self):
         self._dots = True
