@@ -70,13 +70,14 @@ class App:
         try:  # why the board started: by name, so a watchdog reset is not a mystery
             code = self.machine.reset_cause()
             why = "code %s" % code
-            for name, words in (
-                ("PWRON_RESET", "power on"),
-                ("HARD_RESET", "reset button or power glitch"),
-                ("WDT_RESET", "the watchdog: something hung too long"),
-                ("DEEPSLEEP_RESET", "waking from deep sleep"),
-                ("SOFT_RESET", "a soft reset (a crash restart, machine.reset or Ctrl-D)"),
-            ):
+            # one string, not ten: each string constant holds heap on a board
+            for entry in (
+                "PWRON_RESET:power on|HARD_RESET:reset button or power glitch|"
+                "WDT_RESET:the watchdog: something hung too long|"
+                "DEEPSLEEP_RESET:waking from deep sleep|"
+                "SOFT_RESET:a soft reset (a crash restart, machine.reset or Ctrl-D)"
+            ).split("|"):
+                name, _, words = entry.partition(":")
                 if getattr(self.machine, name, None) == code:
                     why = "%s (%s)" % (name, words)
                     break
