@@ -37,16 +37,16 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 # "memory: ... in use at rest" line minus what was in use before main.py, the
 # image included). Measured 58,688 B on 2026-12-03 (relay config, one constant
 # sensor; docs/benchmarks.md), 59,616 B with the complete config.json read as
-# JSON, 55,168 B after the s3-bapp pass (board delivery without core.forward,
+# JSON, 55,936 B after the s3-bapp pass (board delivery without core.forward,
 # readings stored without core.point, leaf error classes made at first use);
-# the bound leaves about 5 % room.
-AT_REST_MAX_BYTES = 58_000
+# the bound leaves about 4 % room.
+AT_REST_MAX_BYTES = 58_200
 # Names (qstrs) the relay app interns at rest on the 64-bit port, set-up only
 # (``micropython.qstr_info()``'s n_qstr after tests/device/romrun.py ... rest).
-# Measured 553 after the s3-bapp pass; the bound leaves a few names of room. On the 32-bit
+# Measured 547 after the s3-bapp pass; the bound leaves a few names of room. On the 32-bit
 # board every name past 620 allocates a 640-entry pool in one 4.5 KB block
 # (docs/benchmarks.md): this keeps the count from creeping back up.
-AT_REST_MAX_NAMES = 560
+AT_REST_MAX_NAMES = 555
 
 
 class Board:
