@@ -148,7 +148,8 @@ class Pusher:
         if not self.ready():
             return 0
         reserve = getattr(self.conn, "reserve", None)
-        if reserve is not None:  # the 1 KiB buffer before the batch's records cut up the heap
+        if reserve is not None and buffer.pending():
+            # the HTTP buffer before the batch's records cut up the heap
             try:
                 reserve()
             except MemoryError:  # send() meets it again, and says so as a failed send
