@@ -105,16 +105,7 @@ class Pusher:
             count = len(records) if records is not None else body.count(b'"metric"')
         self.log.post(conn.host, self.path, count, len(body))
         self.requests += 1
-        try:
-            resp = conn.request("POST", self.path, body, self.headers, len(body))
-        except TransportError as e:
-            self._note(e)
-            raise
-        except MemoryError as e:
-            err = TransportError("out of memory while sending: send fewer points per batch", e)
-            err.reason = "out-of-memory"
-            self._note(err)
-            raise err
+        resp = self._call(conn.request, "POST", self.path, body, self.headers, len(body))
         if getattr(conn, "pins_unchecked", False) and not self.said_pins:
             self.said_pins = True
             self.log.warn(
@@ -130,6 +121,20 @@ class Pusher:
             except ResponseError as e:
                 self._note(e)
         return resp.status, resp.headers, resp.body
+
+    def _call(self, fn, *args):
+        """``fn(*args)`` on the connection; a failure (out of memory too) is logged with its
+        cause and raised as a TransportError."""
+        try:
+            return fn(*args)
+        except TransportError as e:
+            self._note(e)
+            raise
+        except MemoryError as e:
+            err = TransportError("out of memory while sending: send fewer points per batch", e)
+            err.reason = "out-of-memory"
+            self._note(err)
+            raise err
 
     def _note(self, e):
         import gc
@@ -163,14 +168,19 @@ class Pusher:
         sent = 0
         for _ in range(_MAX_REQUESTS):
             self.last_cause = None
-            batch = spool.take("board", self.max_points, 0, 1)
-            if batch is None:
-                break
-            records = batch.records
-            dead = []
-            if self.prepare is not None:
-                records, dead = self.prepare(records)
+            conn = self.conn
             try:
+                if getattr(conn, "tls", False) and conn.sock is None and spool.pending("board"):
+                    # the TLS handshake before the batch is read: mbedTLS wants large blocks,
+                    # and the batch's records would cut the heap up first
+                    self._call(conn.connect)
+                batch = spool.take("board", self.max_points, 0, 1)
+                if batch is None:
+                    break
+                records = batch.records
+                dead = []
+                if self.prepare is not None:
+                    records, dead = self.prepare(records)
                 dead = dead + self._deliver(records)
             except (ResponseError, TransportError) as e:
                 self.attempt += 1
