@@ -222,10 +222,13 @@ class Pusher:
             self.attempt = 0
             self.wait_until_ms = None
             spool.ack(batch)
-            sent += len(batch) - len(dead)
+            n = len(batch) - len(dead)
+            sent += n
+            self.sent += n  # counted at once: a MemoryError later in the cycle loses no count
             if self.max_points < self.cfg["max_points"]:  # memory came back: grow again
                 self.max_points = min(self.cfg["max_points"], self.max_points * 2)
-        self.sent += sent
+            if not spool.pending("board"):  # no read of the flash to learn it
+                break
         return sent
 
     def _deliver(self, records):
