@@ -188,10 +188,11 @@ class Pusher:
                 if e.reason == "token-rejected":  # AuthError, by its reason: no class to load
                     wait_s = float(retry.auth_backoff_s)
                     if not self.auth_failed:
+                        status = getattr(e, "status", 0)
                         self.log.line(
                             "error: output board: THE TOKEN IS REJECTED (HTTP %d): nothing is "
                             "sent until it is fixed; %d point(s) kept; retrying every %ds"
-                            % (e.status, spool.pending("board"), retry.auth_backoff_s)
+                            % (status, spool.pending("board"), retry.auth_backoff_s)
                         )
                     self.auth_failed = True
                 else:
