@@ -352,7 +352,7 @@ def test_out_of_memory_in_a_cycle_is_counted_and_halves_the_batch_and_keeps_read
     assert (
         "memory: 1 time(s) so far; the readings taken are kept; batches now at most 4" in out.text
     )
-    assert app.pusher.forwarder.max_points in (4, 8)  # halved, grows back once sending works
+    assert app.pusher.max_points in (4, 8)  # halved, grows back once sending works
     assert len(sent(conn)) == 3 and [len(json.loads(b)) for b in conn.bodies] == [1, 2]
 
 
@@ -494,3 +494,36 @@ def test_radio_off_between_pushes_when_joining_every_n_samples():
     assert len(conn.bodies) == 2
     assert network.state["connects"] == ["home", "home"]
     assert "link lost" not in out.text
+
+
+def test_the_relay_records_are_the_opentsdb_encoders_bytes_and_bad_readings_are_judged_the_same():
+    """The app stores readings without loading core.point/opentsdb: same bytes, same verdicts."""
+    from tspush.core.opentsdb import encode_point
+    from tspush.core.point import Point, check
+    from tspush.device.app import _bad, record
+
+    tags = {"board": "d1-mini", "room": "lab.1/a_b"}
+    cases = [
+        ("env.temp", 21.5, 1790000000, tags),
+        ("universe", 42, None, tags),
+        ("x", -0.0001, 1790000001, {}),
+        ("h\u00e9", 3, 1790000002, {"k": "v"}),  # a letter outside ASCII: core.point decides
+    ]
+    for metric, value, ts, t in cases:
+        assert _bad(metric, value, ts, t) is None, metric
+        assert record(metric, value, ts, t) == encode_point(Point(metric, value, ts, t))
+    bad = [
+        ("has space", 1, tags),
+        ("", 1, tags),
+        ("m", True, tags),
+        ("m", float("nan"), tags),
+        ("m", float("inf"), tags),
+        ("m", "12", tags),
+        ("m", 1, {"k": 'a"b'}),
+        ("m", 1, {"": "v"}),
+        ("m", 1, {"k": 5}),
+    ]
+    for metric, value, t in bad:
+        err = _bad(metric, value, 1790000000, t)
+        want = check(Point(metric, value, 1790000000, t))
+        assert err is not None and str(err) == str(want), (metric, value, t)

@@ -5,7 +5,7 @@
 #        FROZEN_MANIFEST=/path/to/tspush/tools/firmware/manifest.py
 #
 # Frozen, the app's code, constants and names live in flash: on an ESP8266 it
-# needs about 23 KiB of heap at rest instead of 33-38 KiB from a ROMFS image
+# needs about 23 KiB of heap at rest instead of about 34 KiB from a ROMFS image
 # (docs/benchmarks.md). boot.py, main.py and config.json stay on the board's
 # filesystem (tspush deploy copies them; with a frozen app, deploy --source
 # is not needed). The list is what `tspush deploy` installs, without the
@@ -18,6 +18,7 @@ module("tspush/__init__.py", base_path="../../src")
 module("tspush/core/__init__.py", base_path="../../src")
 module("tspush/core/auth.py", base_path="../../src")
 module("tspush/core/echo.py", base_path="../../src")
+module("tspush/core/errorkinds.py", base_path="../../src")
 module("tspush/core/errors.py", base_path="../../src")
 module("tspush/core/fingerprint.py", base_path="../../src")
 module("tspush/core/forward.py", base_path="../../src")

@@ -17,6 +17,15 @@
         +-- TooLarge            413: the body was too big
         +-- Retryable           429/5xx: try again later
 
+The leaf classes (DNSError ... Retryable) live in ``core/errorkinds.py`` and
+are made at first use through this module's ``__getattr__``: a board whose
+pushes succeed never builds them (each class costs an ESP8266 about 180
+bytes). Import them from here as always: ``from tspush.core.errors import
+DNSError``. Board code that may raise them reaches them as ``errors.X`` at the
+raise (an ``except errors.X`` clause is evaluated only when something is raised).
+Type checkers see them through ``__getattr__`` too, untyped: a typed import
+block would intern their names on the board.
+
 Foreign exceptions (OSError, ssl errors) are mapped to these once, at the
 transport edge. The cause is kept as ``.cause`` (MicroPython has no
 ``raise ... from``). Messages never contain a token: callers pass text
@@ -74,31 +83,6 @@ class TransportError(TspushError):
     reason = "network"
 
 
-class DNSError(TransportError):
-    reason = "dns"
-
-
-class ConnectError(TransportError):
-    reason = "connect"
-
-
-class Timeout(TransportError):
-    reason = "timeout"
-
-
-class TLSError(TransportError):
-    exit_code = 4
-    reason = "tls"
-
-
-class PinMismatch(TLSError):
-    reason = "pin-mismatch"
-
-
-class ProtocolError(TransportError):
-    reason = "protocol"
-
-
 class ResponseError(TspushError):
     exit_code = 6
     reason = "server"
@@ -110,25 +94,12 @@ class ResponseError(TspushError):
         self.retry_after_s = retry_after_s
 
 
-class Rejected(ResponseError):
-    """Some points were refused. ``failed`` holds (index_or_None, point_dict, reason)."""
+def __getattr__(name):
+    """A leaf class (``DNSError`` ... ``Retryable``), made at first use."""
+    from tspush.core import errorkinds
 
-    reason = "rejected"
-
-    def __init__(self, message: str, status: int = 400, body: str = "", failed=None, success=None):
-        super().__init__(message, status, body)
-        self.failed = failed or []
-        self.success = success
-
-
-class AuthError(ResponseError):
-    exit_code = 3
-    reason = "token-rejected"
-
-
-class TooLarge(ResponseError):
-    reason = "too-large"
-
-
-class Retryable(ResponseError):
-    reason = "retryable"
+    cls = getattr(errorkinds, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, TspushError)):
+        raise AttributeError(name)
+    globals()[name] = cls
+    return cls

@@ -23,7 +23,7 @@ Three parts, each usable alone:
   ``core.tls``, imported only for an https URL (RAM on the relay path).
 """
 
-from tspush.core.errors import ConnectError, DNSError, ProtocolError, Timeout, TLSError
+from tspush.core import errors
 
 
 class Response:
@@ -80,7 +80,7 @@ class Connection:
         max_body_bytes=16384,  # httpread.MAX_BODY_BYTES
     ):
         if tls and not (ca_der or pins or insecure):
-            raise TLSError(
+            raise errors.TLSError(
                 "https://%s: no CA certificate, no fingerprint and not insecure: "
                 "set tls_ca, fingerprint, or tls_verify = none" % host
             )
@@ -120,14 +120,23 @@ class Connection:
         self._poller = None
         self._buf = bytearray()
 
+    def reserve(self):
+        """Allocate the buffer and load the answer's reader now, before the caller reads a
+        batch: later, in a heap cut up by the batch's records, no 1 KiB block may be left."""
+        if len(self._buf) != self.buf_bytes:
+            self._buf = bytearray(self.buf_bytes)
+        from tspush.core import httpread  # noqa: F401
+
     def connect(self):
         import socket
 
+        buf = self._buf
         self.close()
+        self._buf = buf  # a buffer reserved before is kept
         try:
             ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
         except OSError as e:
-            raise DNSError(
+            raise errors.DNSError(
                 "%s: the host name did not resolve: check the URL and the network's DNS"
                 % self.host,
                 e,
@@ -140,12 +149,12 @@ class Connection:
         except OSError as e:
             self.close()
             if _is_timeout(e):
-                raise Timeout(
+                raise errors.Timeout(
                     "%s: connect timed out after %ss: is the server up?"
                     % (self.where(), self.timeout_s),
                     e,
                 )
-            raise ConnectError(
+            raise errors.ConnectError(
                 "%s: connect failed (%s): is the server up and the port right?"
                 % (self.where(), _errno(e)),
                 e,
@@ -172,7 +181,7 @@ class Connection:
             self._poller = select.poll()
             self._poller.register(sock, select.POLLIN)
             wait = lambda: self._wait(select.POLLIN)  # noqa: E731  (a name costs RAM)
-        self._buf = bytearray(self.buf_bytes)
+        self.reserve()
         from tspush.core.httpread import Reader
 
         self._reader = Reader(sock, self._buf, wait)
@@ -283,7 +292,7 @@ class Connection:
 
             try:
                 resp = parse_response(reader, method, self.max_body_bytes)
-            except ProtocolError:
+            except errors.ProtocolError:
                 nothing = getattr(reader, "total", 0) == before
                 self.close()
                 if reused and attempt == 0 and nothing:
@@ -295,14 +304,16 @@ class Connection:
             if resp.will_close:
                 self.close()
             return resp
-        raise ConnectError("%s: the connection keeps dropping" % self.where())
+        raise errors.ConnectError("%s: the connection keeps dropping" % self.where())
 
     def _io_error(self, doing, e):
         if _is_timeout(e):
-            return Timeout(
+            return errors.Timeout(
                 "%s: no progress for %ss while %s" % (self.where(), self.timeout_s, doing), e
             )
-        return ConnectError("%s: connection lost while %s (%s)" % (self.where(), doing, e), e)
+        return errors.ConnectError(
+            "%s: connection lost while %s (%s)" % (self.where(), doing, e), e
+        )
 
 
 def split_url(url):

@@ -6,37 +6,43 @@ not at set-up (every module and name costs RAM on an ESP8266).
 ``BytesIO`` feeds it in tests and fuzzers.
 """
 
-from tspush.core.errors import ProtocolError
+from tspush.core import errors
 from tspush.core.http import Response, _errno
 
-MAX_LINE_BYTES = 2048
-MAX_HEADERS = 64
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_MAX_LINE = const(2048)
+_MAX_HEADERS = const(64)
 MAX_BODY_BYTES = 16384
-MAX_DRAIN_BYTES = 65536  # past this much body, stop reading and close instead of keeping alive
+# past this much body, stop reading and close instead of keeping alive
+_MAX_DRAIN = const(65536)
 
 
 def _line(readable):
     line = readable.readline()
-    if len(line) > MAX_LINE_BYTES:
-        raise ProtocolError("HTTP line of %d bytes is too long" % len(line))
+    if len(line) > _MAX_LINE:
+        raise errors.ProtocolError("HTTP line of %d bytes is too long" % len(line))
     return line
 
 
 def _status_line(readable):
     line = _line(readable)
     if not line:
-        raise ProtocolError("the server closed the connection without answering")
+        raise errors.ProtocolError("the server closed the connection without answering")
     if not line.endswith(b"\n"):
-        raise ProtocolError("the status line was cut short")
+        raise errors.ProtocolError("the status line was cut short")
     parts = bytes(line).strip().split(None, 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise ProtocolError("not an HTTP/1.x answer: %r" % bytes(line[:60]))
+        raise errors.ProtocolError("not an HTTP/1.x answer: %r" % bytes(line[:60]))
     code = parts[1]
     if len(code) != 3 or not code.isdigit():
-        raise ProtocolError("bad HTTP status %r" % bytes(code[:10]))
+        raise errors.ProtocolError("bad HTTP status %r" % bytes(code[:10]))
     status = int(code)
     if status < 100:
-        raise ProtocolError("bad HTTP status %d" % status)
+        raise errors.ProtocolError("bad HTTP status %d" % status)
     try:
         reason = parts[2].decode() if len(parts) > 2 else ""
     except UnicodeError:  # a reason phrase that is not UTF-8 is not worth failing for
@@ -50,23 +56,23 @@ def _headers(readable):
     while True:
         line = _line(readable)
         if not line.endswith(b"\n"):
-            raise ProtocolError("the answer's headers were cut short")
+            raise errors.ProtocolError("the answer's headers were cut short")
         line = bytes(line).rstrip(b"\r\n")
         if not line:
             return headers
         n += 1
-        if n > MAX_HEADERS:
-            raise ProtocolError("more than %d header lines" % MAX_HEADERS)
+        if n > _MAX_HEADERS:
+            raise errors.ProtocolError("more than %d header lines" % _MAX_HEADERS)
         if line[0] in b" \t":
-            raise ProtocolError("folded header lines are not allowed")
+            raise errors.ProtocolError("folded header lines are not allowed")
         name, sep, value = line.partition(b":")
         if not sep or not name or name != name.strip():
-            raise ProtocolError("bad header line %r" % line[:60])
+            raise errors.ProtocolError("bad header line %r" % line[:60])
         try:
             key = name.decode().lower()
             val = value.strip().decode()
         except UnicodeError:
-            raise ProtocolError("header %r is not text" % name[:40])
+            raise errors.ProtocolError("header %r is not text" % name[:40])
         if key in headers:
             val = headers[key] + ", " + val
         headers[key] = val
@@ -78,7 +84,7 @@ def _read_exact(readable, n, keep, out):
     while n > 0:
         chunk = readable.read(n if n < 1024 else 1024)
         if not chunk:
-            raise ProtocolError("the server closed the connection in the middle of the body")
+            raise errors.ProtocolError("the server closed the connection in the middle of the body")
         n -= len(chunk)
         if kept < keep:
             room = keep - kept
@@ -93,28 +99,28 @@ def _chunked(readable, max_body_bytes, out):
     while True:
         line = _line(readable)
         if not line.endswith(b"\n"):
-            raise ProtocolError("a chunk size line was cut short")
+            raise errors.ProtocolError("a chunk size line was cut short")
         size_s = bytes(line).split(b";", 1)[0].strip()
         if not size_s or len(size_s) > 8:
-            raise ProtocolError("bad chunk size %r" % size_s[:20])
+            raise errors.ProtocolError("bad chunk size %r" % size_s[:20])
         try:
             size = int(size_s, 16)
         except ValueError:
-            raise ProtocolError("bad chunk size %r" % size_s[:20])
+            raise errors.ProtocolError("bad chunk size %r" % size_s[:20])
         if size < 0:
-            raise ProtocolError("bad chunk size %r" % size_s[:20])
+            raise errors.ProtocolError("bad chunk size %r" % size_s[:20])
         if size == 0:
             _headers(readable)  # trailers, ignored
             return total
         keep = max_body_bytes - len(out)
-        if total + size > MAX_DRAIN_BYTES:  # a huge body: keep what fits, drop the connection
+        if total + size > _MAX_DRAIN:  # a huge body: keep what fits, drop the connection
             if keep > 0:
                 _read_exact(readable, size if size < keep else keep, keep, out)
             return None
         _read_exact(readable, size, keep if keep > 0 else 0, out)
         total += size
         if _line(readable).strip():
-            raise ProtocolError("chunk data is longer than its size")
+            raise errors.ProtocolError("chunk data is longer than its size")
 
 
 def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
@@ -122,7 +128,7 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
 
     Skips 1xx interim answers. Keeps at most ``max_body_bytes`` of the body
     but reads all of it, so a kept-alive connection stays in step; a body over
-    ``MAX_DRAIN_BYTES`` is not drained (``will_close`` is set instead). Raises
+    ``_MAX_DRAIN`` is not drained (``will_close`` is set instead). Raises
     ProtocolError for anything that is not valid HTTP.
     """
     for _ in range(5):
@@ -131,7 +137,7 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
         if status >= 200:
             break
     else:
-        raise ProtocolError("too many 1xx interim answers")
+        raise errors.ProtocolError("too many 1xx interim answers")
     conn = headers.get("connection", "").lower()
     will_close = "close" in conn or (version == b"HTTP/1.0" and "keep-alive" not in conn)
     out = bytearray()
@@ -148,9 +154,9 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
         values = [v.strip() for v in headers["content-length"].split(",")]
         for v in values:
             if v != values[0] or not v.isdigit() or len(v) > 12:
-                raise ProtocolError("bad Content-Length %r" % headers["content-length"][:40])
+                raise errors.ProtocolError("bad Content-Length %r" % headers["content-length"][:40])
         n = int(values[0])
-        if n > MAX_DRAIN_BYTES and n > max_body_bytes:
+        if n > _MAX_DRAIN and n > max_body_bytes:
             will_close = True  # do not read gigabytes just to keep the connection
             _read_exact(readable, max_body_bytes, max_body_bytes, out)
         else:
@@ -159,7 +165,7 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
     else:
         will_close = True
         drained = 0
-        while drained <= MAX_DRAIN_BYTES:
+        while drained <= _MAX_DRAIN:
             chunk = readable.read(512)
             if not chunk:
                 break
@@ -213,7 +219,7 @@ class Reader:
             parts.append(bytes(self._mv[self._start : stop]))
             size += stop - self._start
             self._start = stop
-            if i >= 0 or size > MAX_LINE_BYTES:
+            if i >= 0 or size > _MAX_LINE:
                 break
         return b"".join(parts)
 

@@ -5,7 +5,7 @@ ESP8266 pushes) never loads it: every module costs RAM on a board. Errors
 are mapped to ``tspush.core.errors`` here, at the transport edge.
 """
 
-from tspush.core.errors import PinMismatch, Timeout, TLSError
+from tspush.core import errors
 from tspush.core.http import _is_timeout
 
 
@@ -25,7 +25,7 @@ def wrap(conn, raw):
     free = gc.mem_free() if hasattr(gc, "mem_free") else None
     if free is not None and free < conn.min_free_bytes:
         conn.close()
-        e = TLSError(
+        e = errors.TLSError(
             "out of memory: %d bytes free, TLS needs about %d: send fewer points per "
             "batch or use relay mode" % (free, conn.min_free_bytes)
         )
@@ -49,14 +49,14 @@ def wrap(conn, raw):
         sock = ctx.wrap_socket(raw, server_hostname=conn.host)
     except MemoryError as e:
         conn.close()
-        err = TLSError("out of memory during the TLS handshake: free heap or use relay", e)
+        err = errors.TLSError("out of memory during the TLS handshake: free heap or use relay", e)
         err.reason = "out-of-memory"
         raise err
     except (OSError, ValueError) as e:
         conn.close()
         if _is_timeout(e):
-            raise Timeout("%s: TLS handshake timed out" % conn.where(), e)
-        raise TLSError(
+            raise errors.Timeout("%s: TLS handshake timed out" % conn.where(), e)
+        raise errors.TLSError(
             "%s: TLS handshake failed (%s): check tls_ca matches the server's CA, the "
             "host name and the board's clock" % (conn.where(), e),
             e,
@@ -80,14 +80,14 @@ def check_pins(conn, sock):
         except OSError:
             pass
         conn.close()
-        raise TLSError(
+        raise errors.TLSError(
             "%s: this MicroPython cannot read the server certificate, so the fingerprint "
             "cannot be checked; nothing was sent: use tls_ca instead" % conn.where()
         )
     der = get(True)
     if not der:
         conn.close()
-        raise PinMismatch("%s: the server sent no certificate to check" % conn.where())
+        raise errors.PinMismatch("%s: the server sent no certificate to check" % conn.where())
     for algo, digest in conn.pins:
         if matches(der, algo, digest):
             return
@@ -99,7 +99,7 @@ def check_pins(conn, sock):
     except OSError:
         pass
     conn.close()
-    raise PinMismatch(
+    raise errors.PinMismatch(
         "%s: certificate fingerprint mismatch (server has sha256 %s); nothing was sent: "
         "update the fingerprint if the certificate was renewed" % (conn.where(), seen)
     )

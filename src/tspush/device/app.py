@@ -19,13 +19,13 @@ import sys
 from tspush.core.errors import ConfigError, TspushError
 from tspush.device import ticks
 
-MAX_DEEP_SLEEP_S = 70 * 60  # the ESP8266's RTC overflows at about 71 minutes
-CRASH_RESTART_S = 30  # slow enough to reach the REPL, never a tight crash loop
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
 
-
-def board_name():
-    machine = getattr(sys.implementation, "_machine", "")
-    return sys.platform + (" (" + machine + ")" if machine else "")
+_MAX_SLEEP_S = const(70 * 60)  # the ESP8266's RTC overflows at about 71 minutes
+_RESTART_S = const(30)  # slow enough to reach the REPL, never a tight crash loop
 
 
 def _module(name):
@@ -55,6 +55,9 @@ class App:
     # -- set-up ---------------------------------------------------------------
 
     def setup(self):
+        # The spool first: its module is the largest and opening it reads the flash in
+        # pieces of 2 KiB; the heap is not yet cut up by the other modules.
+        spool = self._spool()
         from tspush.core.http import Connection, split_url
         from tspush.device import sensors, state
         from tspush.device.buffer import Buffer
@@ -67,13 +70,14 @@ class App:
         try:  # why the board started: by name, so a watchdog reset is not a mystery
             code = self.machine.reset_cause()
             why = "code %s" % code
-            for name, words in (
-                ("PWRON_RESET", "power on"),
-                ("HARD_RESET", "reset button or power glitch"),
-                ("WDT_RESET", "the watchdog: something hung too long"),
-                ("DEEPSLEEP_RESET", "waking from deep sleep"),
-                ("SOFT_RESET", "a soft reset (a crash restart, machine.reset or Ctrl-D)"),
-            ):
+            # one string, not ten: each string constant holds heap on a board
+            for entry in (
+                "PWRON_RESET:power on|HARD_RESET:reset button or power glitch|"
+                "WDT_RESET:the watchdog: something hung too long|"
+                "DEEPSLEEP_RESET:waking from deep sleep|"
+                "SOFT_RESET:a soft reset (a crash restart, machine.reset or Ctrl-D)"
+            ).split("|"):
+                name, _, words = entry.partition(":")
                 if getattr(self.machine, name, None) == code:
                     why = "%s (%s)" % (name, words)
                     break
@@ -83,12 +87,12 @@ class App:
         tls, host, port, path = split_url(cfg["url"])
         opts = {}
         if tls:  # loaded for https only: a relay client (ESP8266) interns none of its names
-            from tspush.device import tlsmode
-
-            opts = tlsmode.tls_options(cfg, log)
-            opts["min_free_bytes"] = tlsmode.min_free(cfg)
+            opts = ticks.need("tspush.device.tlsmode tls_options")(cfg, log)
+            opts["min_free_bytes"] = ticks.need("tspush.device.tlsmode min_free")(cfg)
         else:
             log.line("TLS: none: plain HTTP to %s (for a tspush serve relay on your LAN)" % host)
+            # no TLS records to fill: a smaller buffer is found more easily in a fragmented heap
+            opts["buf_bytes"] = 512
         self._watchdog()
         timeout_s = cfg["timeout_s"]
         if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
@@ -118,7 +122,7 @@ class App:
         )
         for p in problems:
             log.line("sensor: left out: %s" % p)
-        self.buffer = Buffer(cfg["queue_max"], self._spool())
+        self.buffer = Buffer(cfg["queue_max"], spool)
         if self.buffer.spool is not None:
             clock.load(cfg["spool_dir"] + "/eras.json")
         self.pusher = Pusher(cfg, log, conn, path)
@@ -209,15 +213,11 @@ class App:
                 "schedule" % (skip, late_ms)
             )
         self.cycle += 1  # first: a cycle that fails still counts (no endless retry loop)
-        # after the count and the next slot: an import that runs out of memory is such a
-        # failure too (it was a tight loop on cycle 0 when the heap could not hold it)
-        from tspush.core.point import Point, check
-
         clock = self.clock
         ts = clock.unix_s()
         raw = clock.raw_s()
         tags = self.cfg["tags"]
-        points = []
+        points = []  # (metric, value, tags): core.point is loaded only to explain a bad one
         for s in self.sensors:
             try:
                 readings = s.read()
@@ -238,34 +238,32 @@ class App:
                 t["sensor"] = "".join(
                     c if c.isalpha() or c.isdigit() or c in "-_./" else "_" for c in s.name
                 )
-                points.append(Point("board.sensor_errors", n, ts, t))
+                points.append(("board.sensor_errors", n, t))
                 continue
             for r in readings:
                 t = tags
                 if len(r) > 2:
                     t = dict(tags)
                     t.update(r[2])
-                p = Point(r[0], r[1], ts, t)
-                err = check(p)
+                err = _bad(r[0], r[1], ts, t)
                 if err is not None:
                     self.log.line("sensor: %s: reading dropped: %s" % (s.name, err))
                     continue
-                points.append(p)
+                points.append((r[0], r[1], t))
         self.store(points, ts, raw)
         return points
 
     def store(self, points, ts, raw):
         """To flash at once, one append per cycle; before the clock is set, with era + RTC time."""
         sp = self.buffer.spool
-        if sp is None:
-            self.buffer.add(points, raw)
+        if sp is None:  # RAM only: Points, stamped when the clock is set
+            pt = ticks.need("tspush.core.point Point")
+            self.buffer.add([pt(p[0], p[1], ts, p[2]) for p in points], raw)
             return
-        from tspush.core.opentsdb import encode_point
-
         head = b"" if ts is not None else ("@%s %d " % (self.clock.era, raw)).encode()
         for _ in (1, 2):  # out of memory: free what can be freed, and once more
             try:
-                sp.append_records([head + encode_point(p) for p in points])
+                sp.append_records([head + record(p[0], p[1], ts, p[2]) for p in points])
                 return
             except (MemoryError, TspushError, OSError) as e:
                 err = e
@@ -350,8 +348,8 @@ class App:
         if cfg["deep_sleep"] and self.machine is not None and hasattr(self.machine, "deepsleep"):
             from tspush.device import state
 
-            if left_ms > MAX_DEEP_SLEEP_S * 1000:
-                left_ms = MAX_DEEP_SLEEP_S * 1000
+            if left_ms > _MAX_SLEEP_S * 1000:
+                left_ms = _MAX_SLEEP_S * 1000
             self.st["cycle"] = self.cycle
             self.st["next"] = ticks.rtc_ms() + left_ms
             state.save(self.st)
@@ -370,7 +368,7 @@ class App:
             wake = self.st.get("next")
             if wake is not None:  # the schedule lives on in the RTC through deep sleep
                 d = wake - ticks.rtc_ms()
-                if -10 * cfg["interval_s"] * 1000 < d < MAX_DEEP_SLEEP_S * 1000:
+                if -10 * cfg["interval_s"] * 1000 < d < _MAX_SLEEP_S * 1000:
                     self.next_ms = ticks.ticks_add(ticks.ticks_ms(), d)
         pushed = self.cycle
         n = cfg["wifi_every"]
@@ -389,12 +387,11 @@ class App:
                 self.log.fail(e, "running cycle %d" % self.cycle)
                 self.pusher.conn.close()
                 gc.collect()
-                fw = self.pusher.forwarder
-                holder = fw if fw is not None else self.pusher
-                holder.max_points = max(1, holder.max_points // 2)
+                p = self.pusher
+                p.max_points = max(1, p.max_points // 2)
                 self.log.line(
                     "memory: %d time(s) so far; the readings taken are kept; batches now at "
-                    "most %d points; going on" % (self.memory_errors, holder.max_points)
+                    "most %d points; going on" % (self.memory_errors, p.max_points)
                 )
             if cfg["cycles"] and self.cycle >= cfg["cycles"]:
                 break
@@ -412,6 +409,51 @@ class App:
             % (self.cycle, self.pusher.sent, self.buffer.pending(), self.pusher.conn.sent_bytes)
         )
         return self
+
+
+# Characters of a name every rule set takes (core.point's _ASCII_OK): such names
+# need no JSON escaping. A name with any other character is judged by core.point.
+NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./"
+
+
+def _bad(metric, value, ts, tags):
+    """None when the reading may be stored, else core.point's PointError saying why.
+
+    The common case (plain names, a finite int or float) is decided here, so a
+    relay board never loads core.point and its rule sets (RAM on an ESP8266).
+    """
+    ok = type(value) in (int, float) and value - value == 0  # not bool, NaN or infinite
+    for name in (metric,) + tuple(tags) + tuple(tags.values()) if ok else ():
+        if not isinstance(name, str) or not name:
+            ok = False
+            break
+        for c in name:
+            if c not in NAME_CHARS:
+                ok = False
+                break
+    if ok:
+        return None
+    pt = ticks.need("tspush.core.point Point")
+    return ticks.need("tspush.core.point check")(pt(metric, value, ts, tags))
+
+
+def record(metric, value, ts, tags):
+    """The spool record of one checked reading: ``core.opentsdb.encode_point``'s bytes.
+
+    A name that passed ``_bad`` on the fast path holds no character JSON escapes;
+    any other is escaped by ``core.opentsdb`` (loaded for such names only).
+    """
+    names = (metric,) + tuple(tags) + tuple(tags.values())
+    for name in names:
+        for c in name:
+            if c not in NAME_CHARS:
+                pt = ticks.need("tspush.core.point Point")(metric, value, ts, tags)
+                return ticks.need("tspush.core.opentsdb encode_point")(pt)
+    t = ",".join('"%s":"%s"' % (k, tags[k]) for k in tags)
+    v = repr(value) if isinstance(value, float) else str(value)
+    if ts is None:
+        return ('{"metric":"%s","value":%s,"tags":{%s}}' % (metric, v, t)).encode()
+    return ('{"metric":"%s","timestamp":%d,"value":%s,"tags":{%s}}' % (metric, ts, v, t)).encode()
 
 
 def _forget(package, name):
@@ -446,7 +488,8 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
     from tspush.device.log import Log
 
     log = Log()
-    log.banner(__version__, board_name())
+    chip = getattr(sys.implementation, "_machine", "")  # the board's name, as the banner says
+    log.banner(__version__, sys.platform + (" (" + chip + ")" if chip else ""))
     try:
         cfg = _complete(path)
         if cfg is None:  # not as deploy wrote it: check it key by key, fill in defaults
@@ -485,6 +528,6 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
         reset = getattr(app.machine, "reset", None)
         if not wait_forever or reset is None:
             raise
-        log.line("restarting in %d s (Ctrl-C for the REPL)" % CRASH_RESTART_S)
-        app.nap(CRASH_RESTART_S * 1000)
+        log.line("restarting in %d s (Ctrl-C for the REPL)" % _RESTART_S)
+        app.nap(_RESTART_S * 1000)
         reset()

@@ -12,18 +12,6 @@ is set; when RAM is full the oldest reading is dropped and counted, and
 OUTPUT = "board"
 
 
-class Pending:
-    """One batch to send: body parts (not joined), their length, and how to settle it."""
-
-    __slots__ = ("parts", "body_len", "count", "handle")
-
-    def __init__(self, parts, body_len, count, handle):
-        self.parts = parts
-        self.body_len = body_len
-        self.count = count
-        self.handle = handle
-
-
 class Buffer:
     def __init__(self, queue_max=200, spool=None):
         self.queue_max = queue_max
@@ -62,20 +50,21 @@ class Buffer:
         return n
 
     def take(self, max_points, max_bytes):
-        """The next batch of stamped readings from RAM, cut by ``opentsdb.batches``; or None."""
+        """The next batch of stamped readings from RAM, cut by ``opentsdb.batches``: a tuple
+        ``(body, point count, points)`` (no class: each costs an ESP8266 RAM), or None."""
         ready = [p for p in self.points if p.ts is not None]
         if not ready:
             return None
         from tspush.core.opentsdb import batches
 
         for body, pts in batches(ready, max_points, max_bytes):
-            return Pending([body], len(body), len(pts), pts)
+            return body, len(pts), pts
         return None
 
     def ack(self, pending):
         """Forget the points of a delivered (or refused) RAM batch."""
         gone = {}
-        for p in pending.handle:
+        for p in pending[2]:
             gone[id(p)] = True
         keep = []
         keep_ms = []

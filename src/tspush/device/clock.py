@@ -16,13 +16,13 @@ knowable time: it is never sent, and counted.
 
 from tspush.device import ticks
 
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
 EPOCH_2000_S = 946684800
-MIN_VALID_S = 1704067200  # 2024-01-01: anything before means "never set"
-MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
-
-
-def epoch_offset_s(time_mod):
-    return EPOCH_2000_S if time_mod.gmtime(0)[0] == 2000 else 0
+_MIN_VALID_S = const(1704067200)  # 2024-01-01: anything before means "never set"
 
 
 class Clock:
@@ -35,7 +35,9 @@ class Clock:
         self.host = host
         self.every_s = every_s
         self.time_fn = time_fn
-        self.offset_s = epoch_offset_s(time) if offset_s is None else offset_s
+        if offset_s is None:  # ESP8266 and ESP32 count from 2000
+            offset_s = EPOCH_2000_S if time.gmtime(0)[0] == 2000 else 0
+        self.offset_s = offset_s
         self.last_sync_ms = None
         self.synced = False
         self.failures = 0
@@ -50,7 +52,7 @@ class Clock:
     def unix_s(self):
         """Unix seconds as an int, or None while the clock is not set."""
         t = self.raw_s() + self.offset_s
-        return t if t >= MIN_VALID_S else None
+        return t if t >= _MIN_VALID_S else None
 
     def valid(self):
         return self.unix_s() is not None
@@ -100,7 +102,7 @@ class Clock:
         before = self.raw_s()
         try:
             h, mi, s = [int(x) for x in w[4].split(":")]
-            m = MONTHS.find(w[2]) // 3 + 1
+            m = "JanFebMarAprMayJunJulAugSepOctNovDec".find(w[2]) // 3 + 1
             if m < 1:
                 return False
             machine.RTC().datetime((int(w[3]), m, int(w[1]), 0, h, mi, s, 0))
@@ -110,7 +112,7 @@ class Clock:
         return self.valid()
 
     def _set(self, before, source, log):
-        was = self.synced or before + self.offset_s >= MIN_VALID_S
+        was = self.synced or before + self.offset_s >= _MIN_VALID_S
         self.synced = True
         now = self.unix_s()
         if now is None:

@@ -9,24 +9,14 @@ goes through ``auth.redact``: the token is never printed.
 
 from tspush.core.auth import redact
 
-RULE = "-" * 40
-
-# Exception ``reason`` -> the words the log uses.
-CAUSES = {
-    "dns": "DNS",
-    "connect": "connect",
-    "timeout": "timeout",
-    "tls": "TLS",
-    "pin-mismatch": "pin mismatch",
-    "protocol": "bad HTTP answer",
-    "token-rejected": "token rejected",
-    "retryable": "server error",
-    "rejected": "points rejected",
-    "too-large": "body too large",
-    "server": "server error",
-    "out-of-memory": "out of memory",
-    "network": "network",
-}
+# Exception ``reason`` -> the words the log uses: one string, read on failure only
+# (a dict of short strings would hold RAM and intern a dozen names on a board).
+CAUSES = (
+    "dns:DNS|connect:connect|timeout:timeout|tls:TLS|pin-mismatch:pin mismatch|"
+    "protocol:bad HTTP answer|token-rejected:token rejected|retryable:server error|"
+    "rejected:points rejected|too-large:body too large|server:server error|"
+    "out-of-memory:out of memory|network:network"
+)
 
 
 def cause_of(e):
@@ -34,8 +24,11 @@ def cause_of(e):
     if isinstance(e, MemoryError):
         return "out of memory"
     reason = getattr(e, "reason", None)
-    if reason in CAUSES:
-        return CAUSES[reason]
+    if isinstance(reason, str):
+        for entry in CAUSES.split("|"):
+            key, _, words = entry.partition(":")
+            if key == reason:
+                return words
     if isinstance(e, OSError):
         return "network"
     return "error"
@@ -47,7 +40,6 @@ class Log:
     def __init__(self, secrets=(), out=None):
         self.secrets = list(secrets)
         self.out = out or print
-        self.lines = 0
         self._dots = False
 
     def line(self, text):
@@ -55,7 +47,6 @@ class Log:
             self._dots = False
             self.out("")
         self.out(redact(str(text), self.secrets))
-        self.lines += 1
 
     def dot(self):
         self._dots = True
@@ -72,9 +63,10 @@ class Log:
         self.line("IP address: %s" % addr)
 
     def post(self, host, path, n_points, n_bytes):
-        self.line(RULE)
+        rule = "-" * 40
+        self.line(rule)
         self.line("POST %s%s (%d points, %d bytes)" % (host, path, n_points, n_bytes))
-        self.line(RULE)
+        self.line(rule)
 
     def http(self, status, body=b""):
         self.line("http: %d" % status)

@@ -1,20 +1,27 @@
 """Sending what the buffer holds, over the board's HTTP client.
 
-With a spool (the normal case) the agent's ``core.forward.Forwarder`` does
-the work, exactly as on the computer: take a batch, send, then ack,
-dead-letter refused points (halving a refused batch to find them), or keep
-and back off (``Retry``, ``Retry-After``; a rejected token waits
-``auth_backoff_s``). Without a spool, batches come from RAM via the core's
-``opentsdb.batches``. Either way ``send`` is the one place that talks to the
-server: it logs ``POST host/path`` and ``http: CODE`` like the original, and
-names the cause of a failure. Nothing here sleeps: the app asks ``ready()``.
+With a spool (the normal case) ``_push_spool`` does what the agent's
+``core.forward.Forwarder`` does, with the same answers and log lines, without
+loading it (its computer-side counters and options cost an ESP8266 RAM): take
+a batch, send, then ack, dead-letter refused points (halving a refused batch
+to find them), or keep and back off (``Retry``, ``Retry-After``; a rejected
+token waits ``auth_backoff_s``). Without a spool, batches come from RAM via
+the core's ``opentsdb.batches``. Either way ``send`` is the one place that
+talks to the server: it logs ``POST host/path`` and ``http: CODE`` like the
+original, and names the cause of a failure. Nothing here sleeps: the app
+asks ``ready()``.
 """
 
-from tspush.core import auth
+from tspush.core import auth, errors
 from tspush.core.errors import ResponseError, TransportError
 from tspush.device import ticks
 
-MAX_REQUESTS_PER_CYCLE = 20
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_MAX_REQUESTS = const(20)
 
 
 class Parts:
@@ -48,14 +55,17 @@ class Parts:
 
 class Pusher:
     def __init__(self, cfg, log, conn, path, retry=None, rand=None):
-        from tspush.core.retry import Retry
-
+        self.cfg = cfg
         self.log = log
         self.conn = conn
         self.path = path
-        self.max_points = cfg["max_points"]
+        self.max_points = cfg["max_points"]  # halved on 413 or out of memory, grows back
         self.max_bytes = cfg["max_bytes"]
-        self.retry = retry or Retry(backoff_s=cfg["interval_s"], cap_s=600)
+        if retry is None:  # made now: a failure may come when the heap has no room for it
+            from tspush.core.retry import Retry
+
+            retry = Retry(backoff_s=cfg["interval_s"], cap_s=600)
+        self.retry = retry
         self.rand = rand
         token = cfg.get("token") or None
         user = cfg.get("user", "DESC")
@@ -63,7 +73,9 @@ class Pusher:
         self.headers = {"Content-Type": "application/json"}
         if pair is not None:
             self.headers[pair[0]] = pair[1]
-        self.secrets = auth.secret_forms(token, user)
+        # the log's list when it has one (the app's holds these forms and the password):
+        # one copy of a dozen strings, not two
+        self.secrets = getattr(log, "secrets", None) or auth.secret_forms(token, user)
         self.attempt = 0
         self.wait_until_ms = None
         self.sent = 0
@@ -72,7 +84,7 @@ class Pusher:
         self.last_cause = None
         self.failures = {}
         self.said_pins = False
-        self.forwarder = None
+        self.auth_failed = False
         self.prepare = None  # stamps readings taken before the clock was set (Clock.stamp)
 
     def ready(self):
@@ -93,16 +105,7 @@ class Pusher:
             count = len(records) if records is not None else body.count(b'"metric"')
         self.log.post(conn.host, self.path, count, len(body))
         self.requests += 1
-        try:
-            resp = conn.request("POST", self.path, body, self.headers, len(body))
-        except TransportError as e:
-            self._note(e)
-            raise
-        except MemoryError as e:
-            err = TransportError("out of memory while sending: send fewer points per batch", e)
-            err.reason = "out-of-memory"
-            self._note(err)
-            raise err
+        resp = self._call(conn.request, "POST", self.path, body, self.headers, len(body))
         if getattr(conn, "pins_unchecked", False) and not self.said_pins:
             self.said_pins = True
             self.log.warn(
@@ -111,13 +114,27 @@ class Pusher:
             )
         self.log.http(resp.status, resp.body)
         if not 200 <= resp.status < 300:
-            from tspush.core.response import classify
-
             try:
-                classify(resp.status, resp.body, resp.headers, self.secrets, conn.host + self.path)
+                ticks.need("tspush.core.response classify")(
+                    resp.status, resp.body, resp.headers, self.secrets, conn.host + self.path
+                )
             except ResponseError as e:
                 self._note(e)
         return resp.status, resp.headers, resp.body
+
+    def _call(self, fn, *args):
+        """``fn(*args)`` on the connection; a failure (out of memory too) is logged with its
+        cause and raised as a TransportError."""
+        try:
+            return fn(*args)
+        except TransportError as e:
+            self._note(e)
+            raise
+        except MemoryError as e:
+            err = TransportError("out of memory while sending: send fewer points per batch", e)
+            err.reason = "out-of-memory"
+            self._note(err)
+            raise err
 
     def _note(self, e):
         import gc
@@ -135,80 +152,141 @@ class Pusher:
         """Send until the buffer is empty, a failure, or the per-cycle cap; return points sent."""
         if not self.ready():
             return 0
+        reserve = getattr(self.conn, "reserve", None)
+        if reserve is not None and buffer.pending():
+            # the HTTP buffer before the batch's records cut up the heap
+            try:
+                reserve()
+            except MemoryError:  # send() meets it again, and says so as a failed send
+                pass
         if buffer.spool is not None:
             return self._push_spool(buffer.spool)
         return self._push_ram(buffer)
 
-    def _forward_log(self, level, message):
-        if level in ("error", "warning"):
-            self.log.line("%s: %s" % (level, message))
-        else:
-            self.log.line(message)
-
     def _push_spool(self, spool):
-        from tspush.core import forward
-
-        fw = self.forwarder
-        if fw is None or fw.spool is not spool:
-            fw = forward.Forwarder(
-                spool,
-                "board",
-                self.send,
-                self.max_points,
-                self.max_bytes,
-                retry=self.retry,
-                encode=Parts,
-                rand=self.rand,
-                log=self._forward_log,
-                prepare=self.prepare,
-            )
-            self.forwarder = fw
-        before = fw.sent_points
-        dead_before = fw.dead_letters
-        for _ in range(MAX_REQUESTS_PER_CYCLE):
+        """``Forwarder.step`` for the board's one output, answer by answer (see the docstring)."""
+        sent = 0
+        for _ in range(_MAX_REQUESTS):
             self.last_cause = None
-            outcome, wait_s = fw.step()
-            if outcome == forward.SENT:
-                if fw.max_points < self.max_points:  # memory came back: grow again
-                    fw.max_points = min(self.max_points, fw.max_points * 2)
-                continue
-            if outcome != forward.EMPTY:
-                self.attempt = fw.attempt
+            conn = self.conn
+            try:
+                if getattr(conn, "tls", False) and conn.sock is None and spool.pending("board"):
+                    # the TLS handshake before the batch is read: mbedTLS wants large blocks,
+                    # and the batch's records would cut the heap up first
+                    self._call(conn.connect)
+                batch = spool.take("board", self.max_points, 0, 1)
+                if batch is None:
+                    break
+                records = batch.records
+                dead = []
+                if self.prepare is not None:
+                    records, dead = self.prepare(records)
+                dead = dead + self._deliver(records)
+            except (ResponseError, TransportError) as e:
+                self.attempt += 1
+                retry = self.retry
+                if e.reason == "token-rejected":  # AuthError, by its reason: no class to load
+                    wait_s = float(retry.auth_backoff_s)
+                    if not self.auth_failed:
+                        status = getattr(e, "status", 0)
+                        self.log.line(
+                            "error: output board: THE TOKEN IS REJECTED (HTTP %d): nothing is "
+                            "sent until it is fixed; %d point(s) kept; retrying every %ds"
+                            % (status, spool.pending("board"), retry.auth_backoff_s)
+                        )
+                    self.auth_failed = True
+                else:
+                    wait_s = retry.delay_s(
+                        self.attempt, getattr(e, "retry_after_s", None), self.rand
+                    )
+                    self.log.line(
+                        "warning: output board: %s; %d point(s) kept, retry %d in %.1fs"
+                        % (e, spool.pending("board"), self.attempt, wait_s)
+                    )
                 self._wait(wait_s)
-                if self.last_cause == "out of memory" and fw.max_points > 1:
-                    fw.max_points = fw.max_points // 2
-                    self.log.line("memory: next batches at most %d points" % fw.max_points)
-            break
-        if fw.attempt == 0:
+                if self.last_cause == "out of memory" and self.max_points > 1:
+                    self.max_points = self.max_points // 2
+                    self.log.line("memory: next batches at most %d points" % self.max_points)
+                break
+            if dead:
+                drop = ticks.need("tspush.core.echo drop_headers")
+                # a server's echo of our headers is no reason to keep on flash
+                dead = [(r, drop(why)) for r, why in dead]
+                self.rejected += spool.dead_letter("board", dead)
+                self.log.line(
+                    "warning: output board: %d point(s) refused, written to the dead-letter "
+                    "file: %s" % (len(dead), dead[0][1])
+                )
+            if self.auth_failed:
+                self.log.line("output board: the token is accepted again")
+            self.auth_failed = False
             self.attempt = 0
             self.wait_until_ms = None
-        self.rejected += fw.dead_letters - dead_before
-        sent = fw.sent_points - before
-        self.sent += sent
+            spool.ack(batch)
+            n = len(batch) - len(dead)
+            sent += n
+            self.sent += n  # counted at once: a MemoryError later in the cycle loses no count
+            if self.max_points < self.cfg["max_points"]:  # memory came back: grow again
+                self.max_points = min(self.cfg["max_points"], self.max_points * 2)
+            if not spool.pending("board"):  # no read of the flash to learn it
+                break
         return sent
 
+    def _deliver(self, records):
+        """Send ``records``; return refused ``(record, reason)`` pairs, or raise to keep all."""
+        n = len(records)
+        if not n:
+            return []
+        body = Parts(records)
+        if len(body) > self.max_bytes:
+            if n == 1:
+                return [
+                    (
+                        records[0],
+                        "one point encodes to %d bytes, over max_bytes %d"
+                        % (len(body), self.max_bytes),
+                    )
+                ]
+        else:
+            status, headers, rbody = self.send(body)
+            if 200 <= status < 300:  # the usual case: core.response is not loaded (RAM)
+                return []
+            try:
+                ticks.need("tspush.core.response classify")(status, rbody, headers, self.secrets)
+                return []
+            except errors.TooLarge as e:
+                if n == 1:
+                    return [(records[0], str(e))]
+                self.max_points = max(1, n // 2)
+            except errors.Rejected as e:
+                if n == 1:
+                    why = "; ".join(f[2] for f in e.failed if f[2]) if e.failed else ""
+                    return [(records[0], why or str(e))]
+        h = n // 2
+        return self._deliver(records[:h]) + self._deliver(records[h:])
+
     def _push_ram(self, buffer):
-        from tspush.core.errors import AuthError, Rejected
-        from tspush.core.response import classify
+        classify = ticks.need("tspush.core.response classify")
 
         sent = 0
-        for _ in range(MAX_REQUESTS_PER_CYCLE):
+        for _ in range(_MAX_REQUESTS):
             pending = buffer.take(self.max_points, self.max_bytes)
             if pending is None:
                 break
             try:
-                status, headers, body = self.send(pending.parts[0], False, pending.count)
+                status, headers, body = self.send(pending[0], False, pending[1])
                 classify(status, body, headers, self.secrets)
-            except Rejected as e:
+            except errors.Rejected as e:
                 buffer.reject(pending, str(e))
-                self.rejected += pending.count
+                self.rejected += pending[1]
                 continue
             except (TransportError, ResponseError) as e:
                 self.attempt += 1
-                if isinstance(e, AuthError):
-                    wait_s = self.retry.auth_backoff_s
+                retry = self.retry
+                if e.reason == "token-rejected":  # AuthError, by its reason: no class to load
+                    wait_s = retry.auth_backoff_s
                 else:
-                    wait_s = self.retry.delay_s(
+                    wait_s = retry.delay_s(
                         self.attempt, getattr(e, "retry_after_s", None), self.rand
                     )
                 self._wait(wait_s)
@@ -217,8 +295,8 @@ class Pusher:
                 )
                 return sent
             buffer.ack(pending)
-            sent += pending.count
-            self.sent += pending.count
+            sent += pending[1]
+            self.sent += pending[1]
             self.attempt = 0
             self.wait_until_ms = None
         return sent

@@ -38,6 +38,16 @@ def rtc_ms():
     return ns() // 1000000 if ns is not None else int(time.time() * 1000)
 
 
+def need(what):
+    """``need("tspush.core.response classify")``: that function, imported now.
+
+    A lazy import written as one string interns no name until it runs, and a
+    relay board never runs most of them (each distinct name costs RAM there).
+    """
+    mod, name = what.split(" ")
+    return getattr(__import__(mod, None, None, (name,)), name)
+
+
 def print_exception(e):
     f = getattr(sys, "print_exception", None)
     if f is not None:

@@ -8,7 +8,12 @@ docs/benchmarks.md).
 from tspush.core.errors import ConfigError
 from tspush.device import ticks
 
-AXTLS_MIN_FREE_BYTES = 20000
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_AXTLS_MIN_FREE = const(20000)
 
 
 def read_ca(path):
@@ -59,8 +64,7 @@ def tls_options(cfg, log, platform=None):
     pins = []
     fps = cfg["fingerprint"]
     if fps:
-        from tspush.core.fingerprint import parse
-
+        parse = ticks.need("tspush.core.fingerprint parse")
         for fp in fps if isinstance(fps, list) else [fps]:
             pins.append(parse(fp, "fingerprint"))
     if verify == "pin":
@@ -89,4 +93,4 @@ def min_free(cfg):
     """axTLS (ESP8266) crashes the board when the heap runs out; mbedTLS raises MemoryError."""
     if cfg["tls_min_free_bytes"]:
         return cfg["tls_min_free_bytes"]
-    return AXTLS_MIN_FREE_BYTES if ticks.port == "esp8266" else 0
+    return _AXTLS_MIN_FREE if ticks.port == "esp8266" else 0

@@ -10,8 +10,13 @@ The open ``MicroPython-xxxxxx`` access point of a fresh ESP8266 is turned off.
 
 from tspush.device import ticks
 
-POLL_MS = 500
-WPS_TIMEOUT_S = 30
+try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_POLL_MS = const(500)
+_WPS_S = const(30)
 
 
 def chip_id():
@@ -30,7 +35,7 @@ class Wifi:
         self.net = network if network is not None else __import__("network")
         self.cfg = cfg
         self.log = log
-        self.feed = feed or _nothing
+        self.feed = feed or (lambda: None)
         self.config_path = config_path
         self.sta = None
         self.joins = 0
@@ -38,32 +43,27 @@ class Wifi:
         self.hostname = cfg.get("hostname") or ("tspush-" + chip_id())
 
     def _station(self):
+        """The station interface, made once: hostname set, the open setup AP off."""
         if self.sta is None:
             net = self.net
-            self.sta = net.WLAN(net.STA_IF)
-            self.sta.active(True)
-            self._set_hostname()
-            self._ap_off()
+            sta = self.sta = net.WLAN(net.STA_IF)
+            sta.active(True)
+            name = self.hostname
+            setter = getattr(net, "hostname", None)
+            try:
+                if setter is not None:
+                    setter(name)
+                else:
+                    sta.config(dhcp_hostname=name)
+            except (OSError, ValueError, TypeError):
+                pass
+            try:
+                ap = net.WLAN(net.AP_IF)
+                if ap.active():
+                    ap.active(False)
+            except (OSError, AttributeError):
+                pass
         return self.sta
-
-    def _set_hostname(self):
-        name = self.hostname
-        setter = getattr(self.net, "hostname", None)
-        try:
-            if setter is not None:
-                setter(name)
-            else:
-                self._station().config(dhcp_hostname=name)
-        except (OSError, ValueError, TypeError):
-            pass
-
-    def _ap_off(self):
-        try:
-            ap = self.net.WLAN(self.net.AP_IF)
-            if ap.active():
-                ap.active(False)
-        except (OSError, AttributeError):
-            pass
 
     def connected(self):
         return self.sta is not None and self.sta.isconnected()
@@ -135,7 +135,7 @@ class Wifi:
     def _wait(self, start, timeout_s):
         if not start():
             return False
-        polls = int(timeout_s * 1000 // POLL_MS)
+        polls = int(timeout_s * 1000 // _POLL_MS)
         sta = self._station()
         for _ in range(polls):
             if sta.isconnected():
@@ -148,7 +148,7 @@ class Wifi:
                 return False
             self.log.dot()
             self.feed()
-            ticks.sleep_ms(POLL_MS)
+            ticks.sleep_ms(_POLL_MS)
         if sta.isconnected():
             self.joins += 1
             self.log.ip(self.address())
@@ -187,7 +187,7 @@ class Wifi:
                 return False
             return True
 
-        return self._wait(start, WPS_TIMEOUT_S)
+        return self._wait(start, _WPS_S)
 
     def ensure(self):
         """Re-join when the link dropped since the last cycle (the original never did)."""
@@ -205,7 +205,3 @@ class Wifi:
             except OSError:
                 pass
             self.sta = None
-
-
-def _nothing():
-    pass
