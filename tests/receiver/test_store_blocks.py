@@ -330,3 +330,31 @@ def test_int64_extremes_are_stored_exactly_and_sums_do_not_wrap(tmp_path: Path) 
         s.insert([("big", {}, T0_MS, 2**64)])
     assert len(list(s.iter_all())) == 4
     s.close()
+
+
+def test_warm_decodes_hour_rollups_before_the_first_query(tmp_path: Path) -> None:
+    """The first query after a restart finds the hour rollups decoded (and the same answer)."""
+    db = tmp_path / "warm.sqlite"
+    s = Store(db)
+    n = 2 * 8640  # 2 days, 480-point requests
+    for k in range(3):
+        vals = walk(n, 40 + k)
+        for i in range(0, n, 480):
+            s.insert(
+                [("w", {"host": "h%d" % k}, T0_MS + j * 10_000, vals[j]) for j in range(i, i + 480)]
+            )
+    s.close()
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + 2 * DAY_MS - 1,
+        "queries": [{"metric": "w", "aggregator": "avg", "downsample": "1h-avg"}],
+    }
+    cold = Store(db)
+    expected = q.run(cold, q.Query(body))
+    cold.close()
+    s = Store(db)
+    assert s.warm(T0_MS + 2 * DAY_MS) == 3  # one 30-day hour rollup row per series
+    sid = s.all_series()[0].id
+    assert s._cached((1, sid, 3_600_000, T0_MS - T0_MS % (30 * DAY_MS))) is not None
+    assert q.run(s, q.Query(body)) == expected
+    s.close()
