@@ -239,11 +239,11 @@ def test_hour_rollups_outlive_raw_points(tmp_path: Path) -> None:
     s.close()
 
 
-def test_the_wal_stays_bounded_under_a_bulk_ingest_with_readers(tmp_path: Path) -> None:
-    """A relay replaying a backlog while the dashboard reads: the WAL is cut back, not grown."""
+def test_disk_while_ingesting_stays_within_twice_the_data_with_readers(tmp_path: Path) -> None:
+    """A relay replaying a backlog while the dashboard reads: WAL and head are cut back in
+    proportion to the data, so the files never hold more than twice what they hold at rest
+    (the old fixed allowance, 8 MiB of WAL and 100,000 points of head, was 4-5x here)."""
     import threading
-
-    from tspush.receiver import store as store_mod
 
     db = tmp_path / "w.sqlite"
     s = Store(db, background_checkpoint=True)
@@ -258,33 +258,38 @@ def test_the_wal_stays_bounded_under_a_bulk_ingest_with_readers(tmp_path: Path) 
 
     def checkpointer() -> None:
         while not stop.is_set():
+            s.maintain(T0_MS)
             s.checkpoint()
             stop.wait(0.05)
 
     threads = [threading.Thread(target=reader), threading.Thread(target=checkpointer)]
     for t in threads:
         t.start()
-    wal = Path(str(db) + "-wal")
+    files = [db, Path(str(db) + "-wal"), Path(str(db) + "-shm")]
     biggest = 0
+    n = 25_900  # 3 days of 20 boards, 50 readings a request
+    vals = walk(n, 7)
     try:
-        for i in range(0, 25_900, 50):  # 3 days of 20 boards, 50 readings a request
+        for i in range(0, n - 50, 50):
             for k in range(20):
                 s.insert(
                     [
-                        ("bulk", {"host": "b%d" % k}, T0_MS + j * 10_000, j * 0.5)
+                        ("bulk", {"host": "b%d" % k}, T0_MS + j * 10_000, vals[j] + k)
                         for j in range(i, i + 50)
                     ]
                 )
-            biggest = max(biggest, wal.stat().st_size if wal.exists() else 0)
+            biggest = max(biggest, sum(f.stat().st_size for f in files if f.exists()))
     finally:
         stop.set()
         for t in threads:
             t.join()
     assert reads[0] > 0
-    # the limit, plus what can be written between two checkpoints
-    assert biggest < store_mod.WAL_MAX_BYTES + 8 * 1024 * 1024, biggest
     s.close()
-    assert len(list(Store(db).iter_all())) == 20 * 25_900
+    s = Store(db)  # at rest: what a restart finds
+    assert len(list(s.iter_all())) == 20 * (n - 50)
+    rest = sum(f.stat().st_size for f in files if f.exists())
+    s.close()
+    assert biggest <= 2 * rest, (biggest, rest)
 
 
 def test_decoded_cache_never_serves_what_was_rewritten(three_days: Store) -> None:
