@@ -164,9 +164,14 @@ class Store:
         self._replay_head()
         self._scale_overhead()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, reader: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+        if reader:
+            # the file's settings are the writer's to make: a reader opened on a full disk
+            # (queries keep being answered) must not try to write anything
+            conn.execute("PRAGMA query_only = 1")
+            return conn
         conn.execute("PRAGMA page_size = 4096")  # new files: blocks are a few hundred bytes
         # new files: pages freed (head emptied, blocks rewritten) go back to the disk
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -180,7 +185,7 @@ class Store:
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            conn = self._connect(reader=True)
             self._local.conn = conn
         return conn
 
