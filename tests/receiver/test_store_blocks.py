@@ -363,3 +363,26 @@ def test_warm_decodes_hour_rollups_before_the_first_query(tmp_path: Path) -> Non
     assert s._cached((1, sid, 3_600_000, T0_MS - T0_MS % (30 * DAY_MS))) is not None
     assert q.run(s, q.Query(body)) == expected
     s.close()
+
+
+def test_squashed_head_comes_back_after_a_crash(tmp_path: Path) -> None:
+    """head past its allowance is rewritten compressed (no block written yet): a kill
+    then loses nothing, and later JSON rows still win over the squashed ones."""
+    db = tmp_path / "sq.sqlite"
+    first = Store(db)
+    n = 6000  # about 150 KB of JSON rows: past the 64 KiB floor, squashed on the way
+    pts = [("sq", {"host": "h%d" % (i % 3)}, T0_MS + (i // 3) * 1000, i * 0.25) for i in range(n)]
+    for i in range(0, n, 60):
+        first.insert(pts[i : i + 60])
+    conn = sqlite3.connect(db)
+    kinds = [bytes(r[0][:1]) for r in conn.execute("SELECT data FROM head ORDER BY id")]
+    conn.close()
+    assert kinds[:3] == [b"S"] * 3 and kinds[-1] == b"["  # squashed rows, then newer JSON
+    assert rows_of(db, "blocks") == 0  # nothing written as blocks: all still open
+    first.insert([("sq", {"host": "h0"}, T0_MS, 99.0)])  # replaces a squashed point
+    expected = {(r[1]["host"], r[2]): r[3] for r in pts}
+    expected[("h0", T0_MS)] = 99.0
+    # no close(): the process was killed; a new one opens the same file
+    second = Store(db)
+    assert {(r[1]["host"], r[2]): r[3] for r in second.iter_all()} == expected
+    second.close()
