@@ -850,17 +850,18 @@ class Store:
 
     def warm(self, now_ms: int) -> int:
         """Ready the read path before the first query: this thread's connection, and the
-        hour rollups of the last 30 days decoded (a few per series) into the cache.
+        hour rollups of the last 30 days and minute rollups of the last day (the
+        dashboard's long views) decoded into the cache, a few rows per series.
 
         Why: the first query after a restart paid for thread and connection set-up and
         for decoding what every long-range view reads first. Returns the rows decoded.
         """
         n = 0
-        lo = now_ms - ROLLUP_SPAN_MS[HOUR_MS]
-        for s in self.all_series():
-            n += len(self._rollups(s.id, HOUR_MS, lo, now_ms))
-            if self._cache_bytes > CACHE_MAX_BYTES // 2:
-                break  # leave room for what queries ask
+        for res, back_ms in ((HOUR_MS, ROLLUP_SPAN_MS[HOUR_MS]), (MINUTE_MS, 86_400_000)):
+            for s in self.all_series():
+                n += len(self._rollups(s.id, res, now_ms - back_ms, now_ms))
+                if self._cache_bytes > CACHE_MAX_BYTES // 2:
+                    return n  # leave room for what queries ask
         return n
 
     def rollup(self, series_id: int, res_ms: int, start_ms: int, end_ms: int) -> Rollup:
