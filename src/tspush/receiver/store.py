@@ -850,8 +850,9 @@ class Store:
 
     def warm(self, now_ms: int) -> int:
         """Ready the read path before the first query: this thread's connection, and the
-        hour rollups of the last 30 days and minute rollups of the last day (the
-        dashboard's long views) decoded into the cache, a few rows per series.
+        hour rollups of the last 30 days, minute rollups of the last day (the
+        dashboard's long views) and the newest blocks decoded into the cache, a few rows
+        per series.
 
         Why: the first query after a restart paid for thread and connection set-up and
         for decoding what every long-range view reads first. Returns the rows decoded.
@@ -862,6 +863,10 @@ class Store:
                 n += len(self._rollups(s.id, res, now_ms - back_ms, now_ms))
                 if self._cache_bytes > CACHE_MAX_BYTES // 2:
                     return n  # leave room for what queries ask
+        for s in self.all_series():  # the newest blocks: every view ending now reads them
+            n += len(self._blocks(s.id, now_ms - WINDOW_MS, now_ms))
+            if self._cache_bytes > CACHE_MAX_BYTES // 2:
+                break
         return n
 
     def rollup(self, series_id: int, res_ms: int, start_ms: int, end_ms: int) -> Rollup:
