@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import socket
 import time
 from collections.abc import Iterator
@@ -229,13 +230,15 @@ def test_disk_full_is_503_retry_later_and_nothing_half_stored(tmp_path: Path) ->
     with ReceiverProcess(tmp_path, preexec_fn=small_files) as rx:
         stored = 0
         status = 204
-        for r in range(200):  # about 2.6 MB of points: far past the limit
+        rng = random.Random(3)
+        # up to 100,000 random floats: 800 KB however well stored, far past the limit
+        for r in range(2000):
             body = json.dumps(
                 [
                     {
                         "metric": "full.v",
                         "timestamp": T + r * 50 + i,
-                        "value": i,
+                        "value": rng.random(),  # random bits: about 8 B each, compressed
                         "tags": {"k": "v%d" % (i % 7)},
                     }
                     for i in range(50)
@@ -253,7 +256,7 @@ def test_disk_full_is_503_retry_later_and_nothing_half_stored(tmp_path: Path) ->
             rx.url + f"/api/query?start={T}&end={T + 20000}&m=sum:full.v",
             headers=rx.read_headers(),
         )
-        assert r_.status == 200  # still serving reads
+        assert r_.status == 200, rx.text[-3000:]  # still serving reads
         assert len(json.loads(r_.data)[0]["dps"]) == stored  # every acknowledged point
         again = urllib3.request("POST", rx.url + "/api/put", body=body, headers=rx.write_headers())
         assert again.status == 503 and again.headers["Retry-After"] == "10"

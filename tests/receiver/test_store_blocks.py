@@ -239,11 +239,11 @@ def test_hour_rollups_outlive_raw_points(tmp_path: Path) -> None:
     s.close()
 
 
-def test_the_wal_stays_bounded_under_a_bulk_ingest_with_readers(tmp_path: Path) -> None:
-    """A relay replaying a backlog while the dashboard reads: the WAL is cut back, not grown."""
+def test_disk_while_ingesting_stays_within_twice_the_data_with_readers(tmp_path: Path) -> None:
+    """A relay replaying a backlog while the dashboard reads: WAL and head are cut back in
+    proportion to the data, so the files never hold more than twice what they hold at rest
+    (the old fixed allowance, 8 MiB of WAL and 100,000 points of head, was 4-5x here)."""
     import threading
-
-    from tspush.receiver import store as store_mod
 
     db = tmp_path / "w.sqlite"
     s = Store(db, background_checkpoint=True)
@@ -258,33 +258,38 @@ def test_the_wal_stays_bounded_under_a_bulk_ingest_with_readers(tmp_path: Path) 
 
     def checkpointer() -> None:
         while not stop.is_set():
+            s.maintain(T0_MS)
             s.checkpoint()
             stop.wait(0.05)
 
     threads = [threading.Thread(target=reader), threading.Thread(target=checkpointer)]
     for t in threads:
         t.start()
-    wal = Path(str(db) + "-wal")
+    files = [db, Path(str(db) + "-wal"), Path(str(db) + "-shm")]
     biggest = 0
+    n = 25_900  # 3 days of 20 boards, 50 readings a request
+    vals = walk(n, 7)
     try:
-        for i in range(0, 25_900, 50):  # 3 days of 20 boards, 50 readings a request
+        for i in range(0, n - 50, 50):
             for k in range(20):
                 s.insert(
                     [
-                        ("bulk", {"host": "b%d" % k}, T0_MS + j * 10_000, j * 0.5)
+                        ("bulk", {"host": "b%d" % k}, T0_MS + j * 10_000, vals[j] + k)
                         for j in range(i, i + 50)
                     ]
                 )
-            biggest = max(biggest, wal.stat().st_size if wal.exists() else 0)
+            biggest = max(biggest, sum(f.stat().st_size for f in files if f.exists()))
     finally:
         stop.set()
         for t in threads:
             t.join()
     assert reads[0] > 0
-    # the limit, plus what can be written between two checkpoints
-    assert biggest < store_mod.WAL_MAX_BYTES + 8 * 1024 * 1024, biggest
     s.close()
-    assert len(list(Store(db).iter_all())) == 20 * 25_900
+    s = Store(db)  # at rest: what a restart finds
+    assert len(list(s.iter_all())) == 20 * (n - 50)
+    rest = sum(f.stat().st_size for f in files if f.exists())
+    s.close()
+    assert biggest <= 2 * rest, (biggest, rest)
 
 
 def test_decoded_cache_never_serves_what_was_rewritten(three_days: Store) -> None:
@@ -330,3 +335,57 @@ def test_int64_extremes_are_stored_exactly_and_sums_do_not_wrap(tmp_path: Path) 
         s.insert([("big", {}, T0_MS, 2**64)])
     assert len(list(s.iter_all())) == 4
     s.close()
+
+
+def test_warm_decodes_hour_rollups_before_the_first_query(tmp_path: Path) -> None:
+    """The first query after a restart finds the hour rollups decoded (and the same answer)."""
+    db = tmp_path / "warm.sqlite"
+    s = Store(db)
+    n = 2 * 8640  # 2 days, 480-point requests
+    for k in range(3):
+        vals = walk(n, 40 + k)
+        for i in range(0, n, 480):
+            s.insert(
+                [("w", {"host": "h%d" % k}, T0_MS + j * 10_000, vals[j]) for j in range(i, i + 480)]
+            )
+    s.close()
+    body = {
+        "start": T0_MS,
+        "end": T0_MS + 2 * DAY_MS - 1,
+        "queries": [{"metric": "w", "aggregator": "avg", "downsample": "1h-avg"}],
+    }
+    cold = Store(db)
+    expected = q.run(cold, q.Query(body))
+    cold.close()
+    s = Store(db)
+    # per series: its 30-day hour rollup row, and minute rollup rows of the last day
+    assert s.warm(T0_MS + 2 * DAY_MS) >= 3 * (1 + 1)
+    sid = s.all_series()[0].id
+    assert s._cached((1, sid, 3_600_000, T0_MS - T0_MS % (30 * DAY_MS))) is not None
+    last_day = T0_MS + 2 * DAY_MS - 1
+    assert s._cached((1, sid, 60_000, last_day - last_day % DAY_MS)) is not None
+    assert q.run(s, q.Query(body)) == expected
+    s.close()
+
+
+def test_squashed_head_comes_back_after_a_crash(tmp_path: Path) -> None:
+    """head past its allowance is rewritten compressed (no block written yet): a kill
+    then loses nothing, and later JSON rows still win over the squashed ones."""
+    db = tmp_path / "sq.sqlite"
+    first = Store(db)
+    n = 6000  # about 150 KB of JSON rows: past the 64 KiB floor, squashed on the way
+    pts = [("sq", {"host": "h%d" % (i % 3)}, T0_MS + (i // 3) * 1000, i * 0.25) for i in range(n)]
+    for i in range(0, n, 60):
+        first.insert(pts[i : i + 60])
+    conn = sqlite3.connect(db)
+    kinds = [bytes(r[0][:1]) for r in conn.execute("SELECT data FROM head ORDER BY id")]
+    conn.close()
+    assert kinds[:3] == [b"S"] * 3 and kinds[-1] == b"["  # squashed rows, then newer JSON
+    assert rows_of(db, "blocks") == 0  # nothing written as blocks: all still open
+    first.insert([("sq", {"host": "h0"}, T0_MS, 99.0)])  # replaces a squashed point
+    expected = {(r[1]["host"], r[2]): r[3] for r in pts}
+    expected[("h0", T0_MS)] = 99.0
+    # no close(): the process was killed; a new one opens the same file
+    second = Store(db)
+    assert {(r[1]["host"], r[2]): r[3] for r in second.iter_all()} == expected
+    second.close()

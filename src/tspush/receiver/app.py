@@ -460,6 +460,14 @@ class Receiver:
 
     # -- retention ---------------------------------------------------------
 
+    async def warm(self) -> None:
+        """The read workers' set-up and the hour rollups decoded, before the first query."""
+        now_ms = int(self.clock() * 1000)
+        try:
+            await self.reads.run(lambda store: store.warm(now_ms))
+        except Exception as e:  # only a head start: a query does the same work
+            log.debug("warm-up: %s", e)
+
     async def checkpoint_loop(self, period_s: float = 1.0) -> None:
         while True:
             await asyncio.sleep(period_s)
@@ -625,7 +633,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(rx.checkpoint_loop())]
+        tasks = [asyncio.create_task(rx.checkpoint_loop()), asyncio.create_task(rx.warm())]
         if retention_s or any(rollup_retention_s):
             tasks.append(asyncio.create_task(rx.retention_loop()))
         try:

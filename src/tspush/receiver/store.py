@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -52,9 +53,14 @@ HOUR_MS = 3_600_000
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
 CACHE_MAX_BYTES = 32 * 1024 * 1024  # decoded blocks and rollups kept for the next query
-HEAD_MAX_POINTS = 100_000  # compact when head holds this many points
-WAL_MAX_BYTES = 8 * 1024 * 1024  # past this, a checkpoint waits for readers and truncates
-WAL_KEEP_BYTES = 4 * 1024 * 1024  # a WAL reset after a checkpoint is cut back to this
+HEAD_MAX_POINTS = 100_000  # compact when head holds this many points (memory bound)
+BUSY_TIMEOUT_MS = 10_000
+SHRINK_WAIT_MS = 200  # the writer waits at most this for readers to leave an oversized WAL
+# Disk while running stays proportional to the data: the WAL and ``head`` may each grow to
+# a share of the database file (1/SHARE), never past a cap, with a small floor for a new one.
+OVERHEAD_SHARE = 5
+OVERHEAD_FLOOR_BYTES = 64 * 1024
+OVERHEAD_CAP_BYTES = 8 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -82,6 +88,9 @@ CREATE TABLE IF NOT EXISTS rollups (
     PRIMARY KEY (series_id, res_ms, start_ms)
 ) WITHOUT ROWID;
 """
+
+SQUASHED = b"S"  # a head row of one series' open points, compressed (else JSON, b"[")
+_SID = struct.Struct("<q")
 
 SeriesKey = tuple[str, str]  # (metric, canonical tags JSON)
 Row = tuple[str, dict[str, str], int, Value]
@@ -136,13 +145,7 @@ class Store:
             raise ConfigError(
                 "%s: cannot use it as the database (%s): choose another file" % (path, e), "--db"
             ) from None
-        self._ckpt: sqlite3.Connection | None = None
-        if background_checkpoint:
-            # Copying the WAL into the database (with its fsyncs) is left to
-            # checkpoint(), called from a background thread, so a write request
-            # never waits for the disk.
-            self._w.execute("PRAGMA wal_autocheckpoint = 0")
-            self._ckpt = self._connect()
+        self._background = background_checkpoint  # checkpoint() is called every second
         self._series: dict[SeriesKey, Series] = {}
         self._by_id: dict[int, Series] = {}
         # (metric, sorted tag pairs) -> Series: the write path's lookup, no JSON needed
@@ -151,6 +154,9 @@ class Store:
         self._open: dict[int, dict[int, dict[int, Value]]] = {}
         self._newest: dict[int, int] = {}  # series id -> newest ts_ms seen
         self._head_points = 0
+        self._head_bytes = 0
+        self._squashed_bytes = 0  # head's bytes right after the last _squash_head()
+        self._allowance = -1  # bytes each of WAL and head may hold (set by _scale_overhead)
         self.series_bytes = 0  # UTF-8 bytes of every series' metric and tags (memory bound)
         # decoded blocks and rollups, most recently used last: a dashboard refreshing the
         # same view decodes nothing twice. Per-series generations keep it exact.
@@ -161,10 +167,16 @@ class Store:
         self._load_series()
         self._migrate_rows()
         self._replay_head()
+        self._scale_overhead()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, reader: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+        if reader:
+            # the file's settings are the writer's to make: a reader opened on a full disk
+            # (queries keep being answered) must not try to write anything
+            conn.execute("PRAGMA query_only = 1")
+            return conn
         conn.execute("PRAGMA page_size = 4096")  # new files: blocks are a few hundred bytes
         # new files: pages freed (head emptied, blocks rewritten) go back to the disk
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -172,13 +184,13 @@ class Store:
         # WAL + NORMAL: a process crash loses nothing committed; a power cut
         # may lose the last transactions but never corrupts the file.
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA journal_size_limit = %d" % WAL_KEEP_BYTES)
+        conn.execute("PRAGMA journal_size_limit = %d" % OVERHEAD_FLOOR_BYTES)
         return conn
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            conn = self._connect(reader=True)
             self._local.conn = conn
         return conn
 
@@ -237,6 +249,14 @@ class Store:
         """Points acknowledged but not yet in blocks (the process stopped): back to memory."""
         n = 0
         for (data,) in self._w.execute("SELECT data FROM head ORDER BY id"):
+            self._head_bytes += len(data)
+            if data[:1] == SQUASHED:  # one series' open points, packed by _squash_head()
+                (sid,) = _SID.unpack_from(data, 1)
+                tss, vs = decode_points(data[1 + _SID.size :])
+                for ts, v in zip(tss, vs, strict=True):
+                    self._add(sid, ts, v)
+                n += len(tss)
+                continue
             for sid, ts, v in orjson.loads(data):
                 self._add(sid, ts, v)
                 n += 1
@@ -280,7 +300,8 @@ class Store:
                             s = Series(self._series_id(conn, key), metric, dict(tags))
                             new[key] = s
                     packed.append((s.id, ts_ms, value))
-                conn.execute("INSERT INTO head (data) VALUES (?)", (orjson.dumps(packed),))
+                data = orjson.dumps(packed)
+                conn.execute("INSERT INTO head (data) VALUES (?)", (data,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -302,10 +323,10 @@ class Store:
                     newest[sid] = ts
                     touched.add(sid)
             self._head_points += len(packed)
+            self._head_bytes += len(data)
             try:
                 self._close_due(touched, None)
-                if self._head_points >= HEAD_MAX_POINTS:
-                    self.compact()
+                self._settle()
             except sqlite3.Error as e:  # stored in head already: the next round writes blocks
                 log.warning("could not write blocks yet: %s", e)
             return len(packed)
@@ -450,30 +471,136 @@ class Store:
             self._invalidate(list(self._open))
             self._open.clear()
             self._head_points = 0
-            conn.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page only
+            self._head_bytes = 0
+            self._squashed_bytes = 0
+            self._scale_overhead()
+
+    def _squash_head(self) -> None:
+        """Rewrite ``head`` as one compressed row per series of its open points (lock held).
+
+        Why: a head row costs ~25 B per point (JSON) against ~1.5 B compressed, and
+        compact() writes every open window as a block and its rollups, ~1 ms per series
+        (100 series: 120 ms), which keeping head within a small allowance made often.
+        Squashing keeps the same points, durable, in one transaction, with no block or
+        rollup written: replay reads both row kinds, in order.
+        """
+        rows: list[bytes] = []
+        n = 0
+        for sid, windows in self._open.items():
+            pts: dict[int, Value] = {}
+            for w in windows.values():
+                pts.update(w)
+            if not pts:
+                continue
+            ts = sorted(pts)
+            rows.append(SQUASHED + _SID.pack(sid) + encode_points(ts, [pts[t] for t in ts]))
+            n += len(ts)
+        conn = self._w
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM head")
+            conn.executemany("INSERT INTO head (data) VALUES (?)", [(r,) for r in rows])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._head_points = n
+        self._head_bytes = self._squashed_bytes = sum(map(len, rows))
+
+    def _vacuum(self, keep_pages: int) -> None:
+        """Give free pages past ``keep_pages`` back to the disk (lock held).
+
+        Not after every compaction: head's freed pages are what the next head rows use,
+        and moving pages to the file's end writes several WAL frames each.
+        """
+        conn = self._w
+        free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        if free > keep_pages:
+            conn.executescript("PRAGMA incremental_vacuum(%d);" % (free - keep_pages))
+
+    # -- disk while running: WAL and head in proportion to the data ----------
+
+    def _db_bytes(self) -> int:
+        try:
+            return os.path.getsize(str(self.path))
+        except OSError:  # ":memory:"
+            return 0
+
+    def _scale_overhead(self) -> None:
+        """Let WAL and head each hold 1/OVERHEAD_SHARE of the database (floor, cap).
+
+        The WAL is checkpointed by SQLite right after the commit that passes the
+        allowance (the writer holds the store's lock, so no other write can slip in and
+        keep the checkpoint from finishing), and a WAL left bigger than the allowance is
+        cut back to it when it restarts. ``head`` is compacted into blocks past it.
+        """
+        allowance = min(
+            OVERHEAD_CAP_BYTES, max(OVERHEAD_FLOOR_BYTES, self._db_bytes() // OVERHEAD_SHARE)
+        )
+        if allowance == self._allowance:
+            return
+        with self._lock:
+            self._allowance = allowance
+            pages = max(1, allowance // self._page_bytes())
+            self._w.execute("PRAGMA wal_autocheckpoint = %d" % pages)
+            self._w.execute("PRAGMA journal_size_limit = %d" % allowance)
+
+    def _page_bytes(self) -> int:
+        return int(self._w.execute("PRAGMA page_size").fetchone()[0]) + 24  # frame header
+
+    def _settle(self) -> None:
+        """After a write (lock held): head past its allowance is squashed or compacted, and a WAL
+        that one big transaction (windows closing) grew is cut back at once."""
+        if self._head_points >= HEAD_MAX_POINTS:
+            self.compact()  # memory: every open window written, memory emptied
+        elif self._head_bytes > self._allowance:
+            if 2 * self._squashed_bytes <= self._allowance:
+                self._squash_head()  # the cheap way, while the open points alone fit
+            else:
+                self.compact()
+        self._shrink_wal()
+
+    def _shrink_wal(self) -> None:
+        """Checkpoint and truncate a WAL past 1.5x its allowance (lock held).
+
+        Readers that keep starting could keep a passive checkpoint from ever finishing:
+        this one holds the write lock, so the readers it waits for (at most
+        SHRINK_WAIT_MS; queries hold a snapshot only while fetching blobs) are the last.
+        """
+        try:
+            wal_bytes = os.path.getsize(str(self.path) + "-wal")
+        except OSError:
+            return
+        if 2 * wal_bytes <= 3 * self._allowance:
+            return
+        self._w.execute("PRAGMA busy_timeout = %d" % SHRINK_WAIT_MS)
+        try:
+            self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            self._w.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
 
     def maintain(self, now_ms: int | None = None) -> None:
         """Close windows of series that went silent (called from a background thread)."""
         now = int(self._clock() * 1000) if now_ms is None else now_ms  # type: ignore[operator]
         with self._lock:
             self._close_due(list(self._open), now)
+            self._shrink_wal()
 
     def checkpoint(self) -> None:
-        """Copy committed WAL frames into the database file without blocking writers.
+        """Background upkeep, every second: the allowances follow the database's size,
+        free pages past the allowance go back to the disk, and a WAL that readers kept
+        from restarting is checkpointed and truncated.
 
-        A passive checkpoint can be outrun by a bulk ingest; past
-        ``WAL_MAX_BYTES`` the WAL is checkpointed and truncated, waiting for
-        readers (queries hold their snapshot only while fetching blobs).
+        Checkpoints themselves run in the writer, right after the commit that passes the
+        allowance (``_scale_overhead``): a second connection checkpointing meanwhile only
+        made the writer's checkpoints find it busy and the WAL grow.
         """
-        if self._ckpt is None:
+        if not self._background:
             return
-        self._ckpt.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        try:
-            wal_bytes = os.path.getsize(str(self.path) + "-wal")
-        except OSError:
-            return
-        if wal_bytes > WAL_MAX_BYTES:
-            self._ckpt.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        self._scale_overhead()
+        with self._lock:
+            self._vacuum(self._allowance // self._page_bytes())
+            self._shrink_wal()
 
     def close(self) -> None:
         try:
@@ -481,9 +608,10 @@ class Store:
         except sqlite3.Error as e:  # head keeps the points: the next start writes them
             log.warning("could not write the open blocks at shutdown: %s", e)
         with self._lock:
-            if self._ckpt is not None:
-                self._ckpt.close()
-                self._ckpt = None
+            try:
+                self._vacuum(0)
+            except sqlite3.Error as e:  # only disk space: the next start tries again
+                log.warning("could not give free pages back to the disk: %s", e)
             self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             self._w.close()
         conn = getattr(self._local, "conn", None)
@@ -719,6 +847,27 @@ class Store:
                 self._keep(key, gen, got, 40 * len(got) + 100)
             out.append(got)
         return out
+
+    def warm(self, now_ms: int) -> int:
+        """Ready the read path before the first query: this thread's connection, and the
+        hour rollups of the last 30 days, minute rollups of the last day (the
+        dashboard's long views) and the newest blocks decoded into the cache, a few rows
+        per series.
+
+        Why: the first query after a restart paid for thread and connection set-up and
+        for decoding what every long-range view reads first. Returns the rows decoded.
+        """
+        n = 0
+        for res, back_ms in ((HOUR_MS, ROLLUP_SPAN_MS[HOUR_MS]), (MINUTE_MS, 86_400_000)):
+            for s in self.all_series():
+                n += len(self._rollups(s.id, res, now_ms - back_ms, now_ms))
+                if self._cache_bytes > CACHE_MAX_BYTES // 2:
+                    return n  # leave room for what queries ask
+        for s in self.all_series():  # the newest blocks: every view ending now reads them
+            n += len(self._blocks(s.id, now_ms - WINDOW_MS, now_ms))
+            if self._cache_bytes > CACHE_MAX_BYTES // 2:
+                break
+        return n
 
     def rollup(self, series_id: int, res_ms: int, start_ms: int, end_ms: int) -> Rollup:
         """Buckets of ``res_ms`` with start_ms <= ts < end_ms, from windows not reopened.

@@ -12,7 +12,8 @@
   // rangeChosen: the person picked the range (menu or link); until then the chart starts
   // where the data starts, so a fresh receiver does not show a stub at the right edge.
   var state = { metric: null, series: "", range: "15m", rangeChosen: false, refresh: 5,
-                timer: null, view: "chart", busy: null, again: false, delayS: 5 };
+                timer: null, view: "chart", busy: null, again: false, delayS: 5,
+                ovBusy: null, ovAgain: false };
 
   function $(id) { return document.getElementById(id); }
 
@@ -509,7 +510,22 @@
     return svg;
   }
 
+  // One pass over the small charts at a time (each asked one after the other): a range
+  // change or a refresh asked for meanwhile runs once, after it, as refresh() does.
   function loadOverview() {
+    if (state.ovBusy) { state.ovAgain = true; return state.ovBusy; }
+    state.ovBusy = overviewPass().then(function () {
+      state.ovBusy = null;
+      if (state.ovAgain) { state.ovAgain = false; return loadOverview(); }
+    }, function (e) {
+      state.ovBusy = null;
+      state.ovAgain = false;
+      throw e;
+    });
+    return state.ovBusy;
+  }
+
+  function overviewPass() {
     var grid = $("overview");
     var names = Array.prototype.map.call(document.querySelectorAll("#metrics button"),
       function (b) { return b.getAttribute("data-metric"); }).filter(matches).slice(0, 60);
