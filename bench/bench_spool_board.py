@@ -37,6 +37,8 @@ MODULES = [
     "tspush/core/__init__.py",
     "tspush/core/errors.py",
     "tspush/core/spool.py",
+    "tspush/core/spoolfix.py",
+    "tspush/core/spoolmore.py",
     "tspush/core/point.py",
     "tspush/core/opentsdb.py",
 ]
