@@ -96,12 +96,14 @@ def _fsync(file) -> None:
         pass  # no fsync on this port (the flash driver writes through), or not supported
 
 
-def write_atomic(path: str, data: bytes, sync: bool = True) -> None:
-    """Replace ``path`` with ``data``: temp file, flush (+fsync), rename."""
+def write_atomic(path: str, data, sync: bool = True) -> None:
+    """Replace ``path`` with ``data`` (bytes, or a list of them): temp file, flush (+fsync),
+    rename."""
     tmp = path + ".tmp"
     f = open(tmp, "wb")
     try:
-        f.write(data)
+        for b in data if isinstance(data, list) else (data,):
+            f.write(b)
         if sync:
             _fsync(f)
         else:
@@ -257,7 +259,7 @@ class Spool:
         self.cursor_sync = cursor_sync
         # Small segments mean flash: small records and small reads save RAM.
         small = segment_bytes < 65536
-        self.record_bytes = min(record_bytes or (1024 if small else 65536), segment_bytes // 4)
+        self.record_bytes = min(record_bytes or (256 if small else 65536), segment_bytes // 4)
         self.clock = clock
         self.lock = lock or self
         self.segments = []  # oldest first; the last one is written to
@@ -272,15 +274,13 @@ class Spool:
             names = os.listdir(path)
         except OSError:
             # First start: create the directory and its parents (those that exist fail).
-            d = ""
+            d = None
             for part in path.split("/"):
-                d += part
-                if part:
-                    try:
-                        os.mkdir(d)
-                    except OSError:
-                        pass
-                d += "/"
+                d = part if d is None else d + "/" + part
+                try:
+                    os.mkdir(d)
+                except OSError:
+                    pass
             try:
                 names = os.listdir(path)
             except OSError as e:
@@ -330,8 +330,58 @@ class Spool:
                 spoolfix.index(self, seg, name, start, size)
         if not self.segments:
             self.segments.append([1, 0, 0, 0, None])
+        first = self.segments[0]
         for name in self.outputs:
-            self.cursors[name] = self._load_cursor(name)
+            # The newest valid slot of the output's cursor file, checked against the segments.
+            data = b""
+            try:
+                f = open("%s/cursor.%s" % (path, name), "rb")
+                try:
+                    data = f.read(256)
+                finally:
+                    f.close()
+            except OSError:
+                pass
+            c = None
+            if data[:3] != b"v3 ":
+                if data:
+                    from tspush.core import spoolfix
+
+                    c = spoolfix.decode(data)
+            else:
+                best = None
+                for i in range(0, len(data) - 127, 128):
+                    try:
+                        body, crc = bytes(data[i : i + 128]).strip().rsplit(b" ", 1)
+                        if body[:3] != b"v3 " or int(crc, 16) != _crc(body):
+                            continue
+                        v = [int(w) for w in body.split()[1:]]
+                    except ValueError:
+                        continue
+                    if len(v) == 7 and (best is None or v[0] > best[0]):
+                        best = (v[0], v[1:])
+                if best is not None:
+                    c = best[1] + [best[0], None]
+            if c is None:
+                c = [first[0], 0, 0, 0, 0, 0, 0, None]
+            if c[0] < first[0]:
+                c[:4] = [first[0], 0, 0, 0]
+            seg = None
+            for s in self.segments:
+                if s[0] == c[0]:
+                    seg = s
+            if (
+                seg is None
+                or (seg[4] and seg[4][0][0] <= c[1])
+                or c[1] > seg[1]
+                or c[2] > seg[2]
+                or (c[1] == seg[1] and c[3])
+                or (c[1] and not seg[1])
+            ):
+                from tspush.core import spoolfix
+
+                spoolfix.fix_cursor(self, c, seg)
+            self.cursors[name] = c
         last = self.segments[-1]
         # "r+b" at the end of its valid bytes rather than "ab": one name fewer on a board.
         self._f = open(self._file(last[0]), "r+b" if last[1] else "wb")
@@ -343,61 +393,9 @@ class Spool:
     def __exit__(self, *exc):
         return False
 
-    def _file(self, seq: int) -> str:
-        return "%s/%08d.seg" % (self.path, seq)
-
-    def _load_cursor(self, name: str):
-        """The newest valid slot of the output's cursor file, checked against the segments."""
-        data = b""
-        try:
-            f = open("%s/cursor.%s" % (self.path, name), "rb")
-            try:
-                data = f.read(256)
-            finally:
-                f.close()
-        except OSError:
-            pass
-        c = None
-        if data[:3] != b"v3 ":
-            if data:
-                from tspush.core import spoolfix
-
-                c = spoolfix.decode(data)
-        else:
-            best = None
-            for i in range(0, len(data) - 127, 128):
-                try:
-                    body, crc = bytes(data[i : i + 128]).strip().rsplit(b" ", 1)
-                    if body[:3] != b"v3 " or int(crc, 16) != _crc(body):
-                        continue
-                    v = [int(w) for w in body.split()[1:]]
-                except ValueError:
-                    continue
-                if len(v) == 7 and (best is None or v[0] > best[0]):
-                    best = (v[0], v[1:])
-            if best is not None:
-                c = best[1] + [best[0], None]
-        first = self.segments[0]
-        if c is None:
-            return [first[0], 0, 0, 0, 0, 0, 0, None]
-        if c[0] < first[0]:
-            c[:4] = [first[0], 0, 0, 0]
-        seg = None
-        for s in self.segments:
-            if s[0] == c[0]:
-                seg = s
-        if (
-            seg is None
-            or (seg[4] and seg[4][0][0] <= c[1])
-            or c[1] > seg[1]
-            or c[2] > seg[2]
-            or (c[1] == seg[1] and c[3])
-            or (c[1] and not seg[1])
-        ):
-            from tspush.core import spoolfix
-
-            spoolfix.fix_cursor(self, c, seg)
-        return c
+    def _file(self, index: int) -> str:
+        """The path of segment number ``index``."""
+        return "%s/%08d.seg" % (self.path, index)
 
     # -- writing --------------------------------------------------------------
 
@@ -407,54 +405,58 @@ class Spool:
 
         return spoolmore.append(self, *args, **kw)
 
-    def append_records(self, payloads) -> int:
-        """Store already-encoded points (OpenTSDB JSON objects, one per payload).
+    def append_records(self, data) -> int:
+        """Store already-encoded points (``data``: OpenTSDB JSON objects, one per payload).
 
         A SpoolError (disk full) says in ``stored`` how many of the first
         points were stored before the write failed; the rest were not.
         """
-        if not payloads:
+        if not data:
             return 0
         now_s = self.clock()
         stamp = (now_s & 0xFFFFFFFF).to_bytes(4, "little")
-        records = []  # (record bytes, points in it)
+        # (header, payload, points in it) of each record: never joined, so an append on a
+        # board allocates no block larger than one record (record_bytes, 256 there).
+        records = []
         group = []
         size = 0
-        for data in list(payloads) + [None]:  # None: the end, encode the last group
-            if data is not None and len(data) > MAX_POINT:
+        for p in list(data) + [None]:  # None: the end, encode the last group
+            if p is not None and len(p) > MAX_POINT:
                 from tspush.core import spoolmore
 
-                raise spoolmore.fail(None, "len", len(data))
-            if group and (data is None or size + len(data) + 1 > self.record_bytes):
+                raise spoolmore.fail(None, "len", len(p))
+            if group and (p is None or size + len(p) + 1 > self.record_bytes):
                 # A record: marker and length, append time, CRC, the points (see top).
-                data2 = b"\n".join(group)
-                head = (0xF5 << 24 | len(data2)).to_bytes(4, "little") + stamp
-                crc = _crc(data2, _crc(head)).to_bytes(4, "little")
-                records.append((head + crc + data2, len(group)))
+                rec = b"\n".join(group)
+                head = (0xF5 << 24 | len(rec)).to_bytes(4, "little") + stamp
+                head += _crc(rec, _crc(head)).to_bytes(4, "little")
+                records.append((head, rec, len(group)))
                 group = []
                 size = 0
-            if data is not None:
-                group.append(data)
-                size += len(data) + 1
-        records.append((b"", 0))  # the end: write what is gathered
+            if p is not None:
+                group.append(p)
+                size += len(p) + 1
+        records.append((b"", b"", 0))  # the end: write what is gathered
         with self.lock:
             parts = []
             seg = self.segments[-1]
             size = seg[1]
             n = done = 0
             try:
-                for rec, count in records:
-                    full = rec and size > 0 and size + len(rec) > self.segment_bytes
+                for head, rec, count in records:
+                    full = rec and size > 0 and size + 12 + len(rec) > self.segment_bytes
                     if n and (full or not rec):
-                        # Write what fits this segment (one write, one record or more).
+                        # Write what fits this segment (one flush, one record or more).
                         if self._f is None:
                             seg = self._rotate()
-                        data = b"".join(parts)
+                        written = 0
                         try:
-                            self._f.write(data)
+                            for b in parts:
+                                self._f.write(b)
+                                written += len(b)
                             self._f.flush()
                         except OSError as e:
-                            # Disk full: part of ``data`` may be on disk. Nothing may follow
+                            # Disk full: part of ``parts`` may be on disk. Nothing may follow
                             # a torn record (recovery cuts a segment there), so this segment
                             # is closed for good and the next write starts a new one.
                             f = self._f
@@ -466,7 +468,7 @@ class Spool:
                             from tspush.core import spoolmore
 
                             raise spoolmore.fail(self, "write", e)
-                        seg[1] += len(data)
+                        seg[1] += written
                         seg[2] += n
                         seg[3] = now_s
                         done += n
@@ -475,8 +477,9 @@ class Spool:
                         size = 0
                         parts = []
                         n = 0
+                    parts.append(head)
                     parts.append(rec)
-                    size += len(rec)
+                    size += 12 + len(rec)
                     n += count
                 every = self.sync_every_s
                 if every is not None and every >= 0 and now_s - self._synced_s >= every:
@@ -494,7 +497,7 @@ class Spool:
             except SpoolError as e:
                 e.stored = done  # the points before the failed write are stored
                 raise
-        return len(payloads)
+        return len(data)
 
     def _rotate(self):
         """Start the next segment (or the last one again if it holds no whole record)."""
@@ -565,24 +568,27 @@ class Spool:
                 start = (c[0], c[1], c[2], c[3])
             records = []
             stop = [max_points, max_bytes, per_record_bytes, 0]
-            for seg in self.segments:
+            for index in range(len(self.segments)):
+                seg = self.segments[index]
                 if seg[0] < start[0]:
                     continue
                 if seg[0] > start[0]:
                     start = (seg[0], 0, 0, 0)
                 if start[1] >= seg[1]:
                     continue
-                start, full = self._read(seg, start, stop, records)
+                start, full = self._read(index, start, stop, records)
                 if full:
                     break
             if not records:
                 return None
             return Batch(output, records, start)
 
-    def _read(self, seg, start, stop, records):
-        """Points of ``seg`` from position ``start`` into ``records``: the new position, and
-        whether the batch is full. ``stop``: [max points, max bytes, bytes per point, bytes so far].
+    def _read(self, index, start, stop, records):
+        """Points of segment ``index`` (in ``segments``) from position ``start`` into ``records``:
+        the new position, and whether the batch is full. ``stop``: [max points, max bytes, bytes
+        per point, bytes so far].
         """
+        seg = self.segments[index]
         want, max_bytes, extra = stop[0], stop[1], stop[2]
         offset, recno, skip = start[1], start[2], start[3]
         if seg is self.segments[-1] and self._f is not None:
@@ -652,8 +658,7 @@ class Spool:
                 raise spoolmore.fail(self, "key", batch.output)
             end = batch.end
             if (end[0], end[2]) > (c[0], c[2]):
-                c[:4] = end
-                self._save_cursor(batch.output, c)
+                self._save_cursor(batch.output, end)
             # Delete segments every output has acked past (never the one written to).
             segs = self.segments
             while len(segs) > 1:
@@ -679,37 +684,45 @@ class Spool:
 
     # -- cursors and figures --------------------------------------------------
 
-    def _save_cursor(self, name: str, c) -> None:
-        """Write cursor ``c`` into its file's next slot (slot ``counter % 2``)."""
-        c[6] += 1
+    def _save_cursor(self, name: str, end=None) -> None:
+        """Write the output's cursor, moved to position ``end`` if given, into its file.
+
+        Out of memory, nothing moves: the file and the cursor in memory still agree.
+        Disk full, the cursor moves in memory only and is saved at a later ack, after
+        the segments it frees have made room (a crash before then sends again).
+        """
+        c = self.cursors[name]
+        v = list(end or c[:4]) + c[4:6]
+        n = c[6] + 1
         path = "%s/cursor.%s" % (self.path, name)
         f = c[7]
         slots = []
-        # The first save since opening writes a fresh two-slot file, later ones one slot.
-        for n in (c[6] - 1, c[6]) if f is None else (c[6],):
-            text = "v3 %d %d %d %d %d %d %d" % (n, c[0], c[1], c[2], c[3], c[4], c[5])
+        # The first save since opening writes a fresh two-slot file, later ones one slot,
+        # at ``128 * (counter % 2)``: a torn write leaves the other, older one.
+        for k in (n - 1, n) if f is None else (n,):
+            text = "v3 %d %d %d %d %d %d %d" % (k, v[0], v[1], v[2], v[3], v[4], v[5])
             line = "%s %08x %s\n" % (text, _crc(text.encode()), " " * (117 - len(text)))
             slots.append(line.encode())  # 128 bytes: "v3 n seq offset recno skip dropped dead crc"
         try:
             if f is None:
-                if c[6] % 2 == 0:
+                if n % 2 == 0:
                     slots.reverse()
-                write_atomic(path, slots[0] + slots[1], self.cursor_sync)
+                write_atomic(path, slots, self.cursor_sync)
                 c[7] = open(path, "r+b")
-                return
-            f.seek(128 * (c[6] % 2))
-            f.write(slots[0])
-            if self.cursor_sync:
-                _fsync(f)
             else:
-                f.flush()
+                f.seek(128 * (n % 2))
+                f.write(slots[0])
+                if self.cursor_sync:
+                    _fsync(f)
+                else:
+                    f.flush()
         except OSError:
-            # Disk full: the cursor moves in memory and is saved at a later ack, after
-            # the segments it frees have made room. A crash before then sends again.
             try:
                 os.remove(path + ".tmp")
             except OSError:
                 pass
+        c[:4] = v[:4]
+        c[6] = n
 
     def pending(self, output: str) -> int:
         """Points stored and not yet acked by ``output``."""

@@ -152,7 +152,7 @@ def drop_oldest(sp) -> None:
         if c[0] <= seg[0]:
             c[4] += seg[2] - (c[2] if c[0] == seg[0] else 0)
             c[:4] = (nxt[0], 0, 0, 0)
-            sp._save_cursor(name, c)
+            sp._save_cursor(name)
     try:
         os.remove(sp._file(seg[0]))
     except OSError:
@@ -201,7 +201,7 @@ def dead_letter(sp, output: str, items, file_path=None) -> int:
             f.close()
         c = cursor(sp, output)
         c[5] += len(lines)
-        sp._save_cursor(output, c)
+        sp._save_cursor(output)
     return len(lines)
 
 
