@@ -353,8 +353,7 @@ def test_segments_written_before_the_marker_are_still_read():
 def test_records_larger_than_a_read_piece_come_back_whole():
     d = _fresh("pieces")
     try:
-        # Records of up to 1 KiB (a board's default is 256 bytes: one or two readings).
-        s = Spool(d, segment_bytes=4096, max_bytes=65536, record_bytes=1024)
+        s = Spool(d, segment_bytes=4096, max_bytes=65536)
         assert spoolfix.read_bytes(s) <= 256  # a board reads in small pieces
         pts = [
             Point("long.metric.name.%d" % i, i, 1700000000 + i, {"t": "x" * 40}) for i in range(9)

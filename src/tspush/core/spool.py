@@ -1,6 +1,6 @@
 # Segments and cursors are lists of ints with one None-or-object slot, on purpose (see
 # the end of the docstring), which mypy cannot type item by item:
-# mypy: disable-error-code="arg-type,operator,index,union-attr,assignment,misc"
+# mypy: disable-error-code="arg-type,operator,index,union-attr,assignment,misc,list-item"
 """Persistent store-and-forward: append-only segment files with a CRC per record.
 
 Why: nothing accepted may be lost while the network or the server is down,
@@ -234,7 +234,7 @@ class Spool:
         for name in outputs:
             # Letters, digits, - and _ (it names a file). As bytes: iterating a str would
             # intern each character as a name on MicroPython.
-            for ch in name.encode() or b"/":
+            for ch in (name or "/").encode():
                 if not (ch in (45, 95) or 48 <= ch <= 57 or 65 <= (ch & 0xDF) <= 90):
                     ok = False  # or a non-ASCII letter: spoolmore looks closer
         if not ok:
@@ -259,7 +259,7 @@ class Spool:
         self.cursor_sync = cursor_sync
         # Small segments mean flash: small records and small reads save RAM.
         small = segment_bytes < 65536
-        self.record_bytes = min(record_bytes or (256 if small else 65536), segment_bytes // 4)
+        self.record_bytes = min(record_bytes or (1024 if small else 65536), segment_bytes // 4)
         self.clock = clock
         self.lock = lock or self
         self.segments = []  # oldest first; the last one is written to
@@ -415,8 +415,10 @@ class Spool:
             return 0
         now_s = self.clock()
         stamp = (now_s & 0xFFFFFFFF).to_bytes(4, "little")
-        # (header, payload, points in it) of each record: never joined, so an append on a
-        # board allocates no block larger than one record (record_bytes, 256 there).
+        # (pieces, bytes, points) of each record. On a board (small segments) its points are
+        # never joined: the CRC runs over them one by one and they are written one by one,
+        # so an append allocates no block larger than one point. A computer joins them.
+        small = self.segment_bytes < 65536
         records = []
         group = []
         size = 0
@@ -427,25 +429,37 @@ class Spool:
                 raise spoolmore.fail(None, "len", len(p))
             if group and (p is None or size + len(p) + 1 > self.record_bytes):
                 # A record: marker and length, append time, CRC, the points (see top).
-                rec = b"\n".join(group)
-                head = (0xF5 << 24 | len(rec)).to_bytes(4, "little") + stamp
-                head += _crc(rec, _crc(head)).to_bytes(4, "little")
-                records.append((head, rec, len(group)))
+                head = (0xF5 << 24 | size - 1).to_bytes(4, "little") + stamp
+                crc = _crc(head)
+                if small:
+                    pieces = [None]
+                    for q in group:
+                        if len(pieces) > 1:
+                            pieces.append(b"\n")
+                            crc = _crc(b"\n", crc)
+                        pieces.append(q)
+                        crc = _crc(q, crc)
+                else:
+                    rec = b"\n".join(group)
+                    crc = _crc(rec, crc)
+                    pieces = [None, rec]
+                pieces[0] = head + crc.to_bytes(4, "little")
+                records.append((pieces, 11 + size, len(group)))
                 group = []
                 size = 0
             if p is not None:
                 group.append(p)
                 size += len(p) + 1
-        records.append((b"", b"", 0))  # the end: write what is gathered
+        records.append(((), 0, 0))  # the end: write what is gathered
         with self.lock:
             parts = []
             seg = self.segments[-1]
             size = seg[1]
             n = done = 0
             try:
-                for head, rec, count in records:
-                    full = rec and size > 0 and size + 12 + len(rec) > self.segment_bytes
-                    if n and (full or not rec):
+                for pieces, length, count in records:
+                    full = length and size > 0 and size + length > self.segment_bytes
+                    if n and (full or not length):
                         # Write what fits this segment (one flush, one record or more).
                         if self._f is None:
                             seg = self._rotate()
@@ -477,9 +491,8 @@ class Spool:
                         size = 0
                         parts = []
                         n = 0
-                    parts.append(head)
-                    parts.append(rec)
-                    size += 12 + len(rec)
+                    parts.extend(pieces)
+                    size += length
                     n += count
                 every = self.sync_every_s
                 if every is not None and every >= 0 and now_s - self._synced_s >= every:
