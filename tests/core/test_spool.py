@@ -597,3 +597,70 @@ def test_a_failed_append_says_how_many_of_its_points_were_stored():
         s.close()
     finally:
         _rmtree(d)
+
+
+def test_an_ack_out_of_memory_moves_nothing():
+    d = _fresh("oom")
+    try:
+        s = Spool(d, segment_bytes=4096, max_bytes=65536)
+        s.append(_pts(5))
+        b = s.take("default", 3)
+        real = spool_mod._crc
+
+        def no_memory(data, value=0):
+            raise MemoryError("memory allocation failed")
+
+        spool_mod._crc = no_memory  # the cursor's slot cannot be built
+        try:
+            raises(MemoryError, s.ack, b)
+        finally:
+            spool_mod._crc = real
+        # In RAM and on flash alike: the batch is still pending (sent again, never lost).
+        assert s.pending("default") == 5
+        s.close()
+        s = Spool(d, segment_bytes=4096, max_bytes=65536)
+        assert s.pending("default") == 5
+        s.ack(s.take("default", 3))
+        s.close()
+        s = Spool(d, segment_bytes=4096, max_bytes=65536)
+        assert [p.value for p in s.take("default", 10).points()] == [3, 4]
+        s.close()
+    finally:
+        _rmtree(d)
+
+
+def test_the_board_path_loads_neither_recovery_nor_the_rest():
+    # On a board every module costs RAM: a healthy spool, created, opened again,
+    # appended to, taken from and acked, never needs core.spoolfix or core.spoolmore.
+    import sys
+
+    d = _fresh("lazy") + "/a/spool"  # its parents are created too
+    import tspush.core as core
+
+    lazy = ("spoolfix", "spoolmore")
+    saved = {}
+    for name in lazy:  # as if never imported: neither in sys.modules nor on the package
+        if "tspush.core." + name in sys.modules:
+            saved[name] = sys.modules.pop("tspush.core." + name)
+        if hasattr(core, name):
+            delattr(core, name)
+    try:
+        for _ in range(2):
+            s = Spool(d, outputs=("board",), segment_bytes=4096, max_bytes=65536, max_age_s=0)
+            for i in range(40):  # a second segment in the second round
+                one = b'{"metric":"m","timestamp":%d,"value":%d}' % (1700000000 + i, i)
+                s.append_records([one])
+            b = s.take("board", 50, 4000, 1)
+            s.ack(b)
+            assert s.pending("board") == 0 and len(b) == 40
+            s.close()
+        loaded = [name for name in lazy if "tspush.core." + name in sys.modules]
+        assert loaded == [], loaded
+    finally:
+        for name in saved:
+            sys.modules["tspush.core." + name] = saved[name]
+            setattr(core, name, saved[name])
+        top = d[: -len("/a/spool")]
+        _rmtree(d)
+        os.rmdir(top + "/a")
+        os.rmdir(top)
