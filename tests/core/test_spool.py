@@ -5,6 +5,7 @@ import os
 
 from mpcompat import raises
 from tspush.core import spool as spool_mod
+from tspush.core import spoolfix, spoolmore
 from tspush.core.errors import SpoolError
 from tspush.core.point import Point
 from tspush.core.spool import Spool
@@ -156,11 +157,11 @@ def test_torn_tail_is_cut_not_fatal():
         seg = d + "/" + _segs(d)[-1]
         size = os.stat(seg)[6]
         f = open(seg, "ab")
-        f.write(spool_mod.encode_record(b'{"metric":"x","value":1,"tags":{}}', 5)[:20])
+        f.write(spoolfix.encode_record(b'{"metric":"x","value":1,"tags":{}}', 5)[:20])
         f.close()
         s = Spool(d)
         assert s.corrupt_bytes == 20 and s.corrupt_records == 1
-        assert s.damage == [(1, spool_mod.TORN, 20, 1)]
+        assert s.damage == [(1, spoolfix.TORN, 20, 1)]
         assert "torn tail of 20 byte(s)" in spool_mod.describe(s.damage[0])
         assert os.stat(seg)[6] == size
         s.append(_pts(1, 5))
@@ -191,17 +192,17 @@ def test_a_corrupt_record_is_skipped_and_the_records_after_it_kept():
         s = Spool(d)
         for p in _pts(6):
             s.append([p])  # one record per point, as a board appends readings
-        one = len(s.take("default").records[0]) + spool_mod.HEADER
+        one = len(s.take("default").records[0]) + spoolfix.HEADER
         s.close()
         seg = d + "/" + _segs(d)[-1]
 
         def flip(data):
-            data[2 * one + spool_mod.HEADER + 3] ^= 0x55  # inside the third record's payload
+            data[2 * one + spoolfix.HEADER + 3] ^= 0x55  # inside the third record's payload
 
         data = _rewrite(seg, flip)
         s = Spool(d)
         assert s.corrupt_bytes == one and s.corrupt_records == 1
-        assert s.damage == [(1, spool_mod.CORRUPT, one, 1)]
+        assert s.damage == [(1, spoolfix.CORRUPT, one, 1)]
         text = spool_mod.describe(s.damage[0])
         assert "1 corrupt record" in text and "torn" not in text
         assert s.pending("default") == 5
@@ -220,7 +221,7 @@ def test_a_damaged_length_resynchronises_on_the_next_marker():
         s = Spool(d)
         for p in _pts(5):
             s.append([p])
-        one = len(s.take("default").records[0]) + spool_mod.HEADER
+        one = len(s.take("default").records[0]) + spoolfix.HEADER
         s.close()
 
         def grow(data):
@@ -241,12 +242,12 @@ def test_a_cursor_after_a_damaged_record_counts_only_what_is_left():
         s = Spool(d)
         for p in _pts(8):
             s.append([p])
-        one = len(s.take("default").records[0]) + spool_mod.HEADER
+        one = len(s.take("default").records[0]) + spoolfix.HEADER
         s.ack(s.take("default", 5))
         s.close()
 
         def flip(data):
-            data[one + spool_mod.HEADER + 5] ^= 0x10  # an acked record
+            data[one + spoolfix.HEADER + 5] ^= 0x10  # an acked record
 
         _rewrite(d + "/" + _segs(d)[-1], flip)
         s = Spool(d)
@@ -278,7 +279,7 @@ def test_a_segment_cut_to_zero_bytes_is_reported():
         f = open(d + "/" + names[1], "wb")  # a middle segment, emptied
         f.close()
         s = Spool(d, outputs=("a", "b"), segment_bytes=400, max_bytes=1 << 20)
-        assert s.damage == [(int(names[1][:8]), spool_mod.EMPTY, 0, 0)]
+        assert s.damage == [(int(names[1][:8]), spoolfix.EMPTY, 0, 0)]
         assert "is empty" in spool_mod.describe(s.damage[0])
         vals = [p.value for p in s.take("b", 100).points()]
         assert vals and vals[0] == 0 and vals[-1] == 19 and len(vals) < 20
@@ -293,7 +294,7 @@ def test_a_segment_cut_to_zero_bytes_is_reported():
         f = open(d2 + "/" + _segs(d2)[0], "wb")
         f.close()
         s = Spool(d2)
-        assert s.damage == [(1, spool_mod.EMPTY, 0, 0)] and s.pending("default") == 0
+        assert s.damage == [(1, spoolfix.EMPTY, 0, 0)] and s.pending("default") == 0
         s.append(_pts(1, 3))
         assert [p.value for p in s.take("default").points()] == [3]
         s.close()
@@ -343,7 +344,7 @@ def test_segments_written_before_the_marker_are_still_read():
         # old records re-synchronise only onto marked ones: the old ones after it are lost
         vals = [p.value for p in s.take("default", 100).points()]
         assert vals == [1, 2, 3, 4, 9, 10]
-        assert s.damage[0][1] == spool_mod.CORRUPT
+        assert s.damage[0][1] == spoolfix.CORRUPT
         s.close()
     finally:
         _rmtree(d)
@@ -353,7 +354,7 @@ def test_records_larger_than_a_read_piece_come_back_whole():
     d = _fresh("pieces")
     try:
         s = Spool(d, segment_bytes=4096, max_bytes=65536)
-        assert s.read_bytes <= 256  # a board reads in small pieces
+        assert spoolfix.read_bytes(s) <= 256  # a board reads in small pieces
         pts = [
             Point("long.metric.name.%d" % i, i, 1700000000 + i, {"t": "x" * 40}) for i in range(9)
         ]
@@ -372,7 +373,7 @@ def test_records_larger_than_a_read_piece_come_back_whole():
 
         _rewrite(d + "/" + _segs(d)[0], flip)
         s = Spool(d, segment_bytes=4096, max_bytes=65536)
-        assert s.damage[0][1] == spool_mod.CORRUPT and s.damage[0][2] > 800
+        assert s.damage[0][1] == spoolfix.CORRUPT and s.damage[0][2] > 800
         got = s.take("default", 100).points()
         assert 0 < len(got) < 9 and got == pts[-len(got) :]
         s.close()
@@ -381,10 +382,10 @@ def test_records_larger_than_a_read_piece_come_back_whole():
 
 
 def test_scan_lists_the_valid_records_around_damage():
-    recs = [spool_mod.encode_record(b'{"v":%d}' % i, 7) for i in range(4)]
+    recs = [spoolfix.encode_record(b'{"v":%d}' % i, 7) for i in range(4)]
     buf = bytearray(b"".join(recs))
     buf[len(recs[0]) + 14] ^= 0x01
-    got = [(a, b) for a, b, _ in spool_mod.scan(buf)]
+    got = [(a, b) for a, b, _ in spoolfix.scan(buf)]
     ends = [len(b"".join(recs[: i + 1])) for i in range(4)]
     assert got == [(0, ends[0]), (ends[1], ends[2]), (ends[2], ends[3])]
 
@@ -417,13 +418,13 @@ def test_size_cap_drops_oldest_and_counts_them():
         assert s.total_bytes() <= 2048
         left = s.pending("a")
         assert 0 < left < 200
-        assert s.cursors["a"].dropped == 200 - left
+        assert s.stats("a")["dropped"] == 200 - left
         vals = [p.value for p in s.take("a", 1000).points()]
         assert vals == list(range(200 - left, 200))  # newest kept, oldest dropped
-        assert s.cursors["b"].dropped == 190 - s.pending("b")
+        assert s.stats("b")["dropped"] == 190 - s.pending("b")
         s.close()
         s = Spool(d, outputs=("a", "b"), segment_bytes=512, max_bytes=2048)
-        assert s.cursors["a"].dropped == 200 - left  # the count survives a restart
+        assert s.stats("a")["dropped"] == 200 - left  # the count survives a restart
         s.close()
     finally:
         _rmtree(d)
@@ -444,7 +445,7 @@ def test_age_cap_drops_old_points():
         # Everything appended at t=1000 is older than 100 s: gone and counted.
         vals = [p.value for p in s.take("default", 100).points()]
         assert vals[0] >= 4 and vals[-1] == 14
-        assert s.cursors["default"].dropped == 15 - len(vals)
+        assert s.stats("default")["dropped"] == 15 - len(vals)
         clock.t = 1300
         s.append(_pts(1, 15))
         assert [p.value for p in s.take("default", 100).points()] == [15]
@@ -479,13 +480,13 @@ def test_own_crc_matches_binascii():
 
     data = b"tspush spool record \x00\xff"
     assert spool_mod._crc(data) == b.crc32(data) & 0xFFFFFFFF
-    saved = spool_mod._crc32
-    spool_mod._crc32 = spool_mod._crc_bits  # as on a port built without binascii.crc32
+    saved = spool_mod.crc32
+    spool_mod.crc32 = spoolmore.crc32  # as on a port built without binascii.crc32
     try:
         slow = spool_mod._crc(data)
         slow2 = spool_mod._crc(data[5:], spool_mod._crc(data[:5]))
     finally:
-        spool_mod._crc32 = saved
+        spool_mod.crc32 = saved
     assert slow == slow2 == b.crc32(data) & 0xFFFFFFFF
 
 
@@ -524,13 +525,13 @@ def test_version_1_cursor_files_still_read():
         s = Spool(d)
         for p in _pts(4):
             s.append([p])
-        one = len(s.take("default").records[0]) + spool_mod.HEADER
+        one = len(s.take("default").records[0]) + spoolfix.HEADER
         s.close()
         f = open(d + "/cursor.default", "wb")
         f.write(("v1 1 %d 2 7 1\n" % (2 * one)).encode())
         f.close()
         s = Spool(d)
-        assert s.pending("default") == 2 and s.cursors["default"].dropped == 7
+        assert s.pending("default") == 2 and s.stats("default")["dropped"] == 7
         assert [p.value for p in s.take("default").points()] == [2, 3]
         s.close()
     finally:
@@ -553,16 +554,16 @@ def test_cursor_slots_newest_wins_and_a_torn_slot_falls_back_one_ack():
         f = open(d + "/cursor.default", "rb")
         data = bytearray(f.read())
         f.close()
-        assert len(data) == 2 * spool_mod.SLOT
+        assert len(data) == 2 * 128
         s = Spool(d)
         assert s.pending("default") == 2
         s.close()
         # Tear the newest slot: the previous one (after 0..44) is used; nothing is lost.
         newest = None
         for i in (0, 1):
-            got = spool_mod.Cursor.from_slot(bytes(data[i * 128 : (i + 1) * 128]))
-            if newest is None or got[0] > newest[0]:
-                newest = (got[0], i)
+            counter = int(bytes(data[i * 128 : (i + 1) * 128]).split()[1])  # v3 COUNTER ...
+            if newest is None or counter > newest[0]:
+                newest = (counter, i)
         data[newest[1] * 128 + 10] ^= 0x21
         f = open(d + "/cursor.default", "wb")
         f.write(data)
@@ -596,3 +597,70 @@ def test_a_failed_append_says_how_many_of_its_points_were_stored():
         s.close()
     finally:
         _rmtree(d)
+
+
+def test_an_ack_out_of_memory_moves_nothing():
+    d = _fresh("oom")
+    try:
+        s = Spool(d, segment_bytes=4096, max_bytes=65536)
+        s.append(_pts(5))
+        b = s.take("default", 3)
+        real = spool_mod._crc
+
+        def no_memory(data, value=0):
+            raise MemoryError("memory allocation failed")
+
+        spool_mod._crc = no_memory  # the cursor's slot cannot be built
+        try:
+            raises(MemoryError, s.ack, b)
+        finally:
+            spool_mod._crc = real
+        # In RAM and on flash alike: the batch is still pending (sent again, never lost).
+        assert s.pending("default") == 5
+        s.close()
+        s = Spool(d, segment_bytes=4096, max_bytes=65536)
+        assert s.pending("default") == 5
+        s.ack(s.take("default", 3))
+        s.close()
+        s = Spool(d, segment_bytes=4096, max_bytes=65536)
+        assert [p.value for p in s.take("default", 10).points()] == [3, 4]
+        s.close()
+    finally:
+        _rmtree(d)
+
+
+def test_the_board_path_loads_neither_recovery_nor_the_rest():
+    # On a board every module costs RAM: a healthy spool, created, opened again,
+    # appended to, taken from and acked, never needs core.spoolfix or core.spoolmore.
+    import sys
+
+    d = _fresh("lazy") + "/a/spool"  # its parents are created too
+    import tspush.core as core
+
+    lazy = ("spoolfix", "spoolmore")
+    saved = {}
+    for name in lazy:  # as if never imported: neither in sys.modules nor on the package
+        if "tspush.core." + name in sys.modules:
+            saved[name] = sys.modules.pop("tspush.core." + name)
+        if hasattr(core, name):
+            delattr(core, name)
+    try:
+        for _ in range(2):
+            s = Spool(d, outputs=("board",), segment_bytes=4096, max_bytes=65536, max_age_s=0)
+            for i in range(40):  # a second segment in the second round
+                one = b'{"metric":"m","timestamp":%d,"value":%d}' % (1700000000 + i, i)
+                s.append_records([one])
+            b = s.take("board", 50, 4000, 1)
+            s.ack(b)
+            assert s.pending("board") == 0 and len(b) == 40
+            s.close()
+        loaded = [name for name in lazy if "tspush.core." + name in sys.modules]
+        assert loaded == [], loaded
+    finally:
+        for name in saved:
+            sys.modules["tspush.core." + name] = saved[name]
+            setattr(core, name, saved[name])
+        top = d[: -len("/a/spool")]
+        _rmtree(d)
+        os.rmdir(top + "/a")
+        os.rmdir(top)

@@ -434,7 +434,7 @@ def test_a_full_spool_drops_the_oldest_and_every_drop_is_counted():
         app.sample()
     app.push()
     got = len(sent(conn))
-    lost = app.buffer.spool.cursors["board"].dropped
+    lost = app.buffer.spool.dropped("board")
     assert lost > 0 and got + lost == 40, (got, lost)
     assert "warning: %d reading(s) lost so far: the oldest go when the spool" % lost in out.text
 

@@ -189,7 +189,7 @@ def test_upstream_down_then_up_loses_nothing(tmp_path: Path, certs: Certs) -> No
 
 
 def test_killed_mid_write_the_spool_recovers(tmp_path: Path, certs: Certs) -> None:
-    from tspush.core.spool import scan
+    from tspush.core.spoolfix import scan
 
     port = free_port()
     flash = board(

@@ -66,6 +66,8 @@ def drain(sp, out):
 
 
 def one_round(spool_mod, Point, work, rng, n_round):
+    from tspush.core.spoolfix import HEADER, scan
+
     d = work + "/r%d" % n_round
     rm_tree(d)
     sp = spool_mod.Spool(
@@ -87,10 +89,10 @@ def one_round(spool_mod, Point, work, rng, n_round):
     for s in segs:
         buf = read(d + "/" + s)
         recs = []
-        for start, end, _ in spool_mod.scan(buf):
+        for start, end, _ in scan(buf):
             import json
 
-            v = json.loads(buf[start + spool_mod.HEADER : end])["value"]
+            v = json.loads(buf[start + HEADER : end])["value"]
             recs.append((start, end, v))
         layout[s] = (len(buf), recs)
     kind = rng.below(4)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tspush.core.spool import HEADER, SEG_SUFFIX, scan
+from tspush.core.spoolfix import HEADER, SEG_SUFFIX, scan
 
 from .agentproc import METRIC, T0_MS, AgentProcess, put_line, wait_until, write_config
 from .figures import record

@@ -16,9 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tspush.core import spool as spool_mod
+from tspush.core import spoolfix
 from tspush.core.point import Point
-from tspush.core.spool import Spool, scan
+from tspush.core.spool import Spool
+from tspush.core.spoolfix import scan
 from tspush.host import config as hconfig
 from tspush.host.agent import Agent
 from tspush.host.agent_config import AgentConfig, OutputConfig, SpoolConfig
@@ -76,7 +77,7 @@ def test_one_corrupt_byte_costs_only_its_record(tmp_path: Path) -> None:
     got = _drain(s)
     want = [v for r in recs if r is not recs[9] for v in r[3]]
     assert got == want
-    assert s.damage == [(1, spool_mod.CORRUPT, end - start, 1)]
+    assert s.damage == [(1, spoolfix.CORRUPT, end - start, 1)]
     assert s.corrupt_records == 1 and s.corrupt_bytes == end - start
     s.close()
     record(
@@ -108,7 +109,7 @@ def test_several_corruptions_in_several_segments(tmp_path: Path) -> None:
     assert got == want
     kinds = sorted(k for _, k, _, _ in s.damage)
     # 5 and 6 are one hole; 399 is the end of the last segment: a torn tail, cut
-    assert kinds == [spool_mod.TORN] + [spool_mod.CORRUPT] * 4, s.damage
+    assert kinds == [spoolfix.TORN] + [spoolfix.CORRUPT] * 4, s.damage
     assert s.corrupt_records == 6
     s.close()
     record(
@@ -208,7 +209,7 @@ def _property(tmp_path: Path, geometry: str, data: st.DataObject) -> None:
     if not visible:  # an emptied file may still be reported: a cursor had read into it
         emptied = [int(f.name[:8]) for f in files if f.exists() and not f.stat().st_size]
         visible = bool(s.damage) and all(
-            k == spool_mod.EMPTY and q in emptied for q, k, _, _ in s.damage
+            k == spoolfix.EMPTY and q in emptied for q, k, _, _ in s.damage
         )
     assert bool(s.damage) == visible, (touched, s.damage)
 

@@ -1,3 +1,6 @@
+# Segments and cursors are lists of ints with one None-or-object slot, on purpose (see
+# the end of the docstring), which mypy cannot type item by item:
+# mypy: disable-error-code="arg-type,operator,index,union-attr,assignment,misc,list-item"
 """Persistent store-and-forward: append-only segment files with a CRC per record.
 
 Why: nothing accepted may be lost while the network or the server is down,
@@ -17,7 +20,7 @@ On disk, in one directory::
 A record is a 12-byte header then the payload::
 
     <u32 0xF5 << 24 | length> <u32 appended_s> <u32 crc32 of (header bytes 0-7 + payload)>
-    payload = one or more points as OpenTSDB JSON objects, joined by b"\n"
+    payload = one or more points as OpenTSDB JSON objects, joined by b"\\n"
 
 The top byte 0xF5 is the record marker (a byte UTF-8 never uses): after a
 damaged record, reading re-synchronises on the next place where a marker
@@ -43,79 +46,64 @@ Transactions (Telegraf's buffer): ``take(output, n)`` gives a Batch; the
 caller then calls ``ack(batch)`` (never sent again), or ``keep`` (nothing
 moves; the same points come back next take). Rejected points are written to
 a dead-letter file by the caller (``dead_letter``) and then acked. Each output
-has its own cursor, persisted atomically (temp file + rename) on ack, so a
-dead upstream holds its own backlog without blocking the others.
+has its own cursor, saved on ack, so a dead upstream holds its own backlog
+without blocking the others.
 
 Caps: ``max_bytes`` and ``max_age_s``. Whole segments go, oldest first; the
 points an output had not acked are counted in its ``dropped``.
+
+Board memory: this module is what a board loads to open a healthy spool,
+append, take, ack and close, and it interns as few names as it can (every
+name costs RAM on MicroPython, see docs/benchmarks.md). So segments and
+cursors are plain lists, not classes, and everything else is loaded only
+when needed: recovery from damage and old cursor formats (``core.spoolfix``),
+caps, dead letters, figures and error messages (``core.spoolmore``).
+
+A segment is ``[seq, size, count, last_s, holes]``: its number, the bytes
+and points of its valid records, the append time of its last record, and
+None or the ``[start, end)`` byte ranges of damage that reading jumps over.
+A cursor is ``[seq, offset, recno, skip, dropped, dead, counter, file]``:
+the segment and byte offset of the record holding the output's next point,
+the index of that point within the segment, how many of that record's points
+are done; points lost to caps and dead-lettered; the counter of its newest
+slot on disk, and its open cursor file (None until the first save).
 """
 
 import os
-import struct
 
 from tspush.core.errors import SpoolError
 
-HEADER = 12  # bytes before a record's payload
-MARK = 0xF5  # top byte of a record's first word
 MAX_POINT = 65536  # bytes of one encoded point
-MAX_RECORD = 1 << 20  # a length above this is taken as corruption
-SEG_SUFFIX = ".seg"
-_CURSOR = "cursor."
-SLOT = 128
-TORN, CORRUPT, EMPTY = 1, 2, 3  # kinds of damage
 
-_crc32 = None  # binascii.crc32 once looked up, or _crc_bits where the port lacks it
+try:
+    from binascii import crc32
+except ImportError:  # a port built without it
+    from tspush.core import spoolmore
 
-
-def _crc(data, crc=0) -> int:
-    global _crc32
-    if _crc32 is None:
-        import binascii
-
-        _crc32 = getattr(binascii, "crc32", None) or _crc_bits
-    return _crc32(data, crc) & 0xFFFFFFFF
+    crc32 = spoolmore.crc32
 
 
-def _crc_bits(data, crc=0) -> int:
-    """The same CRC-32, bit by bit, for boards built without binascii.crc32."""
-    crc = crc ^ 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
+def _crc(data, value=0) -> int:
+    """CRC-32 of ``data``, going on from ``value`` (the CRC of the bytes before)."""
+    return crc32(data, value) & 0xFFFFFFFF
 
 
-def _now_s() -> int:
-    import time
-
-    return int(time.time())
-
-
-def _exists(path: str) -> bool:
+def _fsync(file) -> None:
+    file.flush()
     try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
+        os.fsync(file.fileno())
+    except (AttributeError, OSError):
+        pass  # no fsync on this port (the flash driver writes through), or not supported
 
 
-def _fsync(f) -> None:
-    f.flush()
-    sync = getattr(os, "fsync", None)
-    if sync is not None:
-        try:
-            sync(f.fileno())
-        except (AttributeError, OSError):
-            pass
-
-
-def write_atomic(path: str, data: bytes, sync: bool = True) -> None:
-    """Replace ``path`` with ``data``: temp file, flush (+fsync), rename."""
+def write_atomic(path: str, data, sync: bool = True) -> None:
+    """Replace ``path`` with ``data`` (bytes, or a list of them): temp file, flush (+fsync),
+    rename."""
     tmp = path + ".tmp"
     f = open(tmp, "wb")
     try:
-        f.write(data)
+        for b in data if isinstance(data, list) else (data,):
+            f.write(b)
         if sync:
             _fsync(f)
         else:
@@ -133,36 +121,35 @@ def write_atomic(path: str, data: bytes, sync: bool = True) -> None:
         os.rename(tmp, path)
 
 
-def encode_record(payload: bytes, appended_s: int) -> bytes:
-    head = struct.pack("<II", MARK << 24 | len(payload), appended_s & 0xFFFFFFFF)
-    return head + struct.pack("<I", _crc(payload, _crc(head))) + payload
-
-
-def check(f, pos: int, limit: int, piece: int, keep: bool = False):
-    """The record at ``pos`` (``f`` is there) if whole and its CRC checks, else None.
+def check(file, start: int, stop: int, step: int, keep: bool = False):
+    """The record at ``start`` (``file`` is there) if whole and its CRC checks, else None.
 
     Returns ``(end, appended_s, n_points, points)``; ``points`` is the list of
-    payloads when ``keep``, else None. The payload is read ``piece`` bytes at
-    a time, so no buffer is larger than one point or one piece.
+    payloads when ``keep``, else None. ``stop`` is where the segment's valid
+    bytes end. The payload is read ``step`` bytes at a time, so no buffer is
+    larger than one point or one step.
     """
-    h = f.read(HEADER)
-    if len(h) < HEADER:
+    h = file.read(12)
+    if len(h) < 12:
         return None
-    word, b, c = struct.unpack("<III", h)
-    top = word >> 24
-    if top == MARK:
-        n, ts, want = word & 0xFFFFFF, b, c
+    word = int.from_bytes(h[:4], "little")
+    if word >> 24 == 0xF5:
+        n = word & 0xFFFFFF
+        ts = int.from_bytes(h[4:8], "little")
+        want = int.from_bytes(h[8:], "little")
         crc = _crc(h[:8])
-    elif top == 0:  # written before the marker
-        n, ts, want = word, c, b
+    elif word >> 24 == 0:  # written before the marker
+        n = word
+        want = int.from_bytes(h[4:8], "little")
+        ts = int.from_bytes(h[8:], "little")
         crc = _crc(h[8:])
     else:
         return None
-    end = pos + HEADER + n
-    if not n or n > MAX_RECORD or end > limit:
+    end = start + 12 + n
+    if not n or n > 1 << 20 or end > stop:  # a length above 1 MiB is corruption
         return None
-    if n <= piece:  # one read: the usual case on a computer
-        data = f.read(n)
+    if n <= step:  # one read: the usual case on a computer
+        data = file.read(n)
         if len(data) < n or _crc(data, crc) != want:
             return None
         if keep:
@@ -173,7 +160,7 @@ def check(f, pos: int, limit: int, piece: int, keep: bool = False):
     part = b""
     k = 1
     while n:
-        data = f.read(piece if n > piece else n)
+        data = file.read(step if n > step else n)
         if not data:
             return None
         n -= len(data)
@@ -197,163 +184,28 @@ def check(f, pos: int, limit: int, piece: int, keep: bool = False):
     return end, ts, len(pts), pts
 
 
-def find(f, pos: int, limit: int, piece: int) -> int:
-    """Where the first valid marked record after ``pos`` starts, or -1."""
-    at = pos + 4  # a marker byte at ``at`` starts a record at ``at - 3``
-    while at < limit:
-        f.seek(at)
-        data = f.read(piece)
-        if not data:
-            return -1
-        j = data.find(b"\xf5")
-        while j >= 0:
-            start = at + j - 3
-            f.seek(start)
-            if check(f, start, limit, piece) is not None:
-                return start
-            j = data.find(b"\xf5", j + 1)
-        at += len(data)
-    return -1
+def describe(d) -> str:
+    """One log line for an entry of ``Spool.damage``."""
+    from tspush.core import spoolfix
 
-
-def scan(buf, start: int = 0):
-    """Yield ``(offset, end, appended_s)`` of each valid record of a segment's bytes.
-
-    Damaged records are skipped as the spool skips them; for tools and tests.
-    """
-    import io
-
-    f = io.BytesIO(bytes(buf))
-    n = len(buf)
-    pos = start
-    while pos < n:
-        f.seek(pos)
-        got = check(f, pos, n, n)
-        if got is None:
-            pos = find(f, pos, n, 4096)
-            if pos < 0:
-                return
-            continue
-        yield pos, got[0], got[1]
-        pos = got[0]
-
-
-def decode_point(payload):
-    """A Point from a stored record payload."""
-    import json
-
-    from tspush.core.point import Point
-
-    d = json.loads(payload)
-    return Point(d["metric"], d["value"], d.get("timestamp"), d.get("tags") or {})
-
-
-class Segment:
-    """What the spool knows about one segment file without reading it again."""
-
-    __slots__ = ("seq", "size", "count", "first_s", "last_s", "holes")
-
-    def __init__(self, seq: int):
-        self.seq = seq
-        self.size = 0
-        self.count = 0
-        self.first_s = 0  # append time of the first record; 0 while empty
-        self.last_s = 0
-        self.holes = None  # [start, end) of damaged bytes that reading jumps over
-
-
-class Cursor:
-    """An output's position and counters.
-
-    ``offset`` is the byte offset of the record holding the next point,
-    ``skip`` how many of that record's points are already done, and
-    ``recno`` the index of the next point within the segment.
-    """
-
-    __slots__ = ("seq", "offset", "recno", "skip", "dropped", "dead")
-
-    def __init__(self, seq=0, offset=0, recno=0, dropped=0, dead=0, skip=0):
-        self.seq = seq
-        self.offset = offset
-        self.recno = recno
-        self.skip = skip
-        self.dropped = dropped
-        self.dead = dead
-
-    def position(self):
-        return (self.seq, self.offset, self.recno, self.skip)
-
-    def move(self, pos) -> None:
-        self.seq, self.offset, self.recno, self.skip = pos
-
-    def slot(self, counter: int) -> bytes:
-        """One 128-byte slot: ``v3 counter seq offset recno skip dropped dead crc``."""
-        text = "v3 %d %d %d %d %d %d %d" % (
-            counter,
-            self.seq,
-            self.offset,
-            self.recno,
-            self.skip,
-            self.dropped,
-            self.dead,
-        )
-        line = ("%s %08x" % (text, _crc(text.encode()))).encode()
-        return line + b" " * (SLOT - 1 - len(line)) + b"\n"
-
-    @staticmethod
-    def from_slot(data):
-        """``(counter, Cursor)`` from a slot, or None when it does not check."""
-        try:
-            text = bytes(data).decode().strip()
-            body, crc = text.rsplit(" ", 1)
-            if not body.startswith("v3 ") or int(crc, 16) != _crc(body.encode()):
-                return None
-            v = [int(w) for w in body.split()[1:]]
-            if len(v) != 7:
-                return None
-        except (ValueError, UnicodeError):
-            return None
-        return v[0], Cursor(v[1], v[2], v[3], v[5], v[6], v[4])
-
-    @staticmethod
-    def decode(data):
-        """The newest valid slot of a cursor file (or a v1/v2 one-line file), or None."""
-        if data[:3] == b"v3 ":
-            best = None
-            for i in range(0, len(data) - SLOT + 1, SLOT):
-                got = Cursor.from_slot(data[i : i + SLOT])
-                if got is not None and (best is None or got[0] > best[0]):
-                    best = got
-            return best
-        try:
-            words = data.decode().split()
-            if words[0] == "v1" and len(words) == 6:
-                words = words[:4] + ["0"] + words[4:]
-            elif words[0] != "v2" or len(words) != 7:
-                return None
-            v = [int(w) for w in words[1:]]
-        except (ValueError, IndexError, UnicodeError):
-            return None
-        return 0, Cursor(v[0], v[1], v[2], v[4], v[5], v[3])
+    return spoolfix.describe(d)
 
 
 class Batch:
     """Points taken for one output; give it back with ``ack`` or ``keep``."""
 
-    __slots__ = ("output", "records", "appended", "start", "end")
-
-    def __init__(self, output: str, records, appended, start, end):
+    def __init__(self, output: str, records, end):
         self.output = output
         self.records = records  # payload bytes, one per point, in spool order
-        self.appended = appended  # append time (s) of each record
-        self.start = start  # (seq, offset, recno, skip)
-        self.end = end
+        self.end = end  # (seq, offset, recno, skip) after its last point
 
     def __len__(self) -> int:
         return len(self.records)
 
     def points(self):
-        return [decode_point(r) for r in self.records]
+        from tspush.core import spoolmore
+
+        return spoolmore.points(self)
 
 
 class Spool:
@@ -361,7 +213,8 @@ class Spool:
 
     ``lock`` (optional) is any object with ``__enter__``/``__exit__``; the
     host passes a ``threading.Lock`` because sources and outputs run on
-    threads. ``clock`` returns whole seconds and stamps records.
+    threads; without one the spool is its own (no-op) lock. ``clock``
+    returns whole seconds and stamps records.
     """
 
     def __init__(
@@ -377,395 +230,334 @@ class Spool:
         record_bytes: int = 0,
         cursor_sync: bool = False,
     ):
-        if not outputs:
-            raise SpoolError("spool needs at least one output name")
+        ok = outputs and segment_bytes >= 256 and max_bytes >= 2 * segment_bytes
         for name in outputs:
-            if not name or not _valid_name(name):
-                raise SpoolError(
-                    "output name %r: use letters, digits, '-' and '_' (it names a cursor file)"
-                    % name
-                )
-        if segment_bytes < 256 or max_bytes < 2 * segment_bytes:
-            raise SpoolError(
-                "spool: segment_bytes %d and max_bytes %d: need segment_bytes >= 256 and "
-                "max_bytes >= 2 * segment_bytes" % (segment_bytes, max_bytes)
-            )
+            # Letters, digits, - and _ (it names a file). As bytes: iterating a str would
+            # intern each character as a name on MicroPython.
+            for ch in (name or "/").encode():
+                if not (ch in (45, 95) or 48 <= ch <= 57 or 65 <= (ch & 0xDF) <= 90):
+                    ok = False  # or a non-ASCII letter: spoolmore looks closer
+        if not ok:
+            from tspush.core import spoolmore
+
+            e = spoolmore.fail(None, "__init__", (outputs, max_bytes, segment_bytes))
+            if e is not None:
+                raise e
+        if clock is None:
+            import time
+
+            clock = lambda: int(time.time())  # noqa: E731  (a def would cost a name)
         self.path = path.rstrip("/") or "/"
         self.outputs = list(outputs)
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
         self.segment_bytes = segment_bytes
         self.sync_every_s = sync_every_s
-        # Cursor files are replaced by rename, which a crashed process cannot
-        # tear; fsync'ing them too only matters for a power cut, where a stale
-        # cursor means points sent again, never lost.
+        # Saving a cursor is a small write in place (see the module doc); fsync'ing
+        # it too only matters for a power cut, where a stale cursor means points
+        # sent again, never lost.
         self.cursor_sync = cursor_sync
         # Small segments mean flash: small records and small reads save RAM.
         small = segment_bytes < 65536
         self.record_bytes = min(record_bytes or (1024 if small else 65536), segment_bytes // 4)
-        self.read_bytes = 256 if small else 65536
-        self.clock = clock or _now_s
-        self.lock = lock or _NoLock()
-        self.segments = []  # Segment, oldest first; the last one is written to
+        self.clock = clock
+        self.lock = lock or self
+        self.segments = []  # oldest first; the last one is written to
         self.cursors = {}
         self.corrupt_bytes = 0  # damaged bytes skipped or cut, since opening
         self.corrupt_records = 0
         self.damage = []  # (segment seq, kind, bytes, records): see describe()
-        self.closed = False
-        self._counters = {}  # output -> counter of its newest cursor slot
-        self._cursor_files = {}  # output -> open cursor file, written in place
-        self._last_sync_s = 0
-        self._torn = False  # a write failed half-way: the last segment takes no more records
-        self._open()
-
-    # -- opening and recovery -------------------------------------------------
-
-    def _file(self, seq: int) -> str:
-        return "%s/%08d%s" % (self.path, seq, SEG_SUFFIX)
-
-    def _open(self) -> None:
+        self._f = None  # the last segment, open to append; None: it takes no more records
+        self._synced_s = 0
+        path = self.path
         try:
-            os.stat(self.path)
+            names = os.listdir(path)
         except OSError:
-            _mkdirs(self.path)
-        try:
-            names = os.listdir(self.path)
-        except OSError as e:
-            raise SpoolError("spool directory %s cannot be read: %s" % (self.path, e), e)
+            # First start: create the directory and its parents (those that exist fail).
+            d = None
+            for part in path.split("/"):
+                d = part if d is None else d + "/" + part
+                try:
+                    os.mkdir(d)
+                except OSError:
+                    pass
+            try:
+                names = os.listdir(path)
+            except OSError as e:
+                from tspush.core import spoolmore
+
+                raise spoolmore.fail(self, "mkdir", e)
         seqs = []
         for n in names:
-            if n.endswith(SEG_SUFFIX):
+            if n.endswith(".seg"):
                 try:
-                    seqs.append(int(n[: -len(SEG_SUFFIX)]))
+                    seqs.append(int(n[:-4]))
                 except ValueError:
                     pass
             elif n.endswith(".tmp"):
-                _remove(self.path + "/" + n)
+                try:
+                    os.remove(path + "/" + n)
+                except OSError:
+                    pass
         seqs.sort()
+        piece = 256 if small else 65536  # bytes read at a time (spoolfix.read_bytes)
         for seq in seqs:
-            self.segments.append(self._recover(seq, seq == seqs[-1]))
-        if not self.segments:
-            self.segments.append(Segment(1))
-        for name in self.outputs:
-            self.cursors[name] = self._load_cursor(name)
-        last = self.segments[-1]
-        self._f = open(self._file(last.seq), "ab")
-
-    def _recover(self, seq: int, last: bool) -> Segment:
-        """Index one segment: skip damaged records, cut a torn tail, report an empty file."""
-        path = self._file(seq)
-        seg = Segment(seq)
-        size = os.stat(path)[6]
-        if not size and not last:
-            # Only the segment written to can be empty: this one was cut by the file system.
-            self.damage.append((seq, EMPTY, 0, 0))
-            return seg
-        piece = self.read_bytes
-        f = open(path, "rb")
-        try:
-            pos = 0
-            while pos < size:
-                got = check(f, pos, size, piece)
-                if got is None:
-                    nxt = find(f, pos, size, piece)
-                    self._damaged(seg, f, pos, size if nxt < 0 else nxt, nxt < 0)
-                    if nxt < 0:
-                        break
-                    pos = nxt
-                    f.seek(pos)
-                    continue
-                if seg.count == 0:
-                    seg.first_s = got[1]
-                seg.last_s = got[1]
-                seg.count += got[2]
-                pos = got[0]
-        finally:
-            f.close()
-        seg.size = pos
-        if pos < size:
-            _cut(path, pos, piece)
-        return seg
-
-    def _damaged(self, seg, f, start: int, end: int, torn: bool) -> None:
-        """Count the damaged bytes ``[start, end)``; reading jumps over them unless ``torn``."""
-        # How many records they held, as far as their headers can still be followed.
-        n = 0
-        pos = start
-        while pos < end:
-            n += 1
-            f.seek(pos)
-            h = f.read(HEADER)
-            word = struct.unpack("<I", h[:4])[0] if len(h) == HEADER else 0
-            if word >> 24 not in (0, MARK) or not word & 0xFFFFFF:
-                break
-            pos += HEADER + (word & 0xFFFFFF)
-        self.corrupt_bytes += end - start
-        self.corrupt_records += n
-        if not torn:
-            if seg.holes is None:
-                seg.holes = []
-            seg.holes.append((start, end))
-        self.damage.append((seg.seq, TORN if torn else CORRUPT, end - start, n))
-
-    def _load_cursor(self, name: str) -> Cursor:
-        path = self.path + "/" + _CURSOR + name
-        c = None
-        try:
-            f = open(path, "rb")
+            # Index the segment, checking every record's CRC; damage is left to spoolfix.
+            name = self._file(seq)
+            seg = [seq, 0, 0, 0, None]
+            self.segments.append(seg)
+            size = os.stat(name)[6]
+            if not size and seq != seqs[-1]:
+                # Only the segment written to can be empty: this one was cut by the file system.
+                self.damage.append((seq, 3, 0, 0))  # spoolfix.EMPTY
+                continue
+            f = open(name, "rb")
             try:
-                got = Cursor.decode(f.read(2 * SLOT))
+                start = 0
+                while start < size:
+                    got = check(f, start, size, piece)
+                    if got is None:
+                        break
+                    seg[3] = got[1]
+                    seg[2] += got[2]
+                    start = got[0]
             finally:
                 f.close()
-            if got is not None:
-                self._counters[name], c = got
-        except OSError:
-            pass
+            seg[1] = start
+            if start < size:  # skipped or cut by spoolfix
+                from tspush.core import spoolfix
+
+                spoolfix.index(self, seg, name, start, size)
+        if not self.segments:
+            self.segments.append([1, 0, 0, 0, None])
         first = self.segments[0]
-        if c is None:
-            return Cursor(first.seq, 0, 0)
-        if c.seq < first.seq:
-            c.move((first.seq, 0, 0, 0))
-        seg = self._segment(c.seq)
-        if seg is not None and seg.holes and seg.holes[0][0] <= c.offset:
-            self._recount(seg, c)
-        if (
-            seg is not None
-            and c.offset
-            and not seg.size
-            and (seg.seq, EMPTY, 0, 0) not in self.damage
-        ):
-            self.damage.append((seg.seq, EMPTY, 0, 0))  # it held what this output had read
-        if seg is None:
-            # The segment it pointed into is gone: start at the next one.
-            later = [s for s in self.segments if s.seq > c.seq]
-            s = later[0] if later else self.segments[-1]
-            c.move((s.seq, 0, 0, 0) if later else (s.seq, s.size, s.count, 0))
-        elif c.offset > seg.size or c.recno > seg.count or (c.offset == seg.size and c.skip):
-            # The tail it had acked was cut after a crash: nothing left to send there.
-            c.move((seg.seq, seg.size, seg.count, 0))
-        return c
+        for name in self.outputs:
+            # The newest valid slot of the output's cursor file, checked against the segments.
+            data = b""
+            try:
+                f = open("%s/cursor.%s" % (path, name), "rb")
+                try:
+                    data = f.read(256)
+                finally:
+                    f.close()
+            except OSError:
+                pass
+            c = None
+            if data[:3] != b"v3 ":
+                if data:
+                    from tspush.core import spoolfix
 
-    def _recount(self, seg, c) -> None:
-        """Count again the valid points before ``c``'s offset: some at or before it are damaged."""
-        off, skip = c.offset, c.skip
-        for a, b in seg.holes:
-            if a <= off < b:  # the record it points at is damaged
-                off, skip = b, 0
-        pos = n = 0
-        f = open(self._file(seg.seq), "rb")
-        try:
-            while pos < off and pos < seg.size:
-                for a, b in seg.holes:
-                    if a <= pos < b:
-                        pos = b
-                if pos >= off:
-                    break
-                f.seek(pos)
-                got = check(f, pos, seg.size, self.read_bytes)
-                if got is None:
-                    break
-                n += got[2]
-                pos = got[0]
-        finally:
-            f.close()
-        c.move((seg.seq, pos, n, skip if pos == off else 0))
+                    c = spoolfix.decode(data)
+            else:
+                best = None
+                for i in range(0, len(data) - 127, 128):
+                    try:
+                        body, crc = bytes(data[i : i + 128]).strip().rsplit(b" ", 1)
+                        if body[:3] != b"v3 " or int(crc, 16) != _crc(body):
+                            continue
+                        v = [int(w) for w in body.split()[1:]]
+                    except ValueError:
+                        continue
+                    if len(v) == 7 and (best is None or v[0] > best[0]):
+                        best = (v[0], v[1:])
+                if best is not None:
+                    c = best[1] + [best[0], None]
+            if c is None:
+                c = [first[0], 0, 0, 0, 0, 0, 0, None]
+            if c[0] < first[0]:
+                c[:4] = [first[0], 0, 0, 0]
+            seg = None
+            for s in self.segments:
+                if s[0] == c[0]:
+                    seg = s
+            if (
+                seg is None
+                or (seg[4] and seg[4][0][0] <= c[1])
+                or c[1] > seg[1]
+                or c[2] > seg[2]
+                or (c[1] == seg[1] and c[3])
+                or (c[1] and not seg[1])
+            ):
+                from tspush.core import spoolfix
 
-    def _segment(self, seq: int):
-        for s in self.segments:
-            if s.seq == seq:
-                return s
-        return None
+                spoolfix.fix_cursor(self, c, seg)
+            self.cursors[name] = c
+        last = self.segments[-1]
+        # "r+b" at the end of its valid bytes rather than "ab": one name fewer on a board.
+        self._f = open(self._file(last[0]), "r+b" if last[1] else "wb")
+        self._f.seek(last[1])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def _file(self, index: int) -> str:
+        """The path of segment number ``index``."""
+        return "%s/%08d.seg" % (self.path, index)
 
     # -- writing --------------------------------------------------------------
 
-    def append(self, points, now_ts=None) -> int:
-        """Store points durably (per ``sync_every_s``); stamp those without a timestamp.
+    def append(self, *args, **kw) -> int:
+        """Store points (``append(points, now_ts=None)``): see ``spoolmore.append``."""
+        from tspush.core import spoolmore
 
-        Returns the number stored. ``now_ts`` is the stamp for points whose
-        ``ts`` is None (seconds or milliseconds, as the caller's clock gives).
-        """
-        from tspush.core.opentsdb import encode_point
+        return spoolmore.append(self, *args, **kw)
 
-        payloads = []
-        for p in points:
-            if p.ts is None and now_ts is not None:
-                p.ts = now_ts
-            payload = encode_point(p)
-            if len(payload) > MAX_POINT:
-                raise SpoolError(
-                    "%s: point encodes to %d bytes, over the %d-byte limit"
-                    % (p.describe(), len(payload), MAX_POINT)
-                )
-            payloads.append(payload)
-        return self.append_records(payloads)
-
-    def append_records(self, payloads) -> int:
-        """Store already-encoded points (OpenTSDB JSON objects, one per payload).
+    def append_records(self, data) -> int:
+        """Store already-encoded points (``data``: OpenTSDB JSON objects, one per payload).
 
         A SpoolError (disk full) says in ``stored`` how many of the first
         points were stored before the write failed; the rest were not.
         """
-        if not payloads:
+        if not data:
             return 0
         now_s = self.clock()
-        records = []  # (record bytes, points in it)
+        stamp = (now_s & 0xFFFFFFFF).to_bytes(4, "little")
+        # (pieces, bytes, points) of each record. On a board (small segments) its points are
+        # never joined: the CRC runs over them one by one and they are written one by one,
+        # so an append allocates no block larger than one point. A computer joins them.
+        small = self.segment_bytes < 65536
+        records = []
         group = []
-        group_bytes = 0
-        for payload in payloads:
-            if len(payload) > MAX_POINT:
-                raise SpoolError(
-                    "a point encodes to %d bytes, over the %d-byte limit"
-                    % (len(payload), MAX_POINT)
-                )
-            if group and group_bytes + len(payload) + 1 > self.record_bytes:
-                records.append((encode_record(b"\n".join(group), now_s), len(group)))
+        size = 0
+        for p in list(data) + [None]:  # None: the end, encode the last group
+            if p is not None and len(p) > MAX_POINT:
+                from tspush.core import spoolmore
+
+                raise spoolmore.fail(None, "len", len(p))
+            if group and (p is None or size + len(p) + 1 > self.record_bytes):
+                # A record: marker and length, append time, CRC, the points (see top).
+                head = (0xF5 << 24 | size - 1).to_bytes(4, "little") + stamp
+                crc = _crc(head)
+                if small:
+                    pieces = [None]
+                    for q in group:
+                        if len(pieces) > 1:
+                            pieces.append(b"\n")
+                            crc = _crc(b"\n", crc)
+                        pieces.append(q)
+                        crc = _crc(q, crc)
+                else:
+                    rec = b"\n".join(group)
+                    crc = _crc(rec, crc)
+                    pieces = [None, rec]
+                pieces[0] = head + crc.to_bytes(4, "little")
+                records.append((pieces, 11 + size, len(group)))
                 group = []
-                group_bytes = 0
-            group.append(payload)
-            group_bytes += len(payload) + 1
-        if group:
-            records.append((encode_record(b"\n".join(group), now_s), len(group)))
+                size = 0
+            if p is not None:
+                group.append(p)
+                size += len(p) + 1
+        records.append(((), 0, 0))  # the end: write what is gathered
         with self.lock:
             parts = []
             seg = self.segments[-1]
-            size = seg.size
+            size = seg[1]
             n = done = 0
             try:
-                for rec, count in records:
-                    if size + len(rec) > self.segment_bytes and size > 0:
-                        self._write(seg, parts, n, now_s)
+                for pieces, length, count in records:
+                    full = length and size > 0 and size + length > self.segment_bytes
+                    if n and (full or not length):
+                        # Write what fits this segment (one flush, one record or more).
+                        if self._f is None:
+                            seg = self._rotate()
+                        written = 0
+                        try:
+                            for b in parts:
+                                self._f.write(b)
+                                written += len(b)
+                            self._f.flush()
+                        except OSError as e:
+                            # Disk full: part of ``parts`` may be on disk. Nothing may follow
+                            # a torn record (recovery cuts a segment there), so this segment
+                            # is closed for good and the next write starts a new one.
+                            f = self._f
+                            self._f = None
+                            try:
+                                f.close()  # (drops what it buffers)
+                            except OSError:
+                                pass
+                            from tspush.core import spoolmore
+
+                            raise spoolmore.fail(self, "write", e)
+                        seg[1] += written
+                        seg[2] += n
+                        seg[3] = now_s
                         done += n
+                    if full:
                         seg = self._rotate()
                         size = 0
                         parts = []
                         n = 0
-                    parts.append(rec)
-                    size += len(rec)
+                    parts.extend(pieces)
+                    size += length
                     n += count
-                self._write(seg, parts, n, now_s)
-                done += n
-                self._sync(now_s)
-                self._enforce_caps(now_s)
+                every = self.sync_every_s
+                if every is not None and every >= 0 and now_s - self._synced_s >= every:
+                    _fsync(self._f)
+                    self._synced_s = now_s
+                segs = self.segments
+                if (
+                    len(segs) > 1
+                    and (not segs[0][2] or self.total_bytes() > self.max_bytes)
+                    or (self.max_age_s and segs[0][2] and segs[0][3] < now_s - self.max_age_s)
+                ):
+                    from tspush.core import spoolmore
+
+                    spoolmore.enforce_caps(self, now_s)
             except SpoolError as e:
                 e.stored = done  # the points before the failed write are stored
                 raise
-        return len(payloads)
+        return len(data)
 
-    def _write(self, seg: Segment, parts, n: int, now_s: int) -> None:
-        if not n:
-            return
-        if self._torn:
-            seg = self._fresh_segment()
-        data = b"".join(parts)
-        try:
-            self._f.write(data)
-            self._f.flush()
-        except OSError as e:
-            # Disk full: part of ``data`` may be on disk. Nothing may follow a torn
-            # record (recovery cuts a segment there), so this segment is closed for
-            # good and the next write starts a new one.
-            self._torn = True
-            try:
-                self._f.close()  # also drops the bytes it still buffers
-            except OSError:
-                pass
-            raise SpoolError(
-                "spool %s: cannot write (%s): check free space and permissions" % (self.path, e), e
-            )
-        if seg.count == 0:
-            seg.first_s = now_s
-        seg.size += len(data)
-        seg.count += n
-        seg.last_s = now_s
-
-    def _sync(self, now_s: int, force: bool = False) -> None:
-        if self.sync_every_s is None or self.sync_every_s < 0:
-            if force:
-                _fsync(self._f)
-            return
-        if force or now_s - self._last_sync_s >= self.sync_every_s:
-            _fsync(self._f)
-            self._last_sync_s = now_s
-
-    def _rotate(self) -> Segment:
-        _fsync(self._f)
-        self._f.close()
-        self._torn = True  # until the new segment is open
-        return self._fresh_segment()
-
-    def _fresh_segment(self) -> Segment:
+    def _rotate(self):
+        """Start the next segment (or the last one again if it holds no whole record)."""
+        f = self._f
+        if f is not None:
+            _fsync(f)
+            f.close()
+            self._f = None  # until the new segment is open
         last = self.segments[-1]
-        empty = last.size == 0  # holds no whole record: start it again rather than add one
-        seg = last if empty else Segment(last.seq + 1)
+        empty = not last[1]
+        seg = last if empty else [last[0] + 1, 0, 0, 0, None]
         try:
-            f = open(self._file(seg.seq), "wb" if empty else "ab")
+            f = open(self._file(seg[0]), "wb")
         except OSError as e:
-            raise SpoolError(
-                "spool %s: cannot start a new segment (%s): check free space" % (self.path, e), e
-            )
+            from tspush.core import spoolmore
+
+            raise spoolmore.fail(self, "open", e)
         if not empty:
             self.segments.append(seg)
         self._f = f
-        self._torn = False
         return seg
 
     def flush(self) -> None:
         with self.lock:
-            _fsync(self._f)
+            if self._f is not None:
+                _fsync(self._f)
 
     def close(self) -> None:
         with self.lock:
-            if not self.closed:
+            f = self._f
+            self._f = None
+            if f is not None:
                 try:
-                    _fsync(self._f)
-                    self._f.close()
+                    _fsync(f)
+                    f.close()
                 except (OSError, ValueError):
                     pass  # disk full or already closed after a failed write: all is indexed
-                for name in self._cursor_files:
+            for c in self.cursors.values():
+                if c[7] is not None:
                     try:
-                        self._cursor_files[name].close()
+                        c[7].close()
                     except OSError:
                         pass
-                self._cursor_files = {}
-                self.closed = True
-
-    # -- caps -----------------------------------------------------------------
+                    c[7] = None
 
     def total_bytes(self) -> int:
-        return sum(s.size for s in self.segments)
-
-    def _enforce_caps(self, now_s: int) -> None:
-        while len(self.segments) > 1 and self.segments[0].count == 0:
-            self._drop_oldest()
-        while len(self.segments) > 1 and self.total_bytes() > self.max_bytes:
-            self._drop_oldest()
-        if self.max_age_s:
-            cutoff = now_s - self.max_age_s
-            while self.segments[0].count and self.segments[0].last_s < cutoff:
-                if len(self.segments) == 1:
-                    self._rotate()
-                self._drop_oldest()
-
-    def _drop_oldest(self) -> None:
-        seg = self.segments.pop(0)
-        nxt = self.segments[0]
-        for name in self.cursors:
-            c = self.cursors[name]
-            if c.seq <= seg.seq:
-                c.dropped += seg.count - (c.recno if c.seq == seg.seq else 0)
-                c.move((nxt.seq, 0, 0, 0))
-                self._save_cursor(name, c)
-        _remove(self._file(seg.seq))
-
-    def _gc(self) -> None:
-        """Delete segments every output has acked past (never the one written to)."""
-        while len(self.segments) > 1:
-            seq = self.segments[0].seq
-            for name in self.cursors:
-                if self.cursors[name].seq <= seq:
-                    return
-            _remove(self._file(seq))
-            self.segments.pop(0)
+        return sum(s[1] for s in self.segments)
 
     # -- transactions ---------------------------------------------------------
 
@@ -780,301 +572,204 @@ class Spool:
         previous batch's ``end``) reads on past batches still in flight.
         """
         with self.lock:
-            c = self._cursor(output)
-            if start is None or (start[0], start[2]) < (c.seq, c.recno):
-                start = c.position()
+            c = self.cursors.get(output)
+            if c is None:
+                from tspush.core import spoolmore
+
+                raise spoolmore.fail(self, "key", output)
+            if start is None or (start[0], start[2]) < (c[0], c[2]):
+                start = (c[0], c[1], c[2], c[3])
             records = []
-            appended = []
-            pos = start
-            budget = [max_points, max_bytes, per_record_bytes, 0]
-            for seg in self.segments:
-                if seg.seq < pos[0]:
+            stop = [max_points, max_bytes, per_record_bytes, 0]
+            for index in range(len(self.segments)):
+                seg = self.segments[index]
+                if seg[0] < start[0]:
                     continue
-                if seg.seq > pos[0]:
-                    pos = (seg.seq, 0, 0, 0)
-                if pos[1] >= seg.size:
+                if seg[0] > start[0]:
+                    start = (seg[0], 0, 0, 0)
+                if start[1] >= seg[1]:
                     continue
-                pos, full = self._read(seg, pos, budget, records, appended)
+                start, full = self._read(index, start, stop, records)
                 if full:
                     break
             if not records:
                 return None
-            return Batch(output, records, appended, start, pos)
+            return Batch(output, records, start)
 
-    def _read(self, seg, pos, budget, records, appended):
-        """Points of ``seg`` from ``pos`` into ``records``; the new position and whether full."""
-        want, max_bytes, extra = budget[0], budget[1], budget[2]
-        _, offset, recno, skip = pos
-        if seg is self.segments[-1] and not self._torn:
+    def _read(self, index, start, stop, records):
+        """Points of segment ``index`` (in ``segments``) from position ``start`` into ``records``:
+        the new position, and whether the batch is full. ``stop``: [max points, max bytes, bytes
+        per point, bytes so far].
+        """
+        seg = self.segments[index]
+        want, max_bytes, extra = stop[0], stop[1], stop[2]
+        offset, recno, skip = start[1], start[2], start[3]
+        if seg is self.segments[-1] and self._f is not None:
             self._f.flush()
-        piece = self.read_bytes
-        f = open(self._file(seg.seq), "rb")
+        piece = 256 if self.segment_bytes < 65536 else 65536  # spoolfix.read_bytes
+        size = seg[1]
+        f = open(self._file(seg[0]), "rb")
         try:
             f.seek(offset)
-            while offset < seg.size and len(records) < want:
-                if seg.holes:
-                    for a, b in seg.holes:
+            while offset < size and len(records) < want:
+                if seg[4]:
+                    for a, b in seg[4]:
                         if a <= offset < b:
                             offset = b
                             skip = 0
                             f.seek(offset)
-                    if offset >= seg.size:
+                    if offset >= size:
                         break
-                got = check(f, offset, seg.size, piece, True)
+                got = check(f, offset, size, piece, True)
                 if got is None:
                     # Changed on disk since it was indexed: go on at the next valid record.
-                    nxt = find(f, offset, seg.size, piece)
-                    self._damaged(seg, f, offset, seg.size if nxt < 0 else nxt, False)
+                    from tspush.core import spoolfix
+
+                    spoolfix.seek(self, seg, f, offset)
                     f.seek(offset)
                     continue
                 end, appended_s, n_pts, points = got
                 i = skip
                 room = want - len(records)
                 chunk = points[i : i + room] if (i or room < n_pts) else points
-                size = 0
+                n = 0
                 if max_bytes:
                     for p in chunk:
-                        size += len(p)
-                    size += extra * len(chunk)
-                if not max_bytes or budget[3] + size <= max_bytes:
+                        n += len(p)
+                    n += extra * len(chunk)
+                if not max_bytes or stop[3] + n <= max_bytes:
                     # The common case: the whole rest of the record fits.
                     records.extend(chunk)
-                    appended.extend([appended_s] * len(chunk))
-                    budget[3] += size
+                    stop[3] += n
                     recno += len(chunk)
                     i += len(chunk)
                 while i < n_pts and len(records) < want:
                     p = points[i]
-                    if max_bytes and records and budget[3] + len(p) + extra > max_bytes:
-                        return (seg.seq, offset, recno, i), True
-                    budget[3] += len(p) + extra
+                    if max_bytes and records and stop[3] + len(p) + extra > max_bytes:
+                        return (seg[0], offset, recno, i), True
+                    stop[3] += len(p) + extra
                     records.append(p)
-                    appended.append(appended_s)
                     recno += 1
                     i += 1
                 if i < n_pts:
-                    return (seg.seq, offset, recno, i), True
+                    return (seg[0], offset, recno, i), True
                 skip = 0
                 offset = end
         finally:
             f.close()
-        if offset >= seg.size:  # (recno falls short if a record was damaged since indexing)
-            offset, recno = seg.size, seg.count
-        return (seg.seq, offset, recno, 0), len(records) >= want
+        if offset >= size:  # (recno falls short if a record was damaged since indexing)
+            offset, recno = size, seg[2]
+        return (seg[0], offset, recno, 0), len(records) >= want
 
     def ack(self, batch) -> None:
         """The batch is delivered (or dead-lettered): never send it again."""
         with self.lock:
-            c = self._cursor(batch.output)
-            if (batch.end[0], batch.end[2]) > (c.seq, c.recno):
-                c.move(batch.end)
-                self._save_cursor(batch.output, c)
-            self._gc()
+            c = self.cursors.get(batch.output)
+            if c is None:
+                from tspush.core import spoolmore
+
+                raise spoolmore.fail(self, "key", batch.output)
+            end = batch.end
+            if (end[0], end[2]) > (c[0], c[2]):
+                self._save_cursor(batch.output, end)
+            # Delete segments every output has acked past (never the one written to).
+            segs = self.segments
+            while len(segs) > 1:
+                seq = segs[0][0]
+                for c in self.cursors.values():
+                    if c[0] <= seq:
+                        return
+                try:
+                    os.remove(self._file(seq))
+                except OSError:
+                    pass
+                segs.pop(0)
 
     def keep(self, batch) -> None:
         """Send later: nothing moves (present for symmetry and readability)."""
         return None
 
-    def dead_letter(self, output: str, items, file_path=None) -> int:
-        """Append rejected points as JSON lines ``{"output","reason","point"}``; count them.
+    def dead_letter(self, *args) -> int:
+        """Write rejected points to the dead-letter file: see ``spoolmore.dead_letter``."""
+        from tspush.core import spoolmore
 
-        ``items``: ``(payload_bytes, reason)`` pairs. Call ``ack`` afterwards.
-        """
-        from tspush.core.opentsdb import json_str
-
-        if not items:
-            return 0
-        path = file_path or (self.path + "/dead-letter.jsonl")
-        lines = []
-        for payload, reason in items:
-            if not isinstance(payload, (bytes, bytearray)):
-                from tspush.core.opentsdb import encode_point
-
-                payload = encode_point(payload)
-            lines.append(
-                b'{"output":'
-                + json_str(output).encode()
-                + b',"reason":'
-                + json_str(str(reason)).encode()
-                + b',"point":'
-                + bytes(payload)
-                + b"}\n"
-            )
-        with self.lock:
-            f = open(path, "ab")
-            try:
-                f.write(b"".join(lines))
-                _fsync(f)
-            finally:
-                f.close()
-            c = self._cursor(output)
-            c.dead += len(lines)
-            self._save_cursor(output, c)
-        return len(lines)
+        return spoolmore.dead_letter(self, *args)
 
     # -- cursors and figures --------------------------------------------------
 
-    def _cursor(self, output: str) -> Cursor:
-        c = self.cursors.get(output)
-        if c is None:
-            raise SpoolError(
-                "output %r has no cursor in spool %s: known outputs are %s"
-                % (output, self.path, ", ".join(sorted(self.cursors)))
-            )
-        return c
+    def _save_cursor(self, name: str, end=None) -> None:
+        """Write the output's cursor, moved to position ``end`` if given, into its file.
 
-    def _save_cursor(self, name: str, c: Cursor) -> None:
-        path = self.path + "/" + _CURSOR + name
-        counter = self._counters.get(name, 0) + 1
-        self._counters[name] = counter
+        Out of memory, nothing moves: the file and the cursor in memory still agree.
+        Disk full, the cursor moves in memory only and is saved at a later ack, after
+        the segments it frees have made room (a crash before then sends again).
+        """
+        c = self.cursors[name]
+        v = list(end or c[:4]) + c[4:6]
+        n = c[6] + 1
+        path = "%s/cursor.%s" % (self.path, name)
+        f = c[7]
+        slots = []
+        # The first save since opening writes a fresh two-slot file, later ones one slot,
+        # at ``128 * (counter % 2)``: a torn write leaves the other, older one.
+        for k in (n - 1, n) if f is None else (n,):
+            text = "v3 %d %d %d %d %d %d %d" % (k, v[0], v[1], v[2], v[3], v[4], v[5])
+            line = "%s %08x %s\n" % (text, _crc(text.encode()), " " * (117 - len(text)))
+            slots.append(line.encode())  # 128 bytes: "v3 n seq offset recno skip dropped dead crc"
         try:
-            f = self._cursor_files.get(name)
             if f is None:
-                # First save since opening: a fresh two-slot file, then written in place.
-                slots = [c.slot(counter - 1), c.slot(counter)]
-                if counter % 2 == 0:
+                if n % 2 == 0:
                     slots.reverse()
-                write_atomic(path, slots[0] + slots[1], self.cursor_sync)
-                self._cursor_files[name] = open(path, "r+b")
-                return
-            f.seek(SLOT * (counter % 2))
-            f.write(c.slot(counter))
-            if self.cursor_sync:
-                _fsync(f)
+                write_atomic(path, slots, self.cursor_sync)
+                c[7] = open(path, "r+b")
             else:
-                f.flush()
+                f.seek(128 * (n % 2))
+                f.write(slots[0])
+                if self.cursor_sync:
+                    _fsync(f)
+                else:
+                    f.flush()
         except OSError:
-            # Disk full: the cursor moves in memory and is saved at a later ack, after
-            # the segments it frees have made room. A crash before then sends again.
-            _remove(path + ".tmp")
+            try:
+                os.remove(path + ".tmp")
+            except OSError:
+                pass
+        c[:4] = v[:4]
+        c[6] = n
 
     def pending(self, output: str) -> int:
         """Points stored and not yet acked by ``output``."""
         with self.lock:
-            c = self._cursor(output)
+            c = self.cursors.get(output)
+            if c is None:
+                from tspush.core import spoolmore
+
+                raise spoolmore.fail(self, "key", output)
             n = 0
             for s in self.segments:
-                if s.seq == c.seq:
-                    n += s.count - c.recno
-                elif s.seq > c.seq:
-                    n += s.count
+                if s[0] == c[0]:
+                    n += s[2] - c[2]
+                elif s[0] > c[0]:
+                    n += s[2]
             return n
+
+    def dropped(self, output: str) -> int:
+        """Points ``output`` never got: dropped by the caps before it acked them."""
+        c = self.cursors.get(output)
+        return c[4] if c is not None else 0
 
     def points(self) -> int:
         """Points stored in the spool (acked by some outputs but not all included)."""
-        return sum(s.count for s in self.segments)
+        return sum(s[2] for s in self.segments)
 
-    def oldest_pending_s(self, output: str):
-        """Append time (clock seconds) of ``output``'s oldest pending point, or None."""
-        with self.lock:
-            c = self._cursor(output)
-            for s in self.segments:
-                if s.seq < c.seq:
-                    continue
-                off = c.offset if s.seq == c.seq else 0
-                for a, b in s.holes or ():
-                    if a <= off < b:
-                        off = b
-                if off >= s.size:
-                    continue
-                if s is self.segments[-1]:
-                    self._f.flush()
-                f = open(self._file(s.seq), "rb")
-                try:
-                    f.seek(off)
-                    head = f.read(HEADER)
-                finally:
-                    f.close()
-                if len(head) == HEADER:
-                    word, b, c = struct.unpack("<III", head)
-                    return b if word >> 24 == MARK else c
-            return None
+    def oldest_pending_s(self, *args):
+        """Append time of an output's oldest pending point: see ``spoolmore``."""
+        from tspush.core import spoolmore
 
-    def stats(self, output: str) -> dict:
-        c = self._cursor(output)
-        return {
-            "pending": self.pending(output),
-            "oldest_s": self.oldest_pending_s(output),
-            "dropped": c.dropped,
-            "dead_letters": c.dead,
-        }
+        return spoolmore.oldest_pending_s(self, *args)
 
+    def stats(self, *args) -> dict:
+        """An output's pending, oldest_s, dropped, dead_letters: see ``spoolmore``."""
+        from tspush.core import spoolmore
 
-def describe(d) -> str:
-    """One log line for an entry of ``Spool.damage``."""
-    seq, kind, size, n = d
-    name = "%08d%s" % (seq, SEG_SUFFIX)
-    if kind == EMPTY:
-        return (
-            "spool: segment %s is empty (0 bytes) but held points: those not sent are lost" % name
-        )
-    if kind == TORN:
-        return "spool: cut a torn tail of %d byte(s) off %s (a write cut short)" % (size, name)
-    return (
-        "spool: skipped %d corrupt record(s), %d byte(s), in %s; the valid records after "
-        "them are kept" % (n, size, name)
-    )
-
-
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _valid_name(name: str) -> bool:
-    for ch in name:
-        if not (ch.isalpha() or ch.isdigit() or ch in "-_"):
-            return False
-    return True
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _mkdirs(path: str) -> None:
-    parts = path.split("/")
-    cur = ""
-    for i, part in enumerate(parts):
-        if not part:
-            if i == 0:
-                cur = "/"
-            continue
-        cur = (cur + "/" + part) if cur and cur != "/" else (cur + part)
-        if not _exists(cur):
-            try:
-                os.mkdir(cur)
-            except OSError as e:
-                raise SpoolError("spool directory %s cannot be created: %s" % (path, e), e)
-
-
-def _cut(path: str, end: int, piece: int = 256) -> None:
-    """Keep the first ``end`` bytes of a segment (os.truncate, or a copy in pieces and rename)."""
-    trunc = getattr(os, "truncate", None)
-    if trunc is not None:
-        trunc(path, end)
-        return
-    tmp = path + ".tmp"
-    src = open(path, "rb")
-    try:
-        dst = open(tmp, "wb")
-        try:
-            while end > 0:
-                data = src.read(piece if end > piece else end)
-                if not data:
-                    break
-                dst.write(data)
-                end -= len(data)
-            _fsync(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    _remove(path)
-    os.rename(tmp, path)
+        return spoolmore.stats(self, *args)

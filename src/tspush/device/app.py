@@ -318,7 +318,7 @@ class App:
                 % (clock.lost - lost, clock.lost)
             )
         sp = self.buffer.spool
-        n = self.buffer.dropped + (sp.cursors["board"].dropped if sp is not None else 0)
+        n = self.buffer.dropped + (sp.dropped("board") if sp is not None else 0)
         if n:
             log.warn(
                 "%d reading(s) lost so far: the oldest go when the spool (spool_max_bytes) or "

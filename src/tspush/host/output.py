@@ -17,7 +17,8 @@ from typing import Any
 
 from tspush.core import forward
 from tspush.core.opentsdb import encode_point
-from tspush.core.spool import Spool, decode_point
+from tspush.core.spool import Spool
+from tspush.core.spoolmore import decode_point
 from tspush.host import profiles
 from tspush.host.agent_config import OutputConfig
 from tspush.host.transport import Transport
