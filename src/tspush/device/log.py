@@ -8,6 +8,7 @@ goes through ``auth.redact``: the token is never printed.
 """
 
 from tspush.core.auth import redact
+from tspush.device.ticks import need
 
 # Exception ``reason`` -> the words the log uses: one string, read on failure only
 # (a dict of short strings would hold RAM and intern a dozen names on a board).
@@ -79,6 +80,29 @@ class Log:
         where = (" while " + doing) if doing else ""
         self.line("error: %s%s: %s" % (cause, where, e))
         return cause
+
+    def text(self, code):
+        """Line ``code`` of ``device/says.py``; ``#code`` when the heap has no room for it."""
+        try:
+            return need("tspush.device.says text")(code)
+        except MemoryError:
+            try:
+                return "#%d" % code
+            except MemoryError:
+                return "#"
+
+    def fmt(self, code, args=()):
+        """Line ``code`` of ``device/says.py`` with ``args``; with a full heap, its number."""
+        t = self.text(code)
+        try:
+            return t % args
+        except MemoryError:
+            return t
+        except TypeError:  # the bare number: no place for the arguments
+            return "%s %s" % (t, args)
+
+    def say(self, code, args=()):
+        self.line(self.fmt(code, args))
 
     def warn(self, text):
         self.line("warning: %s" % text)

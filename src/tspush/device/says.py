@@ -1,0 +1,68 @@
+"""The board's rarer log lines, read from flash only when one is needed.
+
+Each string constant of a module loaded from ROMFS holds heap (its header) for as long as
+the module is loaded; these lines live in one constant of a module that is loaded for one
+line and dropped at once. ``Log.say`` falls back to the bare code when the heap is full.
+"""
+
+import sys
+
+# One line per message: "number text" (a trailing backslash joins the next line).
+# One constant: one header on the heap.
+_T = """
+1 PWRON_RESET:power on|HARD_RESET:reset button or power glitch|WDT_RESET:the watchdog: something \
+hung too long|DEEPSLEEP_RESET:waking from deep sleep|SOFT_RESET:a soft reset (a crash restart, \
+machine.reset or Ctrl-D)
+2 boot: last reset: %s
+3 TLS: none: plain HTTP to %s (for a tspush serve relay on your LAN)
+4 network: connect and TLS waits cut to 4 s (the ESP8266 watchdog resets after 5 s)
+5 sensor: left out: %s
+6 config: %d sensor(s), every %s s, push every %d sample(s) to %s%s
+7 spool: %d reading(s) kept from before, to send
+8 memory: %d bytes free, %d in use at rest
+9 opening the spool
+10 spool: readings are kept in RAM only
+11 watchdog: %d s
+12 watchdog: not available (%s)
+13 sampling: %d reading time(s) missed (the board was busy %d ms); back on schedule
+14 %s: %s (%s): check its wiring and power
+15 sensor: %s; this reading is skipped, the other sensors go on (%d error(s) so far)
+16 sensor: %s: reading dropped: %s
+17 writing readings to flash
+18 spool: %d reading(s) of this cycle are lost (counted)
+19 time: no NTP time; asking the server for its clock (Date header)
+20 time: the server's answer has no usable Date header
+21 asking the server for the time
+22 time: not set yet: %d reading(s) wait with their RTC time; nothing is sent until the time is \
+known
+23 time: readings taken before the clock was set get RTC time + %d s%s
+24 warning: time: %d reading(s) taken before a power cut, while the clock was never set, cannot \
+be dated: not sent, kept in the dead-letter file (%d so far)
+25 warning: %d reading(s) lost so far: the oldest go when the spool (spool_max_bytes) or RAM \
+(queue_max) is full, or a flash write fails
+26 sleep: deep sleep %d ms, until the next reading
+27 memory: %d time(s) so far; the readings taken are kept; batches now at most %d points; going on
+28 memory: %d bytes free, %d in use after the last cycle
+29 fix config.json (tspush deploy, or mpremote); Ctrl-C gives the REPL
+30 starting in %d s (Ctrl-C for the REPL)
+31 restarting in %d s (Ctrl-C for the REPL)
+"""
+
+
+def text(code):
+    """Line number ``code``; the module drops itself (its RAM comes back at the next GC).
+
+    The numbers are ints, not names: a short string constant would be interned (RAM).
+    """
+    mods = sys.modules
+    mods.pop(__name__, None)
+    try:
+        delattr(mods["tspush.device"], "says")
+    except (KeyError, AttributeError):
+        pass
+    key = "\n%d " % code
+    i = _T.find(key)
+    if i < 0:
+        return key[1:]
+    i += len(key)
+    return _T[i : _T.find("\n", i)]
