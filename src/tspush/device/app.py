@@ -241,7 +241,7 @@ class App:
                 self.sensor_errors[s.name] = n
                 why = str(e)
                 if not isinstance(e, TspushError):
-                    why = self.log.fmt(_S_WIRE, (s.name, e, type(e).__name__))
+                    why = self.log.text(_S_WIRE, (s.name, e, type(e).__name__))
                 self.log.say(_S_SENS, (why, n))
                 t = dict(tags)
                 # the name as an OpenTSDB tag value: "DHT22 on pin 4" -> "DHT22_on_pin_4"

@@ -81,28 +81,19 @@ class Log:
         self.line("error: %s%s: %s" % (cause, where, e))
         return cause
 
-    def text(self, code):
-        """Line ``code`` of ``device/says.py``; ``#code`` when the heap has no room for it."""
+    def text(self, code, args=()):
+        """Line ``code`` of ``device/says.py`` with ``args``; only its number with a full heap."""
         try:
-            return need("tspush.device.says text")(code)
+            t = need("tspush.device.says text")(code)
         except MemoryError:
-            try:
-                return "#%d" % code
-            except MemoryError:
-                return "#"
-
-    def fmt(self, code, args=()):
-        """Line ``code`` of ``device/says.py`` with ``args``; with a full heap, its number."""
-        t = self.text(code)
+            return str(code)
         try:
             return t % args
         except MemoryError:
             return t
-        except TypeError:  # the bare number: no place for the arguments
-            return "%s %s" % (t, args)
 
     def say(self, code, args=()):
-        self.line(self.fmt(code, args))
+        self.line(self.text(code, args))
 
     def warn(self, text):
         self.line("warning: %s" % text)

@@ -2,14 +2,20 @@
 
 Each string constant of a module loaded from ROMFS holds heap (its header) for as long as
 the module is loaded; these lines live in one constant of a module that is loaded for one
-line and dropped at once. ``Log.say`` falls back to the bare code when the heap is full.
+line and dropped at once. ``Log.say`` logs only the line's number when the heap is full.
 """
 
 import sys
 
-# One line per message: "number text" (a trailing backslash joins the next line).
-# One constant: one header on the heap.
-_T = """
+
+def text(code):
+    """Line number ``code``; the module drops itself (its RAM comes back at the next GC).
+
+    The numbers are ints, not names: a short string constant would be interned (RAM).
+    One line per message, "number text" (a trailing backslash joins the next line); one
+    constant, one header on the heap, and a local: no name interned.
+    """
+    t = """
 1 PWRON_RESET:power on|HARD_RESET:reset button or power glitch|WDT_RESET:the watchdog: something \
 hung too long|DEEPSLEEP_RESET:waking from deep sleep|SOFT_RESET:a soft reset (a crash restart, \
 machine.reset or Ctrl-D)
@@ -47,22 +53,15 @@ be dated: not sent, kept in the dead-letter file (%d so far)
 30 starting in %d s (Ctrl-C for the REPL)
 31 restarting in %d s (Ctrl-C for the REPL)
 """
-
-
-def text(code):
-    """Line number ``code``; the module drops itself (its RAM comes back at the next GC).
-
-    The numbers are ints, not names: a short string constant would be interned (RAM).
-    """
     mods = sys.modules
     mods.pop(__name__, None)
     try:
         delattr(mods["tspush.device"], "says")
     except (KeyError, AttributeError):
         pass
-    key = "\n%d " % code
-    i = _T.find(key)
+    key = "\n" + str(code) + " "
+    i = t.find(key)
     if i < 0:
         return key[1:]
     i += len(key)
-    return _T[i : _T.find("\n", i)]
+    return t[i : t.find("\n", i)]
