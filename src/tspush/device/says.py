@@ -52,6 +52,16 @@ be dated: not sent, kept in the dead-letter file (%d so far)
 29 fix config.json (tspush deploy, or mpremote); Ctrl-C gives the REPL
 30 starting in %d s (Ctrl-C for the REPL)
 31 restarting in %d s (Ctrl-C for the REPL)
+32 Wi-Fi: not joined; readings are kept and sent later
+33 Wi-Fi: cannot start joining (%s): set ssid in config.json
+34 Wi-Fi: failed: %s
+35 Wi-Fi: no link after %d s
+36 STAT_WRONG_PASSWORD:wrong password|STAT_NO_AP_FOUND:network not found: check the ssid|\
+STAT_CONNECT_FAIL:the access point refused the board
+37 Wi-Fi: this MicroPython build has no WPS; skipping it
+38 Wi-Fi: WPS: press the router's WPS button
+39 Wi-Fi: WPS failed to start (%s)
+40 Wi-Fi: link lost; re-joining
 """
     mods = sys.modules
     mods.pop(__name__, None)
