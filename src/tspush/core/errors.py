@@ -94,6 +94,22 @@ class ResponseError(TspushError):
         self.retry_after_s = retry_after_s
 
 
+def words(code, args=()):
+    """Line ``code`` of ``core/says.py`` with ``args``; only its number with a full heap.
+
+    Rare messages live there, read from flash when needed: each string constant of a
+    module loaded from ROMFS holds heap on a board while the module is loaded.
+    """
+    try:
+        t = getattr(__import__("tspush.core.says", None, None, ("text",)), "text")(code)
+    except MemoryError:
+        return str(code)
+    try:
+        return t % args
+    except MemoryError:
+        return t
+
+
 def __getattr__(name):
     """A leaf class (``DNSError`` ... ``Retryable``), made at first use."""
     from tspush.core import errorkinds

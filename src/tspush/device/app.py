@@ -26,7 +26,7 @@ except ImportError:  # CPython
 
 _MAX_SLEEP_S = const(70 * 60)  # the ESP8266's RTC overflows at about 71 minutes
 _RESTART_S = const(30)  # slow enough to reach the REPL, never a tight crash loop
-# Line numbers in device/says.py (the rarer log lines, read from flash when needed)
+# Line numbers in core/says.py (the rarer log lines, read from flash when needed)
 _S_RST = const(1)
 _S_BOOT = const(2)
 _S_TLS0 = const(3)

@@ -8,7 +8,7 @@ goes through ``auth.redact``: the token is never printed.
 """
 
 from tspush.core.auth import redact
-from tspush.device.ticks import need
+from tspush.core.errors import words
 
 # Exception ``reason`` -> the words the log uses: one string, read on failure only
 # (a dict of short strings would hold RAM and intern a dozen names on a board).
@@ -82,15 +82,8 @@ class Log:
         return cause
 
     def text(self, code, args=()):
-        """Line ``code`` of ``device/says.py`` with ``args``; only its number with a full heap."""
-        try:
-            t = need("tspush.device.says text")(code)
-        except MemoryError:
-            return str(code)
-        try:
-            return t % args
-        except MemoryError:
-            return t
+        """Line ``code`` of ``core/says.py`` with ``args``; only its number with a full heap."""
+        return words(code, args)
 
     def say(self, code, args=()):
         self.line(self.text(code, args))

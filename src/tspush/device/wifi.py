@@ -116,7 +116,7 @@ class Wifi:
                 self.sta = None
                 sta = self._station()
                 return self._wait(self._connect, self.cfg.get("wifi_timeout_s", 120))
-        self.log.say(32)  # Wi-Fi: not joined; ... (device/says.py)
+        self.log.say(32)  # Wi-Fi: not joined; ... (core/says.py)
         return False
 
     def _connect(self):

@@ -1,8 +1,9 @@
-"""The board's rarer log lines, read from flash only when one is needed.
+"""The board's rarer log lines and error messages, read from flash only when one is needed.
 
 Each string constant of a module loaded from ROMFS holds heap (its header) for as long as
 the module is loaded; these lines live in one constant of a module that is loaded for one
-line and dropped at once. ``Log.say`` logs only the line's number when the heap is full.
+line and dropped at once. ``errors.words`` gives the line, or only its number when the heap
+is full. Lines 1-49: the board (``device``), 50 on: ``core``.
 """
 
 import sys
@@ -62,11 +63,28 @@ STAT_CONNECT_FAIL:the access point refused the board
 38 Wi-Fi: WPS: press the router's WPS button
 39 Wi-Fi: WPS failed to start (%s)
 40 Wi-Fi: link lost; re-joining
+50 HTTP line of %d bytes is too long
+51 the server closed the connection without answering
+52 the status line was cut short
+53 not an HTTP/1.x answer: %r
+54 bad HTTP status %r
+55 bad HTTP status %d
+56 the answer's headers were cut short
+57 more than %d header lines
+58 folded header lines are not allowed
+59 bad header line %r
+60 header %r is not text
+61 the server closed the connection in the middle of the body
+62 a chunk size line was cut short
+63 bad chunk size %r
+64 chunk data is longer than its size
+65 too many 1xx interim answers
+66 bad Content-Length %r
 """
     mods = sys.modules
     mods.pop(__name__, None)
     try:
-        delattr(mods["tspush.device"], "says")
+        delattr(mods["tspush.core"], "says")
     except (KeyError, AttributeError):
         pass
     key = "\n" + str(code) + " "
