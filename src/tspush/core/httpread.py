@@ -7,7 +7,7 @@ not at set-up (every module and name costs RAM on an ESP8266).
 """
 
 from tspush.core import errors
-from tspush.core.http import Response, _errno
+from tspush.core.http import _errno
 
 try:
     from micropython import const  # a private const name is not interned (RAM)
@@ -19,6 +19,23 @@ _MAX_HEADERS = const(64)
 MAX_BODY_BYTES = 16384
 # past this much body, stop reading and close instead of keeping alive
 _MAX_DRAIN = const(65536)
+
+
+class Response:
+    """Status, lower-case header names, body bytes, and whether the server closes."""
+
+    __slots__ = ("status", "reason", "headers", "body", "will_close", "truncated")
+
+    def __init__(self, status, reason, headers, body, will_close, truncated=False):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.will_close = will_close
+        self.truncated = truncated
+
+    def __repr__(self):
+        return "Response(%d, %d bytes)" % (self.status, len(self.body))
 
 
 def _bad(code, args=()):

@@ -80,6 +80,15 @@ STAT_CONNECT_FAIL:the access point refused the board
 64 chunk data is longer than its size
 65 too many 1xx interim answers
 66 bad Content-Length %r
+70 https://%s: no CA certificate, no fingerprint and not insecure: set tls_ca, fingerprint, \
+or tls_verify = none
+71 %s: the host name did not resolve: check the URL and the network's DNS
+72 %s: connect timed out after %ss: is the server up?
+73 %s: connect failed (%s): is the server up and the port right?
+74 %s: the connection keeps dropping
+75 %s: no progress for %ss while %s
+76 %s: connection lost while %s (%s)
+77 reading the answer
 """
     mods = sys.modules
     mods.pop(__name__, None)
