@@ -17,7 +17,8 @@
         +-- TooLarge            413: the body was too big
         +-- Retryable           429/5xx: try again later
 
-The leaf classes (DNSError ... Retryable) live in ``core/errorkinds.py`` and
+ConfigError, PointError and the leaf classes (DNSError ... Retryable) live in
+``core/errorkinds.py`` and
 are made at first use through this module's ``__getattr__``: a board whose
 pushes succeed never builds them (each class costs an ESP8266 about 180
 bytes). Import them from here as always: ``from tspush.core.errors import
@@ -45,31 +46,6 @@ class TspushError(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-class ConfigError(TspushError):
-    exit_code = 2
-
-    def __init__(self, message: str, key: str = "", source: str = ""):
-        where = ""
-        if key and source:
-            where = "%s: %s: " % (source, key)
-        elif key:
-            where = "%s: " % key
-        elif source:
-            where = "%s: " % source
-        super().__init__(where + message)
-        self.key = key
-        self.source = source
-
-
-class PointError(TspushError):
-    exit_code = 2
-
-    def __init__(self, message: str, rule: str = "", point=None):
-        super().__init__(message)
-        self.rule = rule
-        self.point = point
 
 
 class SpoolError(TspushError):
@@ -111,7 +87,7 @@ def words(code, args=()):
 
 
 def __getattr__(name):
-    """A leaf class (``DNSError`` ... ``Retryable``), made at first use."""
+    """``ConfigError``, ``PointError`` or a leaf class, made at first use."""
     from tspush.core import errorkinds
 
     cls = getattr(errorkinds, name, None)

@@ -16,7 +16,8 @@ the very same code runs under the MicroPython unix port with test shims.
 import gc
 import sys
 
-from tspush.core.errors import ConfigError, TspushError
+from tspush.core import errors
+from tspush.core.errors import TspushError
 from tspush.device import ticks
 
 try:
@@ -491,7 +492,7 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
             _forget("tspush.device", "config")
             del config
         gc.collect()
-    except ConfigError as e:
+    except errors.ConfigError as e:  # made at first use (core/errorkinds.py)
         log.line("config error: %s" % e)
         log.say(_S_FIX)
         while wait_forever:
@@ -507,7 +508,7 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
     app = App(cfg, log, network, ntp, machine, path)
     try:
         return app.run()
-    except ConfigError as e:
+    except errors.ConfigError as e:  # made at first use (core/errorkinds.py)
         log.line("config error: %s" % e)
         while wait_forever:
             ticks.sleep_ms(60000)
