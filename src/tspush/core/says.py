@@ -63,6 +63,14 @@ STAT_CONNECT_FAIL:the access point refused the board
 38 Wi-Fi: WPS: press the router's WPS button
 39 Wi-Fi: WPS failed to start (%s)
 40 Wi-Fi: link lost; re-joining
+41 warning: TLS: this MicroPython cannot read the server certificate: the fingerprint is not \
+checked, the CA check is
+42 error: output board: THE TOKEN IS REJECTED (HTTP %d): nothing is sent until it is fixed; \
+%d point(s) kept; retrying every %ds
+43 warning: output board: %d point(s) refused, written to the dead-letter file: %s
+44 output board: the token is accepted again
+45 one point encodes to %d bytes, over max_bytes %d
+46 retry: in %.1f s (attempt %d); readings are kept
 50 HTTP line of %d bytes is too long
 51 the server closed the connection without answering
 52 the status line was cut short
