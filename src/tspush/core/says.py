@@ -3,7 +3,8 @@
 Each string constant of a module loaded from ROMFS holds heap (its header) for as long as
 the module is loaded; these lines live in one constant of a module that is loaded for one
 line and dropped at once. ``errors.words`` gives the line, or only its number when the heap
-is full. Lines 1-49: the board (``device``), 50 on: ``core``.
+is full. Lines 1-49 and 67-69: the board (``device``); 50-66: ``core.httpread``; 70 on:
+``core.http``.
 """
 
 import sys
@@ -71,6 +72,9 @@ checked, the CA check is
 44 output board: the token is accepted again
 45 one point encodes to %d bytes, over max_bytes %d
 46 retry: in %.1f s (attempt %d); readings are kept
+47 warning: NTP %s did not answer (%s): asking again in %d s at most%s
+48 ; readings wait on flash with their RTC time
+49 the server's Date header (%s)
 50 HTTP line of %d bytes is too long
 51 the server closed the connection without answering
 52 the status line was cut short
@@ -88,6 +92,7 @@ checked, the CA check is
 64 chunk data is longer than its size
 65 too many 1xx interim answers
 66 bad Content-Length %r
+67 taken at RTC %s s before a power cut that came before any clock sync: its time cannot be known
 70 https://%s: no CA certificate, no fingerprint and not insecure: set tls_ca, fingerprint, \
 or tls_verify = none
 71 %s: the host name did not resolve: check the URL and the network's DNS
