@@ -71,15 +71,19 @@ class ResponseError(TspushError):
 
 
 def words(code, args=()):
-    """Line ``code`` of ``core/says.py`` with ``args``; only its number with a full heap.
+    """Line ``code`` of ``core/says.py`` with ``args``; with a full heap, number and ``args``.
 
     Rare messages live there, read from flash when needed: each string constant of a
     module loaded from ROMFS holds heap on a board while the module is loaded.
     """
     try:
         t = getattr(__import__("tspush.core.says", None, None, ("text",)), "text")(code)
-    except MemoryError:
-        return str(code)
+    except MemoryError:  # the number, and the arguments when they fit
+        t = str(code)
+        try:
+            return t if args == () else t + " " + str(args)
+        except MemoryError:
+            return t
     try:
         return t % args
     except MemoryError:

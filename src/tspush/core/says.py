@@ -2,9 +2,9 @@
 
 Each string constant of a module loaded from ROMFS holds heap (its header) for as long as
 the module is loaded; these lines live in one constant of a module that is loaded for one
-line and dropped at once. ``errors.words`` gives the line, or only its number when the heap
-is full. Lines 1-49 and 67-69: the board (``device``); 50-66: ``core.httpread``; 70 on:
-``core.http``.
+line and dropped at once. ``errors.words`` gives the line, or its number and arguments
+when the heap is full. Lines 1-49 and 67-69: the board (``device``); 50-66:
+``core.httpread``; 70 on: ``core.http``.
 """
 
 import sys

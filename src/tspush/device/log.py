@@ -82,7 +82,7 @@ class Log:
         return cause
 
     def text(self, code, args=()):
-        """Line ``code`` of ``core/says.py`` with ``args``; only its number with a full heap."""
+        """Line ``code`` of ``core/says.py`` with ``args`` (``errors.words``)."""
         return words(code, args)
 
     def say(self, code, args=()):
