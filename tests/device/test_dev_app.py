@@ -16,7 +16,7 @@ import machine
 import network
 import ntptime
 
-from tspush.core.http import Response
+from tspush.core.httpread import Response
 from tspush.device import config, ticks
 from tspush.device.app import App
 from tspush.device.clock import Clock

@@ -51,3 +51,46 @@ def test_named_causes():
     out = Capture()
     Log([], out).fail(AuthError("HTTP 401: the token was rejected", 401), "sending")
     assert out.text == "error: token rejected while sending: HTTP 401: the token was rejected\n"
+
+
+def test_rare_lines_come_from_says_and_leave_no_module_loaded():
+    import sys
+
+    out = Capture()
+    log = Log(auth.secret_forms("s3cr3t-token"), out)
+    log.say(40)
+    log.say(6, (1, 10, 1, "10.0.0.2", "/api/put"))
+    log.say(34, "wrong password s3cr3t-token")
+    assert "Wi-Fi: link lost; re-joining\n" in out.text
+    assert (
+        "config: 1 sensor(s), every 10 s, push every 1 sample(s) to 10.0.0.2/api/put\n" in out.text
+    )
+    assert "Wi-Fi: failed: wrong password ***\n" in out.text
+    # a line joined from two source lines reads as one
+    assert log.text(36).endswith("|STAT_CONNECT_FAIL:the access point refused the board")
+    assert "tspush.core.says" not in sys.modules  # its RAM is given back at once
+
+
+class _Full:
+    """Stands in for core.says when the heap is full: loading the line fails."""
+
+    def text(self, code):
+        raise MemoryError
+
+
+def test_a_full_heap_logs_the_line_number_instead_of_failing():
+    import sys
+
+    out = Capture()
+    log = Log([], out)
+    sys.modules["tspush.core.says"] = _Full()
+    try:
+        log.say(18, 3)
+        log.say(27, (1, 4))
+        text = log.text(45, (900, 300))
+    finally:
+        sys.modules.pop("tspush.core.says", None)
+    assert out.text == "18 3\n27 (1, 4)\n", out.text
+    assert text == "45 (900, 300)"
+    log.say(18, 3)
+    assert "spool: 3 reading(s) of this cycle are lost (counted)\n" in out.text

@@ -8,7 +8,7 @@ import json
 import os
 
 from tspush.core.errors import ConnectError
-from tspush.core.http import Response
+from tspush.core.httpread import Response
 from tspush.core.point import Point
 from tspush.core.spool import Spool
 from tspush.device import config

@@ -28,7 +28,7 @@ FUZZ = settings(max_examples=1500, deadline=2000, suppress_health_check=[HealthC
 MAX_BODY = 256
 
 
-def _parse(data: bytes, method: str = "POST") -> http.Response | None:
+def _parse(data: bytes, method: str = "POST") -> httpread.Response | None:
     try:
         r = httpread.parse_response(io.BytesIO(data), method, MAX_BODY)
     except ProtocolError as e:

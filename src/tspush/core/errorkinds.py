@@ -1,11 +1,38 @@
-"""The leaf classes of ``core.errors``, made at first use (see its docstring).
+"""ConfigError, PointError and the leaf classes of ``core.errors``, made at first use.
 
 Import them from ``tspush.core.errors``: its ``__getattr__`` loads this module
 the first time one is asked for, so a board that never meets a failure never
 builds these classes (RAM on an ESP8266).
 """
 
-from tspush.core.errors import ResponseError, TransportError
+from tspush.core.errors import ResponseError, TransportError, TspushError
+
+
+class ConfigError(TspushError):
+    __module__ = "tspush.core.errors"
+    exit_code = 2
+
+    def __init__(self, message: str, key: str = "", source: str = ""):
+        where = ""
+        if key and source:
+            where = "%s: %s: " % (source, key)
+        elif key:
+            where = "%s: " % key
+        elif source:
+            where = "%s: " % source
+        super().__init__(where + message)
+        self.key = key
+        self.source = source
+
+
+class PointError(TspushError):
+    __module__ = "tspush.core.errors"
+    exit_code = 2
+
+    def __init__(self, message: str, rule: str = "", point=None):
+        super().__init__(message)
+        self.rule = rule
+        self.point = point
 
 
 class DNSError(TransportError):

@@ -17,7 +17,8 @@
         +-- TooLarge            413: the body was too big
         +-- Retryable           429/5xx: try again later
 
-The leaf classes (DNSError ... Retryable) live in ``core/errorkinds.py`` and
+ConfigError, PointError and the leaf classes (DNSError ... Retryable) live in
+``core/errorkinds.py`` and
 are made at first use through this module's ``__getattr__``: a board whose
 pushes succeed never builds them (each class costs an ESP8266 about 180
 bytes). Import them from here as always: ``from tspush.core.errors import
@@ -47,31 +48,6 @@ class TspushError(Exception):
         return self.message
 
 
-class ConfigError(TspushError):
-    exit_code = 2
-
-    def __init__(self, message: str, key: str = "", source: str = ""):
-        where = ""
-        if key and source:
-            where = "%s: %s: " % (source, key)
-        elif key:
-            where = "%s: " % key
-        elif source:
-            where = "%s: " % source
-        super().__init__(where + message)
-        self.key = key
-        self.source = source
-
-
-class PointError(TspushError):
-    exit_code = 2
-
-    def __init__(self, message: str, rule: str = "", point=None):
-        super().__init__(message)
-        self.rule = rule
-        self.point = point
-
-
 class SpoolError(TspushError):
     exit_code = 7
     stored = 0  # a failed append: how many of its first points were stored
@@ -94,8 +70,28 @@ class ResponseError(TspushError):
         self.retry_after_s = retry_after_s
 
 
+def words(code, args=()):
+    """Line ``code`` of ``core/says.py`` with ``args``; with a full heap, number and ``args``.
+
+    Rare messages live there, read from flash when needed: each string constant of a
+    module loaded from ROMFS holds heap on a board while the module is loaded.
+    """
+    try:
+        t = getattr(__import__("tspush.core.says", None, None, ("text",)), "text")(code)
+    except MemoryError:  # the number, and the arguments when they fit
+        t = str(code)
+        try:
+            return t if args == () else t + " " + str(args)
+        except MemoryError:
+            return t
+    try:
+        return t % args
+    except MemoryError:
+        return t
+
+
 def __getattr__(name):
-    """A leaf class (``DNSError`` ... ``Retryable``), made at first use."""
+    """``ConfigError``, ``PointError`` or a leaf class, made at first use."""
     from tspush.core import errorkinds
 
     cls = getattr(errorkinds, name, None)

@@ -12,7 +12,7 @@ request is all sent before the answer is read): an idle board holds none.
 
 Three parts, each usable alone:
 
-* ``httpread.parse_response(readable)``: the parser. It only calls
+* ``httpread.parse_response(readable)``: the parser, and ``httpread.Response``. It only calls
   ``readline()`` and ``read(n)``, so a ``BytesIO`` feeds it in tests and
   fuzzers. With ``httpread.Reader`` (``readline``/``read`` over a socket
   with one fixed buffer) it is loaded at the first connect, not at set-up:
@@ -24,23 +24,6 @@ Three parts, each usable alone:
 """
 
 from tspush.core import errors
-
-
-class Response:
-    """Status, lower-case header names, body bytes, and whether the server closes."""
-
-    __slots__ = ("status", "reason", "headers", "body", "will_close", "truncated")
-
-    def __init__(self, status, reason, headers, body, will_close, truncated=False):
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-        self.will_close = will_close
-        self.truncated = truncated
-
-    def __repr__(self):
-        return "Response(%d, %d bytes)" % (self.status, len(self.body))
 
 
 def _errno(e):
@@ -80,10 +63,7 @@ class Connection:
         max_body_bytes=16384,  # httpread.MAX_BODY_BYTES
     ):
         if tls and not (ca_der or pins or insecure):
-            raise errors.TLSError(
-                "https://%s: no CA certificate, no fingerprint and not insecure: "
-                "set tls_ca, fingerprint, or tls_verify = none" % host
-            )
+            raise errors.TLSError(errors.words(70, host))  # no CA, no fingerprint, not insecure
         self.host = host
         self.port = port
         self.tls = tls
@@ -136,11 +116,7 @@ class Connection:
         try:
             ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
         except OSError as e:
-            raise errors.DNSError(
-                "%s: the host name did not resolve: check the URL and the network's DNS"
-                % self.host,
-                e,
-            )
+            raise errors.DNSError(errors.words(71, self.host), e)  # did not resolve
         raw = socket.socket(ai[0], socket.SOCK_STREAM)
         self._raw = raw
         try:
@@ -149,16 +125,8 @@ class Connection:
         except OSError as e:
             self.close()
             if _is_timeout(e):
-                raise errors.Timeout(
-                    "%s: connect timed out after %ss: is the server up?"
-                    % (self.where(), self.timeout_s),
-                    e,
-                )
-            raise errors.ConnectError(
-                "%s: connect failed (%s): is the server up and the port right?"
-                % (self.where(), _errno(e)),
-                e,
-            )
+                raise errors.Timeout(errors.words(72, (self.where(), self.timeout_s)), e)
+            raise errors.ConnectError(errors.words(73, (self.where(), _errno(e))), e)
         # Nagle off: the head and body go out in separate writes, and a delayed ACK
         # would stall each request by up to 40 ms. Not every port has the option.
         try:
@@ -300,20 +268,18 @@ class Connection:
                 raise
             except OSError as e:
                 self.close()
-                raise self._io_error("reading the answer", e)
+                raise self._io_error("", e)
             if resp.will_close:
                 self.close()
             return resp
-        raise errors.ConnectError("%s: the connection keeps dropping" % self.where())
+        raise errors.ConnectError(errors.words(74, self.where()))  # keeps dropping
 
     def _io_error(self, doing, e):
+        """``doing``: "sending", or "" for reading the answer (its words come from flash)."""
+        doing = doing or errors.words(77)
         if _is_timeout(e):
-            return errors.Timeout(
-                "%s: no progress for %ss while %s" % (self.where(), self.timeout_s, doing), e
-            )
-        return errors.ConnectError(
-            "%s: connection lost while %s (%s)" % (self.where(), doing, e), e
-        )
+            return errors.Timeout(errors.words(75, (self.where(), self.timeout_s, doing)), e)
+        return errors.ConnectError(errors.words(76, (self.where(), doing, e)), e)
 
 
 def split_url(url):

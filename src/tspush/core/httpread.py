@@ -7,7 +7,7 @@ not at set-up (every module and name costs RAM on an ESP8266).
 """
 
 from tspush.core import errors
-from tspush.core.http import Response, _errno
+from tspush.core.http import _errno
 
 try:
     from micropython import const  # a private const name is not interned (RAM)
@@ -21,28 +21,50 @@ MAX_BODY_BYTES = 16384
 _MAX_DRAIN = const(65536)
 
 
+class Response:
+    """Status, lower-case header names, body bytes, and whether the server closes."""
+
+    __slots__ = ("status", "reason", "headers", "body", "will_close", "truncated")
+
+    def __init__(self, status, reason, headers, body, will_close, truncated=False):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.will_close = will_close
+        self.truncated = truncated
+
+    def __repr__(self):
+        return "Response(%d, %d bytes)" % (self.status, len(self.body))
+
+
+def _bad(code, args=()):
+    """A ProtocolError with line ``code`` of ``core/says.py`` (rare: read from flash)."""
+    return errors.ProtocolError(errors.words(code, args))
+
+
 def _line(readable):
     line = readable.readline()
     if len(line) > _MAX_LINE:
-        raise errors.ProtocolError("HTTP line of %d bytes is too long" % len(line))
+        raise _bad(50, len(line))  # HTTP line of %d bytes is too long
     return line
 
 
 def _status_line(readable):
     line = _line(readable)
     if not line:
-        raise errors.ProtocolError("the server closed the connection without answering")
+        raise _bad(51)  # the server closed the connection without answering
     if not line.endswith(b"\n"):
-        raise errors.ProtocolError("the status line was cut short")
+        raise _bad(52)  # the status line was cut short
     parts = bytes(line).strip().split(None, 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise errors.ProtocolError("not an HTTP/1.x answer: %r" % bytes(line[:60]))
+        raise _bad(53, bytes(line[:60]))  # not an HTTP/1.x answer: %r
     code = parts[1]
     if len(code) != 3 or not code.isdigit():
-        raise errors.ProtocolError("bad HTTP status %r" % bytes(code[:10]))
+        raise _bad(54, bytes(code[:10]))  # bad HTTP status %r
     status = int(code)
     if status < 100:
-        raise errors.ProtocolError("bad HTTP status %d" % status)
+        raise _bad(55, status)  # bad HTTP status %d
     try:
         reason = parts[2].decode() if len(parts) > 2 else ""
     except UnicodeError:  # a reason phrase that is not UTF-8 is not worth failing for
@@ -56,23 +78,23 @@ def _headers(readable):
     while True:
         line = _line(readable)
         if not line.endswith(b"\n"):
-            raise errors.ProtocolError("the answer's headers were cut short")
+            raise _bad(56)  # the answer's headers were cut short
         line = bytes(line).rstrip(b"\r\n")
         if not line:
             return headers
         n += 1
         if n > _MAX_HEADERS:
-            raise errors.ProtocolError("more than %d header lines" % _MAX_HEADERS)
+            raise _bad(57, _MAX_HEADERS)  # more than %d header lines
         if line[0] in b" \t":
-            raise errors.ProtocolError("folded header lines are not allowed")
+            raise _bad(58)  # folded header lines are not allowed
         name, sep, value = line.partition(b":")
         if not sep or not name or name != name.strip():
-            raise errors.ProtocolError("bad header line %r" % line[:60])
+            raise _bad(59, line[:60])  # bad header line %r
         try:
             key = name.decode().lower()
             val = value.strip().decode()
         except UnicodeError:
-            raise errors.ProtocolError("header %r is not text" % name[:40])
+            raise _bad(60, name[:40])  # header %r is not text
         if key in headers:
             val = headers[key] + ", " + val
         headers[key] = val
@@ -84,7 +106,7 @@ def _read_exact(readable, n, keep, out):
     while n > 0:
         chunk = readable.read(n if n < 1024 else 1024)
         if not chunk:
-            raise errors.ProtocolError("the server closed the connection in the middle of the body")
+            raise _bad(61)  # the server closed the connection in the middle of the body
         n -= len(chunk)
         if kept < keep:
             room = keep - kept
@@ -99,16 +121,16 @@ def _chunked(readable, max_body_bytes, out):
     while True:
         line = _line(readable)
         if not line.endswith(b"\n"):
-            raise errors.ProtocolError("a chunk size line was cut short")
+            raise _bad(62)  # a chunk size line was cut short
         size_s = bytes(line).split(b";", 1)[0].strip()
         if not size_s or len(size_s) > 8:
-            raise errors.ProtocolError("bad chunk size %r" % size_s[:20])
+            raise _bad(63, size_s[:20])  # bad chunk size %r
         try:
             size = int(size_s, 16)
         except ValueError:
-            raise errors.ProtocolError("bad chunk size %r" % size_s[:20])
+            raise _bad(63, size_s[:20])  # bad chunk size %r
         if size < 0:
-            raise errors.ProtocolError("bad chunk size %r" % size_s[:20])
+            raise _bad(63, size_s[:20])  # bad chunk size %r
         if size == 0:
             _headers(readable)  # trailers, ignored
             return total
@@ -120,7 +142,7 @@ def _chunked(readable, max_body_bytes, out):
         _read_exact(readable, size, keep if keep > 0 else 0, out)
         total += size
         if _line(readable).strip():
-            raise errors.ProtocolError("chunk data is longer than its size")
+            raise _bad(64)  # chunk data is longer than its size
 
 
 def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
@@ -137,7 +159,7 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
         if status >= 200:
             break
     else:
-        raise errors.ProtocolError("too many 1xx interim answers")
+        raise _bad(65)  # too many 1xx interim answers
     conn = headers.get("connection", "").lower()
     will_close = "close" in conn or (version == b"HTTP/1.0" and "keep-alive" not in conn)
     out = bytearray()
@@ -154,7 +176,7 @@ def parse_response(readable, method="POST", max_body_bytes=MAX_BODY_BYTES):
         values = [v.strip() for v in headers["content-length"].split(",")]
         for v in values:
             if v != values[0] or not v.isdigit() or len(v) > 12:
-                raise errors.ProtocolError("bad Content-Length %r" % headers["content-length"][:40])
+                raise _bad(66, headers["content-length"][:40])  # bad Content-Length %r
         n = int(values[0])
         if n > _MAX_DRAIN and n > max_body_bytes:
             will_close = True  # do not read gigabytes just to keep the connection

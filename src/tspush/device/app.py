@@ -16,7 +16,8 @@ the very same code runs under the MicroPython unix port with test shims.
 import gc
 import sys
 
-from tspush.core.errors import ConfigError, TspushError
+from tspush.core import errors
+from tspush.core.errors import TspushError
 from tspush.device import ticks
 
 try:
@@ -26,6 +27,38 @@ except ImportError:  # CPython
 
 _MAX_SLEEP_S = const(70 * 60)  # the ESP8266's RTC overflows at about 71 minutes
 _RESTART_S = const(30)  # slow enough to reach the REPL, never a tight crash loop
+# Line numbers in core/says.py (the rarer log lines, read from flash when needed)
+_S_RST = const(1)
+_S_BOOT = const(2)
+_S_TLS0 = const(3)
+_S_WD4 = const(4)
+_S_LEFT = const(5)
+_S_CFG = const(6)
+_S_KEPT = const(7)
+_S_MREST = const(8)
+_S_MSP = const(9)
+_S_RAM = const(10)
+_S_WD = const(11)
+_S_WDNO = const(12)
+_S_MISS = const(13)
+_S_WIRE = const(14)
+_S_SENS = const(15)
+_S_DROP = const(16)
+_S_WRF = const(17)
+_S_LOST = const(18)
+_S_NTP = const(19)
+_S_NODATE = const(20)
+_S_ASKT = const(21)
+_S_UNSET = const(22)
+_S_RTC = const(23)
+_S_CUT = const(24)
+_S_LSF = const(25)
+_S_SLEEP = const(26)
+_S_MEM = const(27)
+_S_MEND = const(28)
+_S_FIX = const(29)
+_S_START = const(30)
+_S_AGAIN = const(31)
 
 
 def _module(name):
@@ -70,18 +103,12 @@ class App:
         try:  # why the board started: by name, so a watchdog reset is not a mystery
             code = self.machine.reset_cause()
             why = "code %s" % code
-            # one string, not ten: each string constant holds heap on a board
-            for entry in (
-                "PWRON_RESET:power on|HARD_RESET:reset button or power glitch|"
-                "WDT_RESET:the watchdog: something hung too long|"
-                "DEEPSLEEP_RESET:waking from deep sleep|"
-                "SOFT_RESET:a soft reset (a crash restart, machine.reset or Ctrl-D)"
-            ).split("|"):
+            for entry in log.text(_S_RST).split("|"):  # the causes' names, from flash
                 name, _, words = entry.partition(":")
                 if getattr(self.machine, name, None) == code:
                     why = "%s (%s)" % (name, words)
                     break
-            log.line("boot: last reset: " + why)
+            log.say(_S_BOOT, why)
         except AttributeError:
             pass
         tls, host, port, path = split_url(cfg["url"])
@@ -90,16 +117,14 @@ class App:
             opts = ticks.need("tspush.device.tlsmode tls_options")(cfg, log)
             opts["min_free_bytes"] = ticks.need("tspush.device.tlsmode min_free")(cfg)
         else:
-            log.line("TLS: none: plain HTTP to %s (for a tspush serve relay on your LAN)" % host)
+            log.say(_S_TLS0, host)
             # no TLS records to fill: a smaller buffer is found more easily in a fragmented heap
             opts["buf_bytes"] = 512
         self._watchdog()
         timeout_s = cfg["timeout_s"]
         if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
             timeout_s = 4
-            log.line(
-                "network: connect and TLS waits cut to 4 s (the ESP8266 watchdog resets after 5 s)"
-            )
+            log.say(_S_WD4)
         conn = Connection(host, port, tls, timeout_s=timeout_s, **opts)
         conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
@@ -121,26 +146,20 @@ class App:
             cfg["sensors"], {"wifi": self.wifi, "started_ms": self.started_ms}
         )
         for p in problems:
-            log.line("sensor: left out: %s" % p)
+            log.say(_S_LEFT, p)
         self.buffer = Buffer(cfg["queue_max"], spool)
         if self.buffer.spool is not None:
             clock.load(cfg["spool_dir"] + "/eras.json")
         self.pusher = Pusher(cfg, log, conn, path)
         self.pusher.prepare = clock.stamp
-        log.line(
-            "config: %d sensor(s), every %s s, push every %d sample(s) to %s%s"
-            % (len(self.sensors), cfg["interval_s"], cfg["wifi_every"], host, path)
-        )
+        log.say(_S_CFG, (len(self.sensors), cfg["interval_s"], cfg["wifi_every"], host, path))
         if self.buffer.spool is not None:
             n = self.buffer.spool.pending("board")
             if n:
-                log.line("spool: %d reading(s) kept from before, to send" % n)
+                log.say(_S_KEPT, n)
         gc.collect()
         if hasattr(gc, "mem_free"):
-            log.line(
-                "memory: %d bytes free, %d in use at rest"
-                % (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")())
-            )
+            log.say(_S_MREST, (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")()))
 
     def _spool(self):
         d = self.cfg["spool_dir"]
@@ -158,8 +177,8 @@ class App:
                 clock=self._spool_clock,
             )
         except TspushError as e:
-            self.log.fail(e, "opening the spool")
-            self.log.line("spool: readings are kept in RAM only")
+            self.log.fail(e, self.log.text(_S_MSP))
+            self.log.say(_S_RAM)
             return None
 
     def _spool_clock(self):
@@ -173,9 +192,9 @@ class App:
         try:
             timeout_ms = 5000 if ticks.port == "esp8266" else secs * 1000
             self.wdt = wdt_cls(timeout=timeout_ms)
-            self.log.line("watchdog: %d s" % (timeout_ms // 1000))
+            self.log.say(_S_WD, timeout_ms // 1000)
         except (OSError, ValueError, TypeError) as e:
-            self.log.line("watchdog: not available (%s)" % e)
+            self.log.say(_S_WDNO, e)
 
     def feed(self):
         """Called by every wait (Wi-Fi, setup page): feed the watchdog, take a reading when due."""
@@ -208,10 +227,7 @@ class App:
         self.next_ms = ticks.ticks_add(self.next_ms, (skip + 1) * every_ms)
         if skip:
             self.missed += skip
-            self.log.line(
-                "sampling: %d reading time(s) missed (the board was busy %d ms); back on "
-                "schedule" % (skip, late_ms)
-            )
+            self.log.say(_S_MISS, (skip, late_ms))
         self.cycle += 1  # first: a cycle that fails still counts (no endless retry loop)
         clock = self.clock
         ts = clock.unix_s()
@@ -224,15 +240,10 @@ class App:
             except Exception as e:  # drivers raise plain Exception ("checksum error")
                 n = self.sensor_errors.get(s.name, 0) + 1
                 self.sensor_errors[s.name] = n
-                why = (
-                    str(e)
-                    if isinstance(e, TspushError)
-                    else "%s: %s (%s): check its wiring and power" % (s.name, e, type(e).__name__)
-                )
-                self.log.line(
-                    "sensor: %s; this reading is skipped, the other sensors go on (%d error(s) "
-                    "so far)" % (why, n)
-                )
+                why = str(e)
+                if not isinstance(e, TspushError):
+                    why = self.log.text(_S_WIRE, (s.name, e, type(e).__name__))
+                self.log.say(_S_SENS, (why, n))
                 t = dict(tags)
                 # the name as an OpenTSDB tag value: "DHT22 on pin 4" -> "DHT22_on_pin_4"
                 t["sensor"] = "".join(
@@ -247,7 +258,7 @@ class App:
                     t.update(r[2])
                 err = _bad(r[0], r[1], ts, t)
                 if err is not None:
-                    self.log.line("sensor: %s: reading dropped: %s" % (s.name, err))
+                    self.log.say(_S_DROP, (s.name, err))
                     continue
                 points.append((r[0], r[1], t))
         self.store(points, ts, raw)
@@ -273,8 +284,8 @@ class App:
                 self.pusher.conn.close()  # a kept TLS session holds its buffers
                 gc.collect()
         self.buffer.dropped += len(points)
-        self.log.fail(err, "writing readings to flash")
-        self.log.line("spool: %d reading(s) of this cycle are lost (counted)" % len(points))
+        self.log.fail(err, self.log.text(_S_WRF))
+        self.log.say(_S_LOST, len(points))
 
     def push(self):
         """Join, set the clock if needed, send what waits; never a reading without its time."""
@@ -285,18 +296,15 @@ class App:
         if clock.due():
             clock.sync(log)
         if not clock.valid():  # NTP is blocked on many LANs: the server's Date: will do
-            log.line("time: no NTP time; asking the server for its clock (Date header)")
+            log.say(_S_NTP)
             try:
                 resp = self.pusher.conn.request("HEAD", self.pusher.path)
                 if not clock.set_from_date(resp.headers.get("date"), log, self.machine):
-                    log.line("time: the server's answer has no usable Date header")
+                    log.say(_S_NODATE)
             except TspushError as e:
-                log.fail(e, "asking the server for the time")
+                log.fail(e, log.text(_S_ASKT))
         if not clock.valid():
-            log.line(
-                "time: not set yet: %d reading(s) wait with their RTC time; nothing is sent "
-                "until the time is known" % self.buffer.pending()
-            )
+            log.say(_S_UNSET, self.buffer.pending())
             return
         if clock.era in clock.offsets and self.st.get("saved") != clock.era:
             if self.buffer.spool is not None:
@@ -304,26 +312,16 @@ class App:
             self.st["saved"] = clock.era
             off = clock.offsets[clock.era]
             n = self.buffer.stamp(off)
-            log.line(
-                "time: readings taken before the clock was set get RTC time + %d s%s"
-                % (off, " (%d in RAM)" % n if n else "")
-            )
+            log.say(_S_RTC, (off, " (%d in RAM)" % n if n else ""))
         lost = clock.lost
         gc.collect()
         self.pusher.push(self.buffer)
         if clock.lost > lost:
-            log.warn(
-                "time: %d reading(s) taken before a power cut, while the clock was never set, "
-                "cannot be dated: not sent, kept in the dead-letter file (%d so far)"
-                % (clock.lost - lost, clock.lost)
-            )
+            log.say(_S_CUT, (clock.lost - lost, clock.lost))
         sp = self.buffer.spool
         n = self.buffer.dropped + (sp.dropped("board") if sp is not None else 0)
         if n:
-            log.warn(
-                "%d reading(s) lost so far: the oldest go when the spool (spool_max_bytes) or "
-                "RAM (queue_max) is full, or a flash write fails" % n
-            )
+            log.say(_S_LSF, n)
         if self.cfg["wifi_every"] > 1 and not self.cfg["deep_sleep"]:
             # Joining only every N samples: the radio sleeps in between (power).
             self.pusher.conn.close()
@@ -355,7 +353,7 @@ class App:
             state.save(self.st)
             if self.buffer.spool is not None:
                 self.buffer.spool.close()
-            self.log.line("sleep: deep sleep %d ms, until the next reading" % left_ms)
+            self.log.say(_S_SLEEP, left_ms)
             self.wifi.off()
             self.machine.deepsleep(left_ms)
         self.nap(left_ms)
@@ -389,10 +387,7 @@ class App:
                 gc.collect()
                 p = self.pusher
                 p.max_points = max(1, p.max_points // 2)
-                self.log.line(
-                    "memory: %d time(s) so far; the readings taken are kept; batches now at "
-                    "most %d points; going on" % (self.memory_errors, p.max_points)
-                )
+                self.log.say(_S_MEM, (self.memory_errors, p.max_points))
             if cfg["cycles"] and self.cycle >= cfg["cycles"]:
                 break
             self.sleep()
@@ -400,10 +395,7 @@ class App:
             self.buffer.spool.close()
         gc.collect()
         if hasattr(gc, "mem_free"):
-            self.log.line(
-                "memory: %d bytes free, %d in use after the last cycle"
-                % (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")())
-            )
+            self.log.say(_S_MEND, (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")()))
         self.log.line(
             "done: %d cycle(s), %d point(s) sent, %d waiting, %d bytes written"
             % (self.cycle, self.pusher.sent, self.buffer.pending(), self.pusher.conn.sent_bytes)
@@ -500,9 +492,9 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
             _forget("tspush.device", "config")
             del config
         gc.collect()
-    except ConfigError as e:
+    except errors.ConfigError as e:  # made at first use (core/errorkinds.py)
         log.line("config error: %s" % e)
-        log.line("fix config.json (tspush deploy, or mpremote); Ctrl-C gives the REPL")
+        log.say(_S_FIX)
         while wait_forever:
             ticks.sleep_ms(60000)
             log.line("config error: %s" % e)
@@ -511,12 +503,12 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
 
     log = Log(secret_forms(cfg["token"] or None, cfg["user"]) + [cfg["password"]])
     if cfg["boot_delay_s"]:
-        log.line("starting in %d s (Ctrl-C for the REPL)" % cfg["boot_delay_s"])
+        log.say(_S_START, cfg["boot_delay_s"])
         ticks.sleep_ms(cfg["boot_delay_s"] * 1000)
     app = App(cfg, log, network, ntp, machine, path)
     try:
         return app.run()
-    except ConfigError as e:
+    except errors.ConfigError as e:  # made at first use (core/errorkinds.py)
         log.line("config error: %s" % e)
         while wait_forever:
             ticks.sleep_ms(60000)
@@ -528,6 +520,6 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
         reset = getattr(app.machine, "reset", None)
         if not wait_forever or reset is None:
             raise
-        log.line("restarting in %d s (Ctrl-C for the REPL)" % _RESTART_S)
+        log.say(_S_AGAIN, _RESTART_S)
         app.nap(_RESTART_S * 1000)
         reset()

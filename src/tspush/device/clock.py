@@ -14,6 +14,7 @@ are sent. A reading whose era ended (power lost) before any sync has no
 knowable time: it is never sent, and counted.
 """
 
+from tspush.core.errors import words
 from tspush.device import ticks
 
 try:
@@ -80,15 +81,9 @@ class Clock:
         except (OSError, OverflowError, IndexError) as e:
             self.failures += 1
             if log is not None:
-                log.warn(
-                    "NTP %s did not answer (%s): asking again in %d s at most%s"
-                    % (
-                        self.host,
-                        e,
-                        min(self.every_s, 5 << min(self.failures - 1, 16)),
-                        "" if self.valid() else "; readings wait on flash with their RTC time",
-                    )
-                )
+                wait_s = min(self.every_s, 5 << min(self.failures - 1, 16))
+                more = "" if self.valid() else log.text(48)  # "; readings wait on flash..."
+                log.say(47, (self.host, e, wait_s, more))  # warning: NTP ... did not answer
             return self.valid()
         self.failures = 0
         self._set(before, "NTP " + self.host, log)
@@ -108,7 +103,7 @@ class Clock:
             machine.RTC().datetime((int(w[3]), m, int(w[1]), 0, h, mi, s, 0))
         except (AttributeError, OSError, ValueError, TypeError):
             return False
-        self._set(before, "the server's Date header (%s)" % value, log)
+        self._set(before, words(49, value), log)  # the server's Date header (...)
         return self.valid()
 
     def _set(self, before, source, log):
@@ -137,13 +132,7 @@ class Clock:
             era, raw, js = bytes(r[1:]).split(b" ", 2)
             off = self.offsets.get(era.decode())
             if off is None:
-                lost.append(
-                    (
-                        js,
-                        "taken at RTC %s s before a power cut that came before any clock "
-                        "sync: its time cannot be known" % raw.decode(),
-                    )
-                )
+                lost.append((js, words(67, raw.decode())))  # taken at RTC ... s before a power cut
                 continue
             out.append(('{"timestamp":%d,' % (int(raw) + off)).encode() + js[1:])
         self.lost += len(lost)

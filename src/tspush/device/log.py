@@ -8,6 +8,7 @@ goes through ``auth.redact``: the token is never printed.
 """
 
 from tspush.core.auth import redact
+from tspush.core.errors import words
 
 # Exception ``reason`` -> the words the log uses: one string, read on failure only
 # (a dict of short strings would hold RAM and intern a dozen names on a board).
@@ -79,6 +80,13 @@ class Log:
         where = (" while " + doing) if doing else ""
         self.line("error: %s%s: %s" % (cause, where, e))
         return cause
+
+    def text(self, code, args=()):
+        """Line ``code`` of ``core/says.py`` with ``args`` (``errors.words``)."""
+        return words(code, args)
+
+    def say(self, code, args=()):
+        self.line(self.text(code, args))
 
     def warn(self, text):
         self.line("warning: %s" % text)

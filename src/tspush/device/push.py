@@ -108,10 +108,7 @@ class Pusher:
         resp = self._call(conn.request, "POST", self.path, body, self.headers, len(body))
         if getattr(conn, "pins_unchecked", False) and not self.said_pins:
             self.said_pins = True
-            self.log.warn(
-                "TLS: this MicroPython cannot read the server certificate: the fingerprint "
-                "is not checked, the CA check is"
-            )
+            self.log.say(41)  # warning: TLS: ... the fingerprint is not checked (core/says.py)
         self.log.http(resp.status, resp.body)
         if not 200 <= resp.status < 300:
             try:
@@ -189,11 +186,8 @@ class Pusher:
                     wait_s = float(retry.auth_backoff_s)
                     if not self.auth_failed:
                         status = getattr(e, "status", 0)
-                        self.log.line(
-                            "error: output board: THE TOKEN IS REJECTED (HTTP %d): nothing is "
-                            "sent until it is fixed; %d point(s) kept; retrying every %ds"
-                            % (status, spool.pending("board"), retry.auth_backoff_s)
-                        )
+                        n = spool.pending("board")
+                        self.log.say(42, (status, n, retry.auth_backoff_s))  # TOKEN IS REJECTED
                     self.auth_failed = True
                 else:
                     wait_s = retry.delay_s(
@@ -213,12 +207,9 @@ class Pusher:
                 # a server's echo of our headers is no reason to keep on flash
                 dead = [(r, drop(why)) for r, why in dead]
                 self.rejected += spool.dead_letter("board", dead)
-                self.log.line(
-                    "warning: output board: %d point(s) refused, written to the dead-letter "
-                    "file: %s" % (len(dead), dead[0][1])
-                )
+                self.log.say(43, (len(dead), dead[0][1]))  # refused, to the dead-letter file
             if self.auth_failed:
-                self.log.line("output board: the token is accepted again")
+                self.log.say(44)  # output board: the token is accepted again
             self.auth_failed = False
             self.attempt = 0
             self.wait_until_ms = None
@@ -240,13 +231,7 @@ class Pusher:
         body = Parts(records)
         if len(body) > self.max_bytes:
             if n == 1:
-                return [
-                    (
-                        records[0],
-                        "one point encodes to %d bytes, over max_bytes %d"
-                        % (len(body), self.max_bytes),
-                    )
-                ]
+                return [(records[0], self.log.text(45, (len(body), self.max_bytes)))]
         else:
             status, headers, rbody = self.send(body)
             if 200 <= status < 300:  # the usual case: core.response is not loaded (RAM)
@@ -290,9 +275,7 @@ class Pusher:
                         self.attempt, getattr(e, "retry_after_s", None), self.rand
                     )
                 self._wait(wait_s)
-                self.log.line(
-                    "retry: in %.1f s (attempt %d); readings are kept" % (wait_s, self.attempt)
-                )
+                self.log.say(46, (wait_s, self.attempt))  # retry: in ... s; readings are kept
                 return sent
             buffer.ack(pending)
             sent += pending[1]

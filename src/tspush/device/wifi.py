@@ -116,7 +116,7 @@ class Wifi:
                 self.sta = None
                 sta = self._station()
                 return self._wait(self._connect, self.cfg.get("wifi_timeout_s", 120))
-        self.log.line("Wi-Fi: not joined; readings are kept and sent later")
+        self.log.say(32)  # Wi-Fi: not joined; ... (core/says.py)
         return False
 
     def _connect(self):
@@ -128,7 +128,7 @@ class Wifi:
             else:
                 sta.connect()
         except (OSError, TypeError) as e:
-            self.log.line("Wi-Fi: cannot start joining (%s): set ssid in config.json" % e)
+            self.log.say(33, e)  # Wi-Fi: cannot start joining (...)
             return False
         return True
 
@@ -144,7 +144,7 @@ class Wifi:
                 return True
             why = self._failed(sta)
             if why:
-                self.log.line("Wi-Fi: failed: %s" % why)
+                self.log.say(34, why)
                 return False
             self.log.dot()
             self.feed()
@@ -153,7 +153,7 @@ class Wifi:
             self.joins += 1
             self.log.ip(self.address())
             return True
-        self.log.line("Wi-Fi: no link after %d s" % timeout_s)
+        self.log.say(35, timeout_s)
         return False
 
     def _failed(self, sta):
@@ -162,11 +162,8 @@ class Wifi:
             st = sta.status()
         except (OSError, TypeError):
             return None
-        for name, why in (
-            ("STAT_WRONG_PASSWORD", "wrong password"),
-            ("STAT_NO_AP_FOUND", "network not found: check the ssid"),
-            ("STAT_CONNECT_FAIL", "the access point refused the board"),
-        ):
+        for entry in self.log.text(36).split("|"):  # STAT_ name:words, from flash
+            name, _, why = entry.partition(":")
             code = getattr(net, name, None)
             if code is not None and st == code:
                 return why
@@ -175,15 +172,15 @@ class Wifi:
     def _wps(self):
         wps = getattr(self.sta, "wps", None)
         if wps is None:
-            self.log.line("Wi-Fi: this MicroPython build has no WPS; skipping it")
+            self.log.say(37)  # no WPS in this build
             return False
-        self.log.line("Wi-Fi: WPS: press the router's WPS button")
+        self.log.say(38)  # WPS: press the button
 
         def start():
             try:
                 wps()
             except (OSError, TypeError) as e:
-                self.log.line("Wi-Fi: WPS failed to start (%s)" % e)
+                self.log.say(39, e)
                 return False
             return True
 
@@ -195,7 +192,7 @@ class Wifi:
             return True
         if self.sta is not None and self.joins:
             self.drops += 1
-            self.log.line("Wi-Fi: link lost; re-joining")
+            self.log.say(40)  # Wi-Fi: link lost; re-joining
         return self.join(provision=self.joins == 0)
 
     def off(self):

@@ -7,7 +7,8 @@ Modules are imported only for the types the config uses (RAM on ESP8266),
 and their names are interned only then.
 """
 
-from tspush.core.errors import ConfigError, TspushError
+from tspush.core import errors
+from tspush.core.errors import TspushError
 
 
 def make(spec, ctx=None):
@@ -26,7 +27,9 @@ def make(spec, ctx=None):
             mod = __import__("tspush.device.sensors." + parts[1], None, None, (parts[2],))
             return getattr(mod, parts[2])(spec, ctx or {})
         known.append(parts[0])
-    raise ConfigError("unknown sensor type %r: use one of %s" % (kind, ", ".join(known)), "type")
+    raise errors.ConfigError(
+        "unknown sensor type %r: use one of %s" % (kind, ", ".join(known)), "type"
+    )
 
 
 def build(sensors, ctx=None):
