@@ -165,7 +165,7 @@ def test_upstream_down_then_up_loses_nothing(tmp_path: Path, certs: Certs) -> No
     url = f"https://127.0.0.1:{port}/api/put"
     flash = board(
         tmp_path,
-        {"url": url, "token": "test-write-token-0123456789", "cycles": 3, "interval_s": 1},
+        {"url": url, "token": "test-write-token-0123456789", "cycles": 3, "interval_s": 2},
         certs,
     )
     t0 = int(time.time())
