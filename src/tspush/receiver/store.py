@@ -52,6 +52,7 @@ HOUR_MS = 3_600_000
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
 CACHE_MAX_BYTES = 32 * 1024 * 1024  # decoded blocks and rollups kept for the next query
+QUIET_S = 60.0  # maintain() closes windows by the clock for series silent this long
 HEAD_MAX_POINTS = 100_000  # compact when head holds this many points
 WAL_MAX_BYTES = 8 * 1024 * 1024  # past this, a checkpoint waits for readers and truncates
 WAL_KEEP_BYTES = 4 * 1024 * 1024  # a WAL reset after a checkpoint is cut back to this
@@ -150,6 +151,7 @@ class Store:
         # series id -> window start -> ts_ms -> value: the windows not yet (re)written
         self._open: dict[int, dict[int, dict[int, Value]]] = {}
         self._newest: dict[int, int] = {}  # series id -> newest ts_ms seen
+        self._arrived: dict[int, float] = {}  # series id -> clock (s) of its last insert
         self._head_points = 0
         self.series_bytes = 0  # UTF-8 bytes of every series' metric and tags (memory bound)
         # decoded blocks and rollups, most recently used last: a dashboard refreshing the
@@ -269,17 +271,24 @@ class Store:
             new: dict[SeriesKey, Series] = {}
             packed: list[tuple[int, int, Value]] = []
             fast = self._fast
+            # a request holds runs of one series (a board's readings): a point of the
+            # same series as the one before costs a comparison, not a lookup
+            last_metric: str | None = None
+            last_tags: dict[str, str] | None = None
+            sid = 0
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for metric, tags, ts_ms, value in rows:
-                    s = fast.get((metric, tuple(sorted(tags.items()))))
-                    if s is None:
-                        key = (metric, tags_key(tags))
-                        s = self._series.get(key) or new.get(key)
+                    if metric != last_metric or tags != last_tags:
+                        s = fast.get((metric, tuple(sorted(tags.items()))))
                         if s is None:
-                            s = Series(self._series_id(conn, key), metric, dict(tags))
-                            new[key] = s
-                    packed.append((s.id, ts_ms, value))
+                            key = (metric, tags_key(tags))
+                            s = self._series.get(key) or new.get(key)
+                            if s is None:
+                                s = Series(self._series_id(conn, key), metric, dict(tags))
+                                new[key] = s
+                        last_metric, last_tags, sid = metric, tags, s.id
+                    packed.append((sid, ts_ms, value))
                 conn.execute("INSERT INTO head (data) VALUES (?)", (orjson.dumps(packed),))
                 conn.execute("COMMIT")
             except BaseException:
@@ -287,21 +296,8 @@ class Store:
                 raise
             for key, s in new.items():
                 self._remember(s, key[1])
-            touched = set()
-            opened, newest = self._open, self._newest
-            for sid, ts, v in packed:  # _add(), inlined: the write path's hot loop
-                windows = opened.get(sid)
-                if windows is None:
-                    windows = opened[sid] = {}
-                w = ts - ts % WINDOW_MS
-                pts = windows.get(w)
-                if pts is None:
-                    pts = windows[w] = {}
-                pts[ts] = v
-                if ts > newest.get(sid, 0):
-                    newest[sid] = ts
-                    touched.add(sid)
             self._head_points += len(packed)
+            touched = self._add_packed(packed)
             try:
                 self._close_due(touched, None)
                 if self._head_points >= HEAD_MAX_POINTS:
@@ -309,6 +305,44 @@ class Store:
             except sqlite3.Error as e:  # stored in head already: the next round writes blocks
                 log.warning("could not write blocks yet: %s", e)
             return len(packed)
+
+    def _add_packed(self, packed: list[tuple[int, int, Value]]) -> set[int]:
+        """Points of a committed request into their open windows; the series whose newest
+        timestamp moved. The write path's hot loop: runs of one series and window share
+        their dict lookups."""
+        touched: set[int] = set()
+        seen: set[int] = set()
+        opened, newest = self._open, self._newest
+        last_sid = last_w = -1
+        pts: dict[int, Value] = {}
+        top = 0
+        for sid, ts, v in packed:
+            w = ts - ts % WINDOW_MS
+            if sid != last_sid or w != last_w:
+                if last_sid != sid:
+                    if top > newest.get(last_sid, 0):
+                        newest[last_sid] = top
+                        touched.add(last_sid)
+                    top = 0
+                    seen.add(sid)
+                windows = opened.get(sid)
+                if windows is None:
+                    windows = opened[sid] = {}
+                got = windows.get(w)
+                if got is None:
+                    got = windows[w] = {}
+                pts, last_sid, last_w = got, sid, w
+            pts[ts] = v
+            if ts > top:
+                top = ts
+        if top > newest.get(last_sid, 0):
+            newest[last_sid] = top
+            touched.add(last_sid)
+        now_s = self._clock()  # type: ignore[operator]
+        arrived = self._arrived
+        for sid in seen:
+            arrived[sid] = now_s
+        return touched
 
     @staticmethod
     def _series_id(conn: sqlite3.Connection, key: SeriesKey) -> int:
@@ -453,10 +487,21 @@ class Store:
             conn.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page only
 
     def maintain(self, now_ms: int | None = None) -> None:
-        """Close windows of series that went silent (called from a background thread)."""
-        now = int(self._clock() * 1000) if now_ms is None else now_ms  # type: ignore[operator]
+        """Close windows of series that went silent (called from a background thread).
+
+        Without ``now_ms`` (the background loop), a series that received points
+        in the last ``QUIET_S`` is left to close its windows by its own
+        timestamps: a backfill of old data would otherwise have its filling
+        window written (and rewritten, merged, its rollups too) every second.
+        """
+        clock_s = self._clock()  # type: ignore[operator]
         with self._lock:
-            self._close_due(list(self._open), now)
+            if now_ms is None:
+                quiet = clock_s - QUIET_S
+                sids = [s for s in self._open if self._arrived.get(s, 0.0) <= quiet]
+                self._close_due(sids, int(clock_s * 1000))
+            else:
+                self._close_due(list(self._open), now_ms)
 
     def checkpoint(self) -> None:
         """Copy committed WAL frames into the database file without blocking writers.
