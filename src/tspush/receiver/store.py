@@ -153,6 +153,7 @@ class Store:
         self._newest: dict[int, int] = {}  # series id -> newest ts_ms seen
         self._arrived: dict[int, float] = {}  # series id -> clock (s) of its last insert
         self._head_points = 0
+        self._carried = 0  # points head holds for windows still filling (see _compact_head)
         self.series_bytes = 0  # UTF-8 bytes of every series' metric and tags (memory bound)
         # decoded blocks and rollups, most recently used last: a dashboard refreshing the
         # same view decodes nothing twice. Per-series generations keep it exact.
@@ -276,7 +277,7 @@ class Store:
             last_metric: str | None = None
             last_tags: dict[str, str] | None = None
             sid = 0
-            conn.execute("BEGIN IMMEDIATE")
+            began = False  # a transaction only when a series is new: else one INSERT is atomic
             try:
                 for metric, tags, ts_ms, value in rows:
                     if metric != last_metric or tags != last_tags:
@@ -285,14 +286,19 @@ class Store:
                             key = (metric, tags_key(tags))
                             s = self._series.get(key) or new.get(key)
                             if s is None:
+                                if not began:
+                                    conn.execute("BEGIN IMMEDIATE")
+                                    began = True
                                 s = Series(self._series_id(conn, key), metric, dict(tags))
                                 new[key] = s
                         last_metric, last_tags, sid = metric, tags, s.id
                     packed.append((sid, ts_ms, value))
                 conn.execute("INSERT INTO head (data) VALUES (?)", (orjson.dumps(packed),))
-                conn.execute("COMMIT")
+                if began:
+                    conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if began:
+                    conn.execute("ROLLBACK")
                 raise
             for key, s in new.items():
                 self._remember(s, key[1])
@@ -300,8 +306,8 @@ class Store:
             touched = self._add_packed(packed)
             try:
                 self._close_due(touched, None)
-                if self._head_points >= HEAD_MAX_POINTS:
-                    self.compact()
+                if self._head_points - self._carried >= HEAD_MAX_POINTS:
+                    self._compact_head()
             except sqlite3.Error as e:  # stored in head already: the next round writes blocks
                 log.warning("could not write blocks yet: %s", e)
             return len(packed)
@@ -467,6 +473,50 @@ class Store:
                 if keys is not None:
                     keys.discard(old)
 
+    def _compact_head(self) -> None:
+        """Empty ``head`` of what windows already written or due hold, in one transaction.
+
+        The windows still filling (not due to close by their series' newest
+        point) are not written as partial blocks, to be merged again minutes
+        later: their points are carried into one new ``head`` row. When those
+        are many (over ``HEAD_MAX_POINTS``), everything is written.
+        """
+        keep: list[tuple[int, int]] = []
+        carried: list[tuple[int, int, Value]] = []
+        for sid, windows in self._open.items():
+            edge = self._newest.get(sid, 0) - GRACE_MS
+            for w, pts in windows.items():
+                if w + WINDOW_MS > edge and pts:
+                    keep.append((sid, w))
+                    carried.extend((sid, t, v) for t, v in pts.items())
+        if len(carried) >= HEAD_MAX_POINTS:
+            self.compact()
+            return
+        conn = self._w
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            kept = set(keep)
+            written = []
+            for sid, windows in self._open.items():
+                ws = [w for w in windows if (sid, w) not in kept]
+                if ws:
+                    self._write_windows(sid, ws)
+                    written.append((sid, ws))
+            conn.execute("DELETE FROM head")
+            if carried:
+                conn.execute("INSERT INTO head (data) VALUES (?)", (orjson.dumps(carried),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._invalidate(sid for sid, _ in written)
+        for sid, ws in written:
+            windows = self._open[sid]
+            for w in ws:
+                del windows[w]
+        self._head_points = self._carried = len(carried)
+        conn.executescript("PRAGMA incremental_vacuum;")
+
     def compact(self) -> None:
         """Write every open window into blocks and empty ``head`` (one transaction)."""
         with self._lock:
@@ -483,7 +533,7 @@ class Store:
                 raise
             self._invalidate(list(self._open))
             self._open.clear()
-            self._head_points = 0
+            self._head_points = self._carried = 0
             conn.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page only
 
     def maintain(self, now_ms: int | None = None) -> None:
