@@ -290,7 +290,7 @@ class Checker:
                 if tags is None:
                     tags = {}
                 if type(metric) is str and metric == last_metric and tags == last_tags:
-                    value = item.get("value")
+                    value: Any = item.get("value")
                     ts = item.get("timestamp")
                     t = type(value)
                     if (
