@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import sqlite3
+import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -71,6 +72,15 @@ def log_refused(request: Request, e: ApiError) -> None:
         )
 
 
+def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
+    if fut.done():  # the request was cancelled (client gone): its rows are stored anyway
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)
+
+
 NO_CONTENT = Response(status_code=204)  # the answer to almost every write: built once
 
 
@@ -110,6 +120,7 @@ class Receiver:
         self.reads = ReadPool(store, budget_s=limits.query_timeout_s)
         self.stored_total = 0
         self.failed_total = 0
+        self._batch: list[tuple[list[Any], asyncio.Future[None]]] = []  # see store_rows()
 
     # -- auth ------------------------------------------------------------
 
@@ -132,7 +143,7 @@ class Receiver:
         good = self.cap_series(good, errors)
         if good:
             try:
-                self.store.insert(rows(good))
+                await self.store_rows(rows(good))
             except sqlite3.Error as e:  # disk full, read-only, I/O error: nothing stored
                 log.error("could not store %d point(s): %s", len(good), e)
                 raise ApiError(
@@ -182,6 +193,39 @@ class Receiver:
         if summary:
             return JSON({"failed": 0, "success": len(good)}, 200)
         return NO_CONTENT
+
+    async def store_rows(self, rws: list[Any]) -> None:
+        """Store one request's rows; the requests that are ready together share one commit.
+
+        The first request of a round schedules the commit for the loop's next
+        turn: requests whose bodies arrived meanwhile join it. Each is answered
+        only after the commit holding its rows (the same guarantee as alone).
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._batch.append((rws, fut))
+        if len(self._batch) == 1:
+            loop.call_soon(self._commit_batch)
+        await fut
+
+    def _commit_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        try:
+            self.store.insert_many([r for r, _ in batch])
+        except Exception:
+            if len(batch) == 1:
+                _settle(batch[0][1], sys.exc_info()[1])
+                return
+            for rws, fut in batch:  # each request gets its own outcome
+                try:
+                    self.store.insert(rws)
+                except Exception as e:
+                    _settle(fut, e)
+                else:
+                    _settle(fut, None)
+            return
+        for _, fut in batch:
+            _settle(fut, None)
 
     def cap_series(self, points: list[Point], errors: list[dict[str, Any]]) -> list[Point]:
         """Points of new series past ``max_series`` become errors; the rest go on.

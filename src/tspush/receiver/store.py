@@ -267,33 +267,44 @@ class Store:
         A later point with the same series and timestamp replaces the earlier
         one (last write wins, as OpenTSDB's compaction does).
         """
+        return self.insert_many([rows])[0]
+
+    def insert_many(self, batches: list[Iterable[Row]]) -> list[int]:
+        """Several requests' rows in one transaction (one commit for all: group commit);
+        how many rows of each were stored. All are stored or none."""
         with self._lock:
             conn = self._w
             new: dict[SeriesKey, Series] = {}
-            packed: list[tuple[int, int, Value]] = []
+            packs: list[list[tuple[int, int, Value]]] = []
             fast = self._fast
-            # a request holds runs of one series (a board's readings): a point of the
-            # same series as the one before costs a comparison, not a lookup
-            last_metric: str | None = None
-            last_tags: dict[str, str] | None = None
-            sid = 0
-            began = False  # a transaction only when a series is new: else one INSERT is atomic
+            # a transaction only for several requests or a new series: else one INSERT is atomic
+            began = len(batches) > 1
+            if began:
+                conn.execute("BEGIN IMMEDIATE")
             try:
-                for metric, tags, ts_ms, value in rows:
-                    if metric != last_metric or tags != last_tags:
-                        s = fast.get((metric, tuple(sorted(tags.items()))))
-                        if s is None:
-                            key = (metric, tags_key(tags))
-                            s = self._series.get(key) or new.get(key)
+                for rows in batches:
+                    packed: list[tuple[int, int, Value]] = []
+                    # a request holds runs of one series (a board's readings): a point of the
+                    # same series as the one before costs a comparison, not a lookup
+                    last_metric: str | None = None
+                    last_tags: dict[str, str] | None = None
+                    sid = 0
+                    for metric, tags, ts_ms, value in rows:
+                        if metric != last_metric or tags != last_tags:
+                            s = fast.get((metric, tuple(sorted(tags.items()))))
                             if s is None:
-                                if not began:
-                                    conn.execute("BEGIN IMMEDIATE")
-                                    began = True
-                                s = Series(self._series_id(conn, key), metric, dict(tags))
-                                new[key] = s
-                        last_metric, last_tags, sid = metric, tags, s.id
-                    packed.append((sid, ts_ms, value))
-                conn.execute("INSERT INTO head (data) VALUES (?)", (orjson.dumps(packed),))
+                                key = (metric, tags_key(tags))
+                                s = self._series.get(key) or new.get(key)
+                                if s is None:
+                                    if not began:
+                                        conn.execute("BEGIN IMMEDIATE")
+                                        began = True
+                                    s = Series(self._series_id(conn, key), metric, dict(tags))
+                                    new[key] = s
+                            last_metric, last_tags, sid = metric, tags, s.id
+                        packed.append((sid, ts_ms, value))
+                    conn.execute("INSERT INTO head (data) VALUES (?)", (orjson.dumps(packed),))
+                    packs.append(packed)
                 if began:
                     conn.execute("COMMIT")
             except BaseException:
@@ -302,15 +313,17 @@ class Store:
                 raise
             for key, s in new.items():
                 self._remember(s, key[1])
-            self._head_points += len(packed)
-            touched = self._add_packed(packed)
+            touched: set[int] = set()
+            for packed in packs:
+                self._head_points += len(packed)
+                touched |= self._add_packed(packed)
             try:
                 self._close_due(touched, None)
                 if self._head_points - self._carried >= HEAD_MAX_POINTS:
                     self._compact_head()
             except sqlite3.Error as e:  # stored in head already: the next round writes blocks
                 log.warning("could not write blocks yet: %s", e)
-            return len(packed)
+            return [len(p) for p in packs]
 
     def _add_packed(self, packed: list[tuple[int, int, Value]]) -> set[int]:
         """Points of a committed request into their open windows; the series whose newest
