@@ -69,3 +69,38 @@ def test_a_request_that_cannot_be_stored_does_not_fail_the_others(tmp_path: Path
     store.close()
     got = [tags["host"] for _, tags, _, _ in Store(tmp_path / "f.sqlite").iter_all()]
     assert got == ["ok"] * 100
+
+
+def test_max_series_counts_series_made_by_requests_of_the_same_round(tmp_path: Path) -> None:
+    """40 requests ready at once, each making a series, --max-series 10: exactly 10 in."""
+    import orjson
+    from starlette.requests import Request
+
+    from tspush.receiver.errors import ApiError
+
+    store = Store(tmp_path / "m.sqlite")
+    rx = Receiver(
+        store, Tokens(None, None, no_auth=True), LENIENT, Limits(max_series=10), None, None
+    )
+
+    async def put(i: int) -> int:
+        body = orjson.dumps([{"metric": "m", "timestamp": 1_700_000_000, "value": i,
+                              "tags": {"n": str(i)}}])  # fmt: skip
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope = {"type": "http", "method": "POST", "path": "/api/put", "query_string": b"",
+                 "headers": [(b"content-length", b"%d" % len(body))]}  # fmt: skip
+        try:
+            return (await rx.put(Request(scope, receive))).status_code
+        except ApiError as e:
+            return e.status
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(put(i) for i in range(40)))
+
+    statuses = asyncio.run(main())
+    assert statuses.count(204) == 10 and statuses.count(400) == 30
+    assert store.series_count() == 10
+    store.close()

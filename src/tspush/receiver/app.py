@@ -121,6 +121,7 @@ class Receiver:
         self.stored_total = 0
         self.failed_total = 0
         self._batch: list[tuple[list[Any], asyncio.Future[None]]] = []  # see store_rows()
+        self._new_series = 0  # series the last cap_series() let in
 
     # -- auth ------------------------------------------------------------
 
@@ -143,7 +144,9 @@ class Receiver:
         good = self.cap_series(good, errors)
         if good:
             try:
-                await self.store_rows(rows(good))
+                # a request making a series commits at once (with those waiting): the next
+                # request's --max-series count must include it
+                await self.store_rows(rows(good), now=self._new_series > 0)
             except sqlite3.Error as e:  # disk full, read-only, I/O error: nothing stored
                 log.error("could not store %d point(s): %s", len(good), e)
                 raise ApiError(
@@ -194,7 +197,7 @@ class Receiver:
             return JSON({"failed": 0, "success": len(good)}, 200)
         return NO_CONTENT
 
-    async def store_rows(self, rws: list[Any]) -> None:
+    async def store_rows(self, rws: list[Any], now: bool = False) -> None:
         """Store one request's rows; the requests that are ready together share one commit.
 
         The first request of a round schedules the commit for the loop's next
@@ -204,12 +207,16 @@ class Receiver:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         self._batch.append((rws, fut))
-        if len(self._batch) == 1:
+        if now:
+            self._commit_batch()  # the round already scheduled finds nothing left, or later rows
+        elif len(self._batch) == 1:
             loop.call_soon(self._commit_batch)
         await fut
 
     def _commit_batch(self) -> None:
         batch, self._batch = self._batch, []
+        if not batch:
+            return
         try:
             self.store.insert_many([r for r, _ in batch])
         except Exception:
@@ -273,6 +280,7 @@ class Receiver:
                     "counter in a tag)?" % (p.describe(), why),
                 }
             )
+        self._new_series = len(new)  # read by put() right after: no await in between
         return keep
 
     # -- /api/query ------------------------------------------------------
