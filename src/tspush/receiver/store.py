@@ -10,9 +10,13 @@ from pre-aggregated buckets.
 - Every ``insert()`` is first one row of ``head`` (the request's points,
   packed), committed before the answer: nothing acknowledged is lost when the
   process is killed; start-up replays ``head`` into the open windows.
+  ``insert_many()`` commits several requests' rows at once (group commit).
 - A window closes when its series has moved ``GRACE_MS`` past its end (or the
-  clock has, for a silent series); ``compact()`` (head too big, shutdown)
-  writes every open window and empties ``head``. A point that arrives for a
+  clock has, for a series silent ``QUIET_S``). When ``head`` has grown by
+  ``HEAD_MAX_POINTS``, the windows due are written and the points of those
+  still filling are carried into one new ``head`` row (no partial block to
+  merge again later); ``compact()`` (shutdown, start-up) writes every open
+  window and empties ``head``. A point that arrives for a
   closed window reopens it: at its next close it is merged into the block,
   so late and replayed points land where they belong and an identical resend
   is stored once (last write wins, as OpenTSDB's compaction does).
