@@ -353,12 +353,57 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
+def stages(series: int, days: int) -> str:
+    """Where a write's time goes without HTTP: CPU microseconds per point of each stage of
+    ``POST /api/put`` (parse, check, rows, store), the same bodies, in this process."""
+    from tspush.receiver.ingest import Checker, Limits, parse_items, rows
+    from tspush.receiver.store import Store
+
+    end_s = int(time.time()) // STEP_S * STEP_S
+    bodies = list(body_stream(series, days, end_s))
+    work = Path(tempfile.mkdtemp(prefix="tspush-bench-storage-"))
+    spent = dict.fromkeys(("parse", "check", "rows", "store"), 0.0)
+    try:
+        store, checker, limits = Store(work / "s.sqlite"), Checker(), Limits()
+        clock = time.process_time
+        for body in bodies:
+            t0 = clock()
+            items = parse_items(body, limits)
+            t1 = clock()
+            good, _ = checker.check_all(items, end_s)
+            t2 = clock()
+            got = rows(good)
+            t3 = clock()
+            store.insert(got)
+            t4 = clock()
+            spent["parse"] += t1 - t0
+            spent["check"] += t2 - t1
+            spent["rows"] += t3 - t2
+            spent["store"] += t4 - t3
+        store.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    n = len(bodies) * BATCH
+    parts = ["%s %.2f" % (k, v * 1e6 / n) for k, v in spent.items()]
+    return "%d series x %d d, CPU us per point: %s; total %.2f" % (
+        series,
+        days,
+        ", ".join(parts),
+        sum(spent.values()) * 1e6 / n,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10 and 100 series, 1 day")
     ap.add_argument("--sets", default="10x1,10x7,10x30,100x1,100x7,100x30,1x365")
     ap.add_argument("--calls", type=int, default=5, help="query calls per median")
+    ap.add_argument("--stages", metavar="SxD", help="only: per-stage CPU of a write, no HTTP")
     args = ap.parse_args()
+    if args.stages:
+        series, days = (int(x) for x in args.stages.split("x"))
+        print(stages(series, days))
+        return
     sets = "10x1,100x1" if args.quick else args.sets
     work = Path(tempfile.mkdtemp(prefix="tspush-bench-storage-"))
     results = []

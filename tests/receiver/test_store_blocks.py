@@ -389,3 +389,52 @@ def test_squashed_head_comes_back_after_a_crash(tmp_path: Path) -> None:
     second = Store(db)
     assert {(r[1]["host"], r[2]): r[3] for r in second.iter_all()} == expected
     second.close()
+
+
+def test_a_bulk_ingest_carries_filling_windows_in_head_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Head compaction writes the windows due and carries the filling ones (never a partial
+    block to merge minutes later); a kill after it loses nothing (the next start replays)."""
+    from tspush.receiver import store as store_mod
+
+    monkeypatch.setattr(store_mod, "HEAD_MAX_POINTS", 2_000)
+    db = tmp_path / "c.sqlite"
+    s = Store(db)
+    sent: dict[tuple[str, int], float] = {}
+    for i in range(0, 3 * 1080 + 500, 50):  # 3 windows and a half of 4 boards, in time order
+        for k in range(4):
+            batch = [
+                ("c", {"host": "b%d" % k}, T0_MS + j * 10_000, float(j * 10 + k))
+                for j in range(i, i + 50)
+            ]
+            s.insert(batch)
+            sent.update({("b%d" % k, ts): v for _, _, ts, v in batch})
+    conn = sqlite3.connect(db)
+    blocks = conn.execute("SELECT series_id, start_ms, n FROM blocks").fetchall()
+    head = conn.execute("SELECT data FROM head").fetchall()
+    conn.close()
+    # every block is a whole window written once: 4 boards x 3 closed windows of 1,080 points
+    assert sorted(n for _, _, n in blocks) == [1080] * 12
+    assert len(head) < 2_000 // 50 + 2  # emptied at least once, the filling windows carried
+    # killed now (no close()): a new process replays head and finds every point
+    got = {(tags["host"], ts): v for _, tags, ts, v in Store(db).iter_all()}
+    assert got == sent
+
+
+def test_background_maintain_leaves_a_series_being_written_to_its_own_pace(
+    tmp_path: Path,
+) -> None:
+    from tspush.receiver import store as store_mod
+
+    now = [T0_MS / 1000 + 30 * 86_400]  # a backfill: the data is a month old
+    s = Store(tmp_path / "m.sqlite", clock=lambda: now[0])
+    s.insert([("m", {}, T0_MS + j * 10_000, 1.0) for j in range(100)])
+    sid = s.all_series()[0].id
+    s.maintain()  # points just arrived: the window stays open, however old
+    assert s.open_windows(sid, 0, 2**62) == [T0_MS]
+    now[0] += store_mod.QUIET_S + 1  # then silent: closed by the clock
+    s.maintain()
+    assert s.open_windows(sid, 0, 2**62) == []
+    assert len(s.points(sid, 0, 2**62)) == 100
+    s.close()

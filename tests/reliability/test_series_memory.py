@@ -75,3 +75,23 @@ def test_query_last_refuses_too_many_sub_queries(tmp_path: Path) -> None:
             headers=rx.read_headers(),
         )
         assert r.status == 200 and json.loads(r.data)[0]["value"] == "1"
+
+
+def test_max_series_holds_exactly_under_concurrent_writers(tmp_path: Path) -> None:
+    """Writes share commits (group commit); a request making a series commits at once, so
+    the next request's count includes it: 8 writers, 40 new series offered, 10 let in."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ReceiverProcess(tmp_path, "--max-series", "10") as rx:
+
+        def offer(i: int) -> int:
+            pts = [{"metric": "c.v", "timestamp": T, "value": i, "tags": {"n": str(i)}}]
+            return put(rx, pts)[0]
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(offer, range(40)))
+        assert statuses.count(200) == 10 and statuses.count(400) == 30
+        r = urllib3.request(
+            "GET", rx.url + f"/api/query?start={T}&m=none:c.v", headers=rx.read_headers()
+        )
+        assert len(json.loads(r.data)) == 10

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import sqlite3
+import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -71,7 +72,21 @@ def log_refused(request: Request, e: ApiError) -> None:
         )
 
 
+def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
+    if fut.done():  # the request was cancelled (client gone): its rows are stored anyway
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)
+
+
+NO_CONTENT = Response(status_code=204)  # the answer to almost every write: built once
+
+
 def _params(request: Request) -> dict[str, list[str]]:
+    if not request.scope.get("query_string"):
+        return {}  # the usual /api/put: building request.url costs more than the rest
     return urllib.parse.parse_qs(request.url.query, keep_blank_values=True)
 
 
@@ -105,6 +120,8 @@ class Receiver:
         self.reads = ReadPool(store, budget_s=limits.query_timeout_s)
         self.stored_total = 0
         self.failed_total = 0
+        self._batch: list[tuple[list[Any], asyncio.Future[None]]] = []  # see store_rows()
+        self._new_series = 0  # series the last cap_series() let in
 
     # -- auth ------------------------------------------------------------
 
@@ -127,7 +144,9 @@ class Receiver:
         good = self.cap_series(good, errors)
         if good:
             try:
-                self.store.insert(rows(good))
+                # a request making a series commits at once (with those waiting): the next
+                # request's --max-series count must include it
+                await self.store_rows(rows(good), now=self._new_series > 0)
             except sqlite3.Error as e:  # disk full, read-only, I/O error: nothing stored
                 log.error("could not store %d point(s): %s", len(good), e)
                 raise ApiError(
@@ -176,7 +195,44 @@ class Receiver:
             return JSON({"errors": [], "failed": 0, "success": len(good)}, 200)
         if summary:
             return JSON({"failed": 0, "success": len(good)}, 200)
-        return Response(status_code=204)
+        return NO_CONTENT
+
+    async def store_rows(self, rws: list[Any], now: bool = False) -> None:
+        """Store one request's rows; the requests that are ready together share one commit.
+
+        The first request of a round schedules the commit for the loop's next
+        turn: requests whose bodies arrived meanwhile join it. Each is answered
+        only after the commit holding its rows (the same guarantee as alone).
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._batch.append((rws, fut))
+        if now:
+            self._commit_batch()  # the round already scheduled finds nothing left, or later rows
+        elif len(self._batch) == 1:
+            loop.call_soon(self._commit_batch)
+        await fut
+
+    def _commit_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        try:
+            self.store.insert_many([r for r, _ in batch])
+        except Exception:
+            if len(batch) == 1:
+                _settle(batch[0][1], sys.exc_info()[1])
+                return
+            for rws, fut in batch:  # each request gets its own outcome
+                try:
+                    self.store.insert(rws)
+                except Exception as e:
+                    _settle(fut, e)
+                else:
+                    _settle(fut, None)
+            return
+        for _, fut in batch:
+            _settle(fut, None)
 
     def cap_series(self, points: list[Point], errors: list[dict[str, Any]]) -> list[Point]:
         """Points of new series past ``max_series`` become errors; the rest go on.
@@ -191,8 +247,10 @@ class Receiver:
         room_bytes = cap_bytes - store.series_bytes
         keep: list[Point] = []
         new: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        last: tuple[Any, Any] = (None, None)
         for p in points:
-            if store.has_series(p.metric, p.tags):
+            if (p.metric == last[0] and p.tags == last[1]) or store.has_series(p.metric, p.tags):
+                last = (p.metric, p.tags)  # a run of one series costs one lookup
                 keep.append(p)
                 continue
             key = (p.metric, tuple(sorted(p.tags.items())))
@@ -222,6 +280,7 @@ class Receiver:
                     "counter in a tag)?" % (p.describe(), why),
                 }
             )
+        self._new_series = len(new)  # read by put() right after: no await in between
         return keep
 
     # -- /api/query ------------------------------------------------------

@@ -10,9 +10,13 @@ from pre-aggregated buckets.
 - Every ``insert()`` is first one row of ``head`` (the request's points,
   packed), committed before the answer: nothing acknowledged is lost when the
   process is killed; start-up replays ``head`` into the open windows.
+  ``insert_many()`` commits several requests' rows at once (group commit).
 - A window closes when its series has moved ``GRACE_MS`` past its end (or the
-  clock has, for a silent series); ``compact()`` (head too big, shutdown)
-  writes every open window and empties ``head``. A point that arrives for a
+  clock has, for a series silent ``QUIET_S``). When ``head`` has grown by
+  ``HEAD_MAX_POINTS``, the windows due are written and the points of those
+  still filling are carried into one new ``head`` row (no partial block to
+  merge again later); ``compact()`` (shutdown, start-up) writes every open
+  window and empties ``head``. A point that arrives for a
   closed window reopens it: at its next close it is merged into the block,
   so late and replayed points land where they belong and an identical resend
   is stored once (last write wins, as OpenTSDB's compaction does).
@@ -53,6 +57,7 @@ HOUR_MS = 3_600_000
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
 CACHE_MAX_BYTES = 32 * 1024 * 1024  # decoded blocks and rollups kept for the next query
+QUIET_S = 60.0  # maintain() closes windows by the clock for series silent this long
 HEAD_MAX_POINTS = 100_000  # compact when head holds this many points (memory bound)
 BUSY_TIMEOUT_MS = 10_000
 SHRINK_WAIT_MS = 200  # the writer waits at most this for readers to leave an oversized WAL
@@ -153,9 +158,10 @@ class Store:
         # series id -> window start -> ts_ms -> value: the windows not yet (re)written
         self._open: dict[int, dict[int, dict[int, Value]]] = {}
         self._newest: dict[int, int] = {}  # series id -> newest ts_ms seen
+        self._arrived: dict[int, float] = {}  # series id -> clock (s) of its last insert
         self._head_points = 0
         self._head_bytes = 0
-        self._squashed_bytes = 0  # head's bytes right after the last _squash_head()
+        self._carried = 0  # points head holds for windows still filling (see _compact_head)
         self._allowance = -1  # bytes each of WAL and head may hold (set by _scale_overhead)
         self.series_bytes = 0  # UTF-8 bytes of every series' metric and tags (memory bound)
         # decoded blocks and rollups, most recently used last: a dashboard refreshing the
@@ -250,7 +256,7 @@ class Store:
         n = 0
         for (data,) in self._w.execute("SELECT data FROM head ORDER BY id"):
             self._head_bytes += len(data)
-            if data[:1] == SQUASHED:  # one series' open points, packed by _squash_head()
+            if data[:1] == SQUASHED:  # one series' open points, carried by _compact_head()
                 (sid,) = _SID.unpack_from(data, 1)
                 tss, vs = decode_points(data[1 + _SID.size :])
                 for ts, v in zip(tss, vs, strict=True):
@@ -284,52 +290,104 @@ class Store:
         A later point with the same series and timestamp replaces the earlier
         one (last write wins, as OpenTSDB's compaction does).
         """
+        return self.insert_many([rows])[0]
+
+    def insert_many(self, batches: list[Iterable[Row]]) -> list[int]:
+        """Several requests' rows in one transaction (one commit for all: group commit);
+        how many rows of each were stored. All are stored or none."""
         with self._lock:
             conn = self._w
             new: dict[SeriesKey, Series] = {}
-            packed: list[tuple[int, int, Value]] = []
+            packs: list[list[tuple[int, int, Value]]] = []
+            head_bytes = 0
             fast = self._fast
-            conn.execute("BEGIN IMMEDIATE")
+            # a transaction only for several requests or a new series: else one INSERT is atomic
+            began = len(batches) > 1
+            if began:
+                conn.execute("BEGIN IMMEDIATE")
             try:
-                for metric, tags, ts_ms, value in rows:
-                    s = fast.get((metric, tuple(sorted(tags.items()))))
-                    if s is None:
-                        key = (metric, tags_key(tags))
-                        s = self._series.get(key) or new.get(key)
-                        if s is None:
-                            s = Series(self._series_id(conn, key), metric, dict(tags))
-                            new[key] = s
-                    packed.append((s.id, ts_ms, value))
-                data = orjson.dumps(packed)
-                conn.execute("INSERT INTO head (data) VALUES (?)", (data,))
-                conn.execute("COMMIT")
+                for rows in batches:
+                    packed: list[tuple[int, int, Value]] = []
+                    # a request holds runs of one series (a board's readings): a point of the
+                    # same series as the one before costs a comparison, not a lookup
+                    last_metric: str | None = None
+                    last_tags: dict[str, str] | None = None
+                    sid = 0
+                    for metric, tags, ts_ms, value in rows:
+                        if metric != last_metric or tags != last_tags:
+                            s = fast.get((metric, tuple(sorted(tags.items()))))
+                            if s is None:
+                                key = (metric, tags_key(tags))
+                                s = self._series.get(key) or new.get(key)
+                                if s is None:
+                                    if not began:
+                                        conn.execute("BEGIN IMMEDIATE")
+                                        began = True
+                                    s = Series(self._series_id(conn, key), metric, dict(tags))
+                                    new[key] = s
+                            last_metric, last_tags, sid = metric, tags, s.id
+                        packed.append((sid, ts_ms, value))
+                    data = orjson.dumps(packed)
+                    conn.execute("INSERT INTO head (data) VALUES (?)", (data,))
+                    packs.append(packed)
+                    head_bytes += len(data)
+                if began:
+                    conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if began:
+                    conn.execute("ROLLBACK")
                 raise
             for key, s in new.items():
                 self._remember(s, key[1])
-            touched = set()
-            opened, newest = self._open, self._newest
-            for sid, ts, v in packed:  # _add(), inlined: the write path's hot loop
-                windows = opened.get(sid)
-                if windows is None:
-                    windows = opened[sid] = {}
-                w = ts - ts % WINDOW_MS
-                pts = windows.get(w)
-                if pts is None:
-                    pts = windows[w] = {}
-                pts[ts] = v
-                if ts > newest.get(sid, 0):
-                    newest[sid] = ts
-                    touched.add(sid)
-            self._head_points += len(packed)
-            self._head_bytes += len(data)
+            touched: set[int] = set()
+            for packed in packs:
+                self._head_points += len(packed)
+                touched |= self._add_packed(packed)
+            self._head_bytes += head_bytes
             try:
                 self._close_due(touched, None)
                 self._settle()
             except sqlite3.Error as e:  # stored in head already: the next round writes blocks
                 log.warning("could not write blocks yet: %s", e)
-            return len(packed)
+            return [len(p) for p in packs]
+
+    def _add_packed(self, packed: list[tuple[int, int, Value]]) -> set[int]:
+        """Points of a committed request into their open windows; the series whose newest
+        timestamp moved. The write path's hot loop: runs of one series and window share
+        their dict lookups."""
+        touched: set[int] = set()
+        seen: set[int] = set()
+        opened, newest = self._open, self._newest
+        last_sid = last_w = -1
+        pts: dict[int, Value] = {}
+        top = 0
+        for sid, ts, v in packed:
+            w = ts - ts % WINDOW_MS
+            if sid != last_sid or w != last_w:
+                if last_sid != sid:
+                    if top > newest.get(last_sid, 0):
+                        newest[last_sid] = top
+                        touched.add(last_sid)
+                    top = 0
+                    seen.add(sid)
+                windows = opened.get(sid)
+                if windows is None:
+                    windows = opened[sid] = {}
+                got = windows.get(w)
+                if got is None:
+                    got = windows[w] = {}
+                pts, last_sid, last_w = got, sid, w
+            pts[ts] = v
+            if ts > top:
+                top = ts
+        if top > newest.get(last_sid, 0):
+            newest[last_sid] = top
+            touched.add(last_sid)
+        now_s = self._clock()  # type: ignore[operator]
+        arrived = self._arrived
+        for sid in seen:
+            arrived[sid] = now_s
+        return touched
 
     @staticmethod
     def _series_id(conn: sqlite3.Connection, key: SeriesKey) -> int:
@@ -470,42 +528,65 @@ class Store:
                 raise
             self._invalidate(list(self._open))
             self._open.clear()
-            self._head_points = 0
+            self._head_points = self._carried = 0
             self._head_bytes = 0
-            self._squashed_bytes = 0
             self._scale_overhead()
 
-    def _squash_head(self) -> None:
-        """Rewrite ``head`` as one compressed row per series of its open points (lock held).
+    def _compact_head(self) -> None:
+        """Empty ``head`` of what windows already written or due hold, in one transaction
+        (lock held).
 
-        Why: a head row costs ~25 B per point (JSON) against ~1.5 B compressed, and
-        compact() writes every open window as a block and its rollups, ~1 ms per series
-        (100 series: 120 ms), which keeping head within a small allowance made often.
-        Squashing keeps the same points, durable, in one transaction, with no block or
-        rollup written: replay reads both row kinds, in order.
+        The windows still filling (not due to close by their series' newest point) are
+        not written as partial blocks, to be merged again minutes later: their points
+        are carried into ``head``, one compressed row per series (~1.5 B per point
+        against ~25 B of JSON; replay reads both row kinds, in order). Only the windows
+        not filling (reopened by late points) are written. When the carried points are
+        many (``HEAD_MAX_POINTS``, memory) or would take over half of head's allowance,
+        everything is written instead (``compact()``).
         """
         rows: list[bytes] = []
-        n = 0
+        carried = 0
+        due: list[tuple[int, list[int]]] = []
         for sid, windows in self._open.items():
+            edge = self._newest.get(sid, 0) - GRACE_MS
             pts: dict[int, Value] = {}
-            for w in windows.values():
-                pts.update(w)
-            if not pts:
-                continue
-            ts = sorted(pts)
-            rows.append(SQUASHED + _SID.pack(sid) + encode_points(ts, [pts[t] for t in ts]))
-            n += len(ts)
+            ws = []
+            for w, got in windows.items():
+                if w + WINDOW_MS > edge:
+                    pts.update(got)
+                elif got:
+                    ws.append(w)
+            if ws:
+                due.append((sid, ws))
+            if pts:
+                ts = sorted(pts)
+                rows.append(SQUASHED + _SID.pack(sid) + encode_points(ts, [pts[t] for t in ts]))
+                carried += len(ts)
+            if carried >= HEAD_MAX_POINTS:
+                self.compact()
+                return
+        nbytes = sum(map(len, rows))
+        if 2 * nbytes > self._allowance:
+            self.compact()
+            return
         conn = self._w
         conn.execute("BEGIN IMMEDIATE")
         try:
+            for sid, ws in due:
+                self._write_windows(sid, ws)
             conn.execute("DELETE FROM head")
             conn.executemany("INSERT INTO head (data) VALUES (?)", [(r,) for r in rows])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._head_points = n
-        self._head_bytes = self._squashed_bytes = sum(map(len, rows))
+        self._invalidate(sid for sid, _ in due)
+        for sid, ws in due:
+            windows = self._open[sid]
+            for w in ws:
+                del windows[w]
+        self._head_points = self._carried = carried
+        self._head_bytes = nbytes
 
     def _vacuum(self, keep_pages: int) -> None:
         """Give free pages past ``keep_pages`` back to the disk (lock held).
@@ -549,15 +630,14 @@ class Store:
         return int(self._w.execute("PRAGMA page_size").fetchone()[0]) + 24  # frame header
 
     def _settle(self) -> None:
-        """After a write (lock held): head past its allowance is squashed or compacted, and a WAL
-        that one big transaction (windows closing) grew is cut back at once."""
-        if self._head_points >= HEAD_MAX_POINTS:
-            self.compact()  # memory: every open window written, memory emptied
-        elif self._head_bytes > self._allowance:
-            if 2 * self._squashed_bytes <= self._allowance:
-                self._squash_head()  # the cheap way, while the open points alone fit
-            else:
-                self.compact()
+        """After a write (lock held): head grown by ``HEAD_MAX_POINTS`` (memory) or past its
+        allowance (disk) is compacted, the filling windows carried; and a WAL that one
+        big transaction (windows closing) grew is cut back at once."""
+        if (
+            self._head_points - self._carried >= HEAD_MAX_POINTS
+            or self._head_bytes > self._allowance
+        ):
+            self._compact_head()
         self._shrink_wal()
 
     def _shrink_wal(self) -> None:
@@ -580,10 +660,21 @@ class Store:
             self._w.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
 
     def maintain(self, now_ms: int | None = None) -> None:
-        """Close windows of series that went silent (called from a background thread)."""
-        now = int(self._clock() * 1000) if now_ms is None else now_ms  # type: ignore[operator]
+        """Close windows of series that went silent (called from a background thread).
+
+        Without ``now_ms`` (the background loop), a series that received points
+        in the last ``QUIET_S`` is left to close its windows by its own
+        timestamps: a backfill of old data would otherwise have its filling
+        window written (and rewritten, merged, its rollups too) every second.
+        """
+        clock_s = self._clock()  # type: ignore[operator]
         with self._lock:
-            self._close_due(list(self._open), now)
+            if now_ms is None:
+                quiet = clock_s - QUIET_S
+                sids = [s for s in self._open if self._arrived.get(s, 0.0) <= quiet]
+                self._close_due(sids, int(clock_s * 1000))
+            else:
+                self._close_due(list(self._open), now_ms)
             self._shrink_wal()
 
     def checkpoint(self) -> None:
