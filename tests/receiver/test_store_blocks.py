@@ -370,7 +370,7 @@ def test_warm_decodes_hour_rollups_before_the_first_query(tmp_path: Path) -> Non
 
 def test_squashed_head_comes_back_after_a_crash(tmp_path: Path) -> None:
     """head past its allowance is rewritten compressed (no block written yet): a kill
-    then loses nothing, and later JSON rows still win over the squashed ones."""
+    then loses nothing, and later request rows still win over the squashed ones."""
     db = tmp_path / "sq.sqlite"
     first = Store(db)
     n = 6000  # about 150 KB of JSON rows: past the 64 KiB floor, squashed on the way
@@ -380,7 +380,7 @@ def test_squashed_head_comes_back_after_a_crash(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     kinds = [bytes(r[0][:1]) for r in conn.execute("SELECT data FROM head ORDER BY id")]
     conn.close()
-    assert kinds[:3] == [b"S"] * 3 and kinds[-1] == b"["  # squashed rows, then newer JSON
+    assert kinds[:3] == [b"S"] * 3 and kinds[-1] == b"D"  # squashed rows, then requests
     assert rows_of(db, "blocks") == 0  # nothing written as blocks: all still open
     first.insert([("sq", {"host": "h0"}, T0_MS, 99.0)])  # replaces a squashed point
     expected = {(r[1]["host"], r[2]): r[3] for r in pts}
@@ -437,4 +437,76 @@ def test_background_maintain_leaves_a_series_being_written_to_its_own_pace(
     s.maintain()
     assert s.open_windows(sid, 0, 2**62) == []
     assert len(s.points(sid, 0, 2**62)) == 100
+    s.close()
+
+
+def test_a_servers_wal_is_copied_by_its_checkpoint_thread_and_the_thread_stops(
+    tmp_path: Path,
+) -> None:
+    """The server's writer never checkpoints below 1.5x the WAL's allowance: the thread
+    beside it copies the WAL into the database file once it passes the allowance."""
+    import threading
+    import time
+
+    db = tmp_path / "t.sqlite"
+    s = Store(db, background_checkpoint=True)
+    assert s._w.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    wal = Path(str(db) + "-wal")
+    i = 0
+    while not wal.exists() or wal.stat().st_size <= 64 * 1024:  # the allowance's floor
+        s.insert([("t", {"host": "a"}, T0_MS + (i * 50 + j) * 10_000, 1.5) for j in range(50)])
+        i += 1
+    assert wal.stat().st_size < 96 * 1024  # below the writer's own bound
+
+    def in_db_file() -> int:  # the database file alone, without the WAL
+        conn = sqlite3.connect("file:%s?immutable=1" % db, uri=True)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM head").fetchone()[0])
+        except sqlite3.DatabaseError:  # not copied yet: the file has no tables
+            return 0
+        finally:
+            conn.close()
+
+    deadline = time.monotonic() + 30
+    while in_db_file() < i and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert in_db_file() == i  # every request's head row, copied without the writer
+    s.close()
+    assert not [t for t in threading.enumerate() if t.name == "tspush-checkpoint"]
+    s = Store(db)
+    assert len(list(s.iter_all())) == 50 * i
+    s.close()
+
+
+def test_head_rows_of_every_kind_come_back_in_order(tmp_path: Path) -> None:
+    """A request's row (runs of series, timestamp deltas, out of order too), and a row as
+    versions before wrote it (JSON triples): a start replays both, the later one winning."""
+    db = tmp_path / "k.sqlite"
+    s = Store(db)
+    pts = [
+        ("k", {"host": "a"}, T0_MS + 20_000, 1),
+        ("k", {"host": "a"}, T0_MS, 2.5),  # out of order: a negative delta
+        ("k", {"host": "b"}, T0_MS, -(2**63)),
+        ("k", {"host": "a"}, T0_MS + 10_000, 2**63 - 1),
+    ]
+    s.insert(pts)
+    ids = {x.tags["host"]: x.id for x in s.all_series()}
+    s._w.close()  # killed: no compaction at shutdown
+    conn = sqlite3.connect(db)
+    kinds = [bytes(r[0][:1]) for r in conn.execute("SELECT data FROM head")]
+    old = "[[%d,%d,7.25],[%d,%d,8]]" % (ids["a"], T0_MS, ids["b"], T0_MS + 30_000)
+    conn.execute("INSERT INTO head (data) VALUES (?)", (old.encode(),))
+    conn.commit()
+    conn.close()
+    assert kinds == [b"D"]
+    s = Store(db)
+    got = {(r[1]["host"], r[2]): r[3] for r in s.iter_all()}
+    assert got == {
+        ("a", T0_MS): 7.25,
+        ("a", T0_MS + 10_000): 2**63 - 1,
+        ("a", T0_MS + 20_000): 1,
+        ("b", T0_MS): -(2**63),
+        ("b", T0_MS + 30_000): 8,
+    }
+    assert [type(got[("a", T0_MS + 20_000)]), type(got[("b", T0_MS + 30_000)])] == [int, int]
     s.close()
