@@ -510,3 +510,17 @@ def test_head_rows_of_every_kind_come_back_in_order(tmp_path: Path) -> None:
     }
     assert [type(got[("a", T0_MS + 20_000)]), type(got[("b", T0_MS + 30_000)])] == [int, int]
     s.close()
+
+
+def test_a_restart_writes_nothing_to_the_wal(tmp_path: Path) -> None:
+    """Opening the store (writer and checkpoint thread) rewrites no page: at rest the WAL is
+    empty (each connection setting auto_vacuum again wrote page 1, 4 KiB, at every start)."""
+    db = tmp_path / "r.sqlite"
+    s = Store(db)
+    s.insert([("r", {}, T0_MS + i * 10_000, float(i)) for i in range(500)])
+    s.close()
+    s = Store(db, background_checkpoint=True)
+    assert Path(str(db) + "-wal").stat().st_size == 0
+    assert s._w.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental, as made
+    assert len(list(s.iter_all())) == 500
+    s.close()

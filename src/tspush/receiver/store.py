@@ -215,7 +215,9 @@ class Store:
             return conn
         conn.execute("PRAGMA page_size = 4096")  # new files: blocks are a few hundred bytes
         # new files: pages freed (head emptied, blocks rewritten) go back to the disk
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        # (set only when not yet: setting it rewrites page 1, a WAL frame at every start)
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         # WAL + NORMAL: a process crash loses nothing committed; a power cut
         # may lose the last transactions but never corrupts the file.
@@ -753,7 +755,9 @@ class Store:
         copied the writer's next commit restarts the WAL from its start, so the file
         stays near its allowance; ``_shrink_wal()`` remains the bound if this falls behind.
         """
-        conn = self._connect()
+        # no settings of its own: they are the writer's (and each would write a WAL frame)
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
         try:
             while not self._stopping:
                 if not self._wal_full.wait(1.0):
