@@ -2,8 +2,9 @@
 
 import json
 
-from tspush.core.answer import Request, Response, deliver, judge, locate
+from tspush.core.answer import Request, Response, deliver, judge
 from tspush.core.errors import AuthError, ConnectError, Rejected, Retryable, TooLarge
+from tspush.core.response import locate
 
 
 class Server:

@@ -103,7 +103,7 @@ class Forwarder:
             records, dead = self.prepare(records)
         from tspush.core.answer import deliver
 
-        docs = _docs if self.details else None
+        docs = list if self.details else None  # records are JSON: response.locate reads them
         _, refused, stop = deliver(
             self.send,
             records,
@@ -196,19 +196,6 @@ class Forwarder:
             "last_status": self.last_status,
             "max_points": self.max_points,
         }
-
-
-def _docs(records):
-    """Spooled records as dicts, to find the points a ``?details`` answer names."""
-    import json
-
-    docs = []
-    for r in records:
-        try:
-            docs.append(json.loads(r))
-        except ValueError:
-            docs.append(None)
-    return docs
 
 
 def _legacy(send, details):
