@@ -16,6 +16,7 @@ include("$(PORT_DIR)/boards/manifest.py")
 
 module("tspush/__init__.py", base_path="../../src")
 module("tspush/core/__init__.py", base_path="../../src")
+module("tspush/core/answer.py", base_path="../../src")
 module("tspush/core/auth.py", base_path="../../src")
 module("tspush/core/echo.py", base_path="../../src")
 module("tspush/core/errorkinds.py", base_path="../../src")

@@ -6,11 +6,15 @@ hammer a server in step. A server's ``Retry-After`` wins when larger, but
 never beyond ``cap_s``: one answer of ``Retry-After: 99999999999`` must not
 stop a sender for years (nor overflow a thread's wait). The random source
 is an argument so tests can pin it.
+
+The value also counts consecutive failures (``attempt``); it is never
+changed in place: ``increment()`` returns the successor, ``reset()`` the
+value after a success, as urllib3's ``Retry.increment()`` does.
 """
 
 
 class Retry:
-    __slots__ = ("backoff_s", "factor", "cap_s", "jitter", "auth_backoff_s")
+    __slots__ = ("backoff_s", "factor", "cap_s", "jitter", "auth_backoff_s", "attempt")
 
     def __init__(
         self,
@@ -19,6 +23,7 @@ class Retry:
         cap_s: float = 300.0,
         jitter: float = 0.2,
         auth_backoff_s: float = 300.0,
+        attempt: int = 0,
     ):
         if backoff_s < 0 or factor < 1 or cap_s < 0 or not 0 <= jitter <= 1:
             raise ValueError(
@@ -29,6 +34,24 @@ class Retry:
         self.cap_s = cap_s
         self.jitter = jitter
         self.auth_backoff_s = auth_backoff_s
+        self.attempt = attempt
+
+    def _with(self, attempt: int):
+        return Retry(
+            self.backoff_s, self.factor, self.cap_s, self.jitter, self.auth_backoff_s, attempt
+        )
+
+    def increment(self):
+        """The state after one more failure (this value is left as it is)."""
+        return self._with(self.attempt + 1)
+
+    def reset(self):
+        """The state after a success: the same policy, no failures counted."""
+        return self if self.attempt == 0 else self._with(0)
+
+    def wait_s(self, retry_after_s=None, rand=None) -> float:
+        """Seconds to wait now, after ``attempt`` consecutive failures."""
+        return self.delay_s(self.attempt, retry_after_s, rand)
 
     def delay_s(self, attempt: int, retry_after_s=None, rand=None) -> float:
         """Seconds to wait before try number ``attempt + 1`` (attempt >= 1)."""
