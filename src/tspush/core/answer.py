@@ -1,17 +1,21 @@
 """What a server's answer means for a batch, and the one loop that gives each point its fate.
 
 Every sender goes through ``deliver``: the agent and the relay (``core.forward``,
-from the spool) and ``tspush push`` (``host.push``, from memory). The outside
-is one call, ``send(Request) -> Response`` (the host's urllib3 Transport, a
-test transport, later the board's connection); it raises TransportError when
-no answer came.
+from the spool), ``tspush push`` (``host.push``, from memory) and the board
+(``device.push``, from its spool or RAM). The outside is one call,
+``send(Request) -> response`` with ``status``, ``headers``, ``body`` (the
+host's urllib3 Transport, the board's connection, a test transport); it raises
+TransportError when no answer came (the board's send maps running out of
+memory to one, reason ``out-of-memory``).
 
 * 2xx: the items are delivered.
-* 413: halve; an item too large on its own is refused.
+* 413: halve (``smaller`` gives the batch size to use from then on); an item
+  too large on its own is refused.
 * 400/422: the points the server names (``locate``) are refused and the rest
   delivered; when they cannot all be found, halve until each bad point stands alone.
 * 401/403, 429/5xx, network, anything else: stop; the caller keeps what is not
-  delivered (and backs off: ``core.retry``; a bad token waits ``auth_backoff_s``).
+  delivered and backs off (``Retry.increment()`` then ``pause_s(error)``: a
+  bad token waits ``auth_backoff_s``, ``Retry-After`` wins).
 
 The rare branches (``refusal``, ``locate``) live in ``core.response``, loaded
 only when an answer is not a 2xx: the board's usual push carries less code.
@@ -30,13 +34,20 @@ class Request:
         self.count = count
 
 
-class Response:
-    """What came back: status, headers, body (the host's Reply has the same three)."""
+def Response(status, headers=None, body=b""):
+    """A response for a test transport: the board's own type (``core.httpread``); a function,
+    not a class of its own (each class costs an ESP8266 RAM)."""
+    from tspush.core.httpread import Response
 
-    def __init__(self, status, headers=None, body=b""):
-        self.status = status
-        self.headers = headers or {}
-        self.body = body
+    return Response(status, "", headers or {}, body, False)
+
+
+def smaller(error, n):
+    """The batch size to use from now on after ``error`` on ``n`` points: half after a 413
+    or running out of memory; 0 to keep the size."""
+    if n > 1 and error.reason in ("too-large", "out-of-memory"):
+        return n // 2
+    return 0
 
 
 def judge(response, secrets=(), url=""):

@@ -1,13 +1,14 @@
 """Move points from the spool to one server: take, send, then ack, dead-letter or keep.
 
-Shared by the board and the computer. What an answer means for a batch
-(2xx ack, 413 halve, 400 locate and dead-letter, 401/403 stop, 429/5xx and
-network back off) is ``core.answer.deliver``'s; this module adds the spool
-(ack, the dead-letter file), the retry state (``core.retry.Retry``, a value
-replaced by its successor) and the log lines. Everything that touches the
-outside is injected: ``send(Request) -> Response`` with ``path``/``headers``
-given (the board's ``send(body, details) -> (status, headers, body)`` when
-``path`` is None, until device/push.py adopts the Request), the clock, the
+The agent's and the relay's sender (``host.output`` runs one per connection).
+What an answer means for a batch (2xx ack, 413 halve, 400 locate and
+dead-letter, 401/403 stop, 429/5xx and network back off) is
+``core.answer.deliver``'s, and how long to wait is the retry state's
+(``core.retry.Retry``, a value replaced by its successor); the board's
+``device.push`` uses the same two without this class (RAM). This module adds
+the spool (ack, the dead-letter file), the counters and the log lines.
+Everything that touches the outside is injected: ``send(Request) ->
+response`` (``path`` and ``headers`` go into each Request), the clock, the
 random source.
 
 * 401/403: keep everything, stop sending, say loudly that the token is
@@ -15,7 +16,7 @@ random source.
 * 429/5xx, network, anything else: keep and back off (``Retry-After`` wins).
 """
 
-from tspush.core.errors import AuthError, TooLarge
+from tspush.core.answer import deliver, smaller
 
 SENT = "sent"
 EMPTY = "empty"
@@ -46,7 +47,7 @@ class Forwarder:
         rand=None,
         log=None,
         dead_letter_path=None,
-        path=None,
+        path="",
         headers=None,
         secrets=None,
     ):
@@ -54,8 +55,8 @@ class Forwarder:
 
         self.spool = spool
         self.output = output
-        self.send = send if path is not None else _legacy(send, details)
-        self.path = path or ""
+        self.send = send
+        self.path = path
         self.headers = headers
         self.secrets = secrets if secrets is not None else getattr(send, "secrets", ())
         self.max_points = max_points
@@ -101,8 +102,6 @@ class Forwarder:
         dead = []
         if self.prepare is not None:
             records, dead = self.prepare(records)
-        from tspush.core.answer import deliver
-
         docs = list if self.details else None  # records are JSON: response.locate reads them
         _, refused, stop = deliver(
             self.send,
@@ -116,8 +115,17 @@ class Forwarder:
             "",
             self._note,
         )
-        if isinstance(stop, AuthError):
+        if stop is not None:
             self._failed(stop)
+            wait_s = self.retry.pause_s(stop, self.rand)
+            if stop.reason != "token-rejected":
+                self.retries += 1
+                self.log(
+                    "warning",
+                    "output %s: %s; %d point(s) kept, retry %d in %.1fs"
+                    % (self.output, stop, self.spool.pending(self.output), self.attempt, wait_s),
+                )
+                return KEPT, wait_s
             if not self.auth_failed:
                 self.log(
                     "error",
@@ -131,17 +139,7 @@ class Forwarder:
                     ),
                 )
             self.auth_failed = True
-            return AUTH, float(self.retry.auth_backoff_s)
-        if stop is not None:
-            self._failed(stop)
-            self.retries += 1
-            wait_s = self.retry.wait_s(getattr(stop, "retry_after_s", None), self.rand)
-            self.log(
-                "warning",
-                "output %s: %s; %d point(s) kept, retry %d in %.1fs"
-                % (self.output, stop, self.spool.pending(self.output), self.attempt, wait_s),
-            )
-            return KEPT, wait_s
+            return AUTH, wait_s
         dead = dead + [(r, why) for r, why, _ in refused]
         if dead:
             from tspush.core.echo import drop_headers
@@ -179,8 +177,8 @@ class Forwarder:
             return
         self.sent_requests += 1
         self.last_status = response.status
-        if isinstance(error, TooLarge) and len(records) > 1:
-            self.max_points = max(1, len(records) // 2)
+        if error is not None:
+            self.max_points = smaller(error, len(records)) or self.max_points
 
     def state(self) -> dict:
         return {
@@ -196,17 +194,6 @@ class Forwarder:
             "last_status": self.last_status,
             "max_points": self.max_points,
         }
-
-
-def _legacy(send, details):
-    """``send(Request)`` over the board's ``send(body, details) -> (status, headers, body)``."""
-    from tspush.core.answer import Response
-
-    def call(request):
-        status, headers, body = send(request.body, details)
-        return Response(status, headers, body)
-
-    return call
 
 
 def _clock():

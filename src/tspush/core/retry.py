@@ -9,7 +9,9 @@ is an argument so tests can pin it.
 
 The value also counts consecutive failures (``attempt``); it is never
 changed in place: ``increment()`` returns the successor, ``reset()`` the
-value after a success, as urllib3's ``Retry.increment()`` does.
+value after a success, as urllib3's ``Retry.increment()`` does. ``pause_s(error)``
+is how long a sender waits after the failure that stopped it (every sender:
+``core.forward``, the board's ``device.push``).
 """
 
 
@@ -52,6 +54,13 @@ class Retry:
     def wait_s(self, retry_after_s=None, rand=None) -> float:
         """Seconds to wait now, after ``attempt`` consecutive failures."""
         return self.delay_s(self.attempt, retry_after_s, rand)
+
+    def pause_s(self, error, rand=None) -> float:
+        """Seconds to wait after ``error`` stopped a send (this value counting it): a rejected
+        token waits ``auth_backoff_s``, anything else backs off (``Retry-After`` wins)."""
+        if error.reason == "token-rejected":  # AuthError, by its reason: no class to load
+            return float(self.auth_backoff_s)
+        return self.wait_s(getattr(error, "retry_after_s", None), rand)
 
     def delay_s(self, attempt: int, retry_after_s=None, rand=None) -> float:
         """Seconds to wait before try number ``attempt + 1`` (attempt >= 1)."""
