@@ -2,7 +2,9 @@
 
 import json
 
-from tspush.core.answer import Request, Response, deliver, judge
+from transport import Response
+
+from tspush.core.answer import Request, deliver, judge
 from tspush.core.errors import AuthError, ConnectError, Rejected, Retryable, TooLarge
 from tspush.core.response import locate
 

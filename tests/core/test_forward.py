@@ -4,8 +4,9 @@ import binascii
 import json
 import os
 
+from transport import Response
+
 from tspush.core import forward
-from tspush.core.answer import Response
 from tspush.core.errors import ConnectError
 from tspush.core.point import Point
 from tspush.core.retry import Retry

@@ -21,7 +21,7 @@ The rare branches (``refusal``, ``locate``) live in ``core.response``, loaded
 only when an answer is not a 2xx: the board's usual push carries less code.
 """
 
-from tspush.core.errors import ResponseError, TransportError
+from tspush.core.errors import ResponseError, TransportError, need, words
 
 
 class Request:
@@ -32,14 +32,6 @@ class Request:
         self.body = body
         self.headers = headers
         self.count = count
-
-
-def Response(status, headers=None, body=b""):
-    """A response for a test transport: the board's own type (``core.httpread``); a function,
-    not a class of its own (each class costs an ESP8266 RAM)."""
-    from tspush.core.httpread import Response
-
-    return Response(status, "", headers or {}, body, False)
 
 
 def smaller(error, n):
@@ -54,10 +46,10 @@ def judge(response, secrets=(), url=""):
     """None for a 2xx, else the ResponseError saying what the answer means (not raised)."""
     if 200 <= response.status < 300:  # the usual case: core.response stays unloaded (RAM)
         return None
-    from tspush.core.response import classify
-
-    try:
-        classify(response.status, response.body, response.headers, secrets, url)
+    try:  # one string: the board interns no name of core.response until an answer needs it
+        need("tspush.core.response classify")(
+            response.status, response.body, response.headers, secrets, url
+        )
     except ResponseError as e:
         return e
     return None
@@ -95,8 +87,9 @@ def deliver(
         if max_bytes and len(body) > max_bytes:
             error = None
             if len(batch) == 1:
-                why = "one point encodes to %d bytes, over max_bytes %d" % (len(body), max_bytes)
-                out = [(batch[0], why, None)]
+                # "one point encodes to %d bytes, over max_bytes %d" (core/says.py: no string
+                # constant of this module holds RAM on the board)
+                out = [(batch[0], words(45, (len(body), max_bytes)), None)]
         else:
             request = Request(path, body, headers, len(batch))
             try:
@@ -107,9 +100,7 @@ def deliver(
                 return delivered, refused, e
             error = judge(response, secrets, url)
             if error is not None:
-                from tspush.core.response import refusal
-
-                out = refusal(error, batch, docs)
+                out = need("tspush.core.response refusal")(error, batch, docs)
             if note is not None:
                 note(batch, request, response, error)
             if error is None:

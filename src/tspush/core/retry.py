@@ -38,18 +38,14 @@ class Retry:
         self.auth_backoff_s = auth_backoff_s
         self.attempt = attempt
 
-    def _with(self, attempt: int):
-        return Retry(
-            self.backoff_s, self.factor, self.cap_s, self.jitter, self.auth_backoff_s, attempt
-        )
-
-    def increment(self):
-        """The state after one more failure (this value is left as it is)."""
-        return self._with(self.attempt + 1)
+    def increment(self, n: int = 1):
+        """The state after one more failure (``n``: more), this value left as it is."""
+        a = self.attempt + n
+        return Retry(self.backoff_s, self.factor, self.cap_s, self.jitter, self.auth_backoff_s, a)
 
     def reset(self):
         """The state after a success: the same policy, no failures counted."""
-        return self if self.attempt == 0 else self._with(0)
+        return self.increment(-self.attempt) if self.attempt else self
 
     def wait_s(self, retry_after_s=None, rand=None) -> float:
         """Seconds to wait now, after ``attempt`` consecutive failures."""
