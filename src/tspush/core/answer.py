@@ -9,8 +9,8 @@ TransportError when no answer came (the board's send maps running out of
 memory to one, reason ``out-of-memory``).
 
 * 2xx: the items are delivered.
-* 413: halve (``smaller`` gives the batch size to use from then on); an item
-  too large on its own is refused.
+* 413: halve (``core.response.smaller`` gives the batch size to use from then
+  on); an item too large on its own is refused.
 * 400/422: the points the server names (``locate``) are refused and the rest
   delivered; when they cannot all be found, halve until each bad point stands alone.
 * 401/403, 429/5xx, network, anything else: stop; the caller keeps what is not
@@ -32,14 +32,6 @@ class Request:
         self.body = body
         self.headers = headers
         self.count = count
-
-
-def smaller(error, n):
-    """The batch size to use from now on after ``error`` on ``n`` points: half after a 413
-    or running out of memory; 0 to keep the size."""
-    if n > 1 and error.reason in ("too-large", "out-of-memory"):
-        return n // 2
-    return 0
 
 
 def judge(response, secrets=(), url=""):

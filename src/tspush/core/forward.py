@@ -16,7 +16,8 @@ random source.
 * 429/5xx, network, anything else: keep and back off (``Retry-After`` wins).
 """
 
-from tspush.core.answer import deliver, smaller
+from tspush.core.answer import deliver
+from tspush.core.response import smaller
 
 SENT = "sent"
 EMPTY = "empty"

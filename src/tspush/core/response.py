@@ -131,6 +131,14 @@ def _is_auth_refusal(text: str) -> bool:
     return False
 
 
+def smaller(error, n):
+    """The batch size to use from now on after ``error`` on ``n`` points: half after a 413,
+    else 0 (keep the size)."""
+    if n > 1 and error.reason == "too-large":
+        return n // 2
+    return 0
+
+
 def refusal(error, batch, docs=None):
     """What a 400 or 413 does to ``batch``: refused ``(item, reason, error)`` triples, or None
     to halve it; False for any other answer (stop).

@@ -82,7 +82,6 @@ class Pusher:
         self.wait_until_ms = None
         self.sent = 0
         self.rejected = 0
-        self.requests = 0
         self.failures = {}
         self.said_pins = False
         self.auth_failed = False
@@ -101,7 +100,6 @@ class Pusher:
         conn = self.conn
         body = request.body
         self.log.post(conn.host, request.path, request.count, len(body))
-        self.requests += 1
         resp = self._call(conn.request, "POST", request.path, body, request.headers, len(body))
         if getattr(conn, "pins_unchecked", False) and not self.said_pins:
             self.said_pins = True
@@ -137,7 +135,7 @@ class Pusher:
         ``max_points`` (a failure without an answer was logged by ``_call``)."""
         if error is not None and response is not None:
             self._note(error)
-            k = ticks.need("tspush.core.answer smaller")(error, len(batch))
+            k = ticks.need("tspush.core.response smaller")(error, len(batch))
             self.max_points = k or self.max_points
 
     def _deliver(self, items, encode):
@@ -168,14 +166,10 @@ class Pusher:
                 self.log.say(42, (e.status, n, retry.auth_backoff_s))  # TOKEN IS REJECTED
             self.auth_failed = True
         else:
-            self.log.line(
-                "warning: output board: %s; %d point(s) kept, retry %d in %.1fs"
-                % (e, n, retry.attempt, wait_s)
-            )
-        k = ticks.need("tspush.core.answer smaller")(e, self.max_points)
-        if k:
-            self.max_points = k
-            self.log.line("memory: next batches at most %d points" % k)
+            self.log.say(46, (e, n, retry.attempt, wait_s))  # warning: ... retry N in S s
+        if e.reason == "out-of-memory" and self.max_points > 1:  # the board's own: halve
+            self.max_points = self.max_points // 2
+            self.log.say(78, self.max_points)  # memory: next batches at most N points
 
     def ack(self, n):
         """A batch has its fate: ``n`` points delivered; the retry state starts over."""
