@@ -14,14 +14,14 @@ memory to one, reason ``out-of-memory``).
 * 400/422: the points the server names (``locate``) are refused and the rest
   delivered; when they cannot all be found, halve until each bad point stands alone.
 * 401/403, 429/5xx, network, anything else: stop; the caller keeps what is not
-  delivered and backs off (``Retry.increment()`` then ``pause_s(error)``: a
+  delivered and backs off (``Retry.increment()`` then ``wait_s(error=e)``: a
   bad token waits ``auth_backoff_s``, ``Retry-After`` wins).
 
 The rare branches (``refusal``, ``locate``) live in ``core.response``, loaded
 only when an answer is not a 2xx: the board's usual push carries less code.
 """
 
-from tspush.core.errors import ResponseError, TransportError, need, words
+from tspush.core import errors
 
 
 class Request:
@@ -39,10 +39,10 @@ def judge(response, secrets=(), url=""):
     if 200 <= response.status < 300:  # the usual case: core.response stays unloaded (RAM)
         return None
     try:  # one string: the board interns no name of core.response until an answer needs it
-        need("tspush.core.response classify")(
+        errors.need("tspush.core.response classify")(
             response.status, response.body, response.headers, secrets, url
         )
-    except ResponseError as e:
+    except errors.ResponseError as e:
         return e
     return None
 
@@ -81,18 +81,18 @@ def deliver(
             if len(batch) == 1:
                 # "one point encodes to %d bytes, over max_bytes %d" (core/says.py: no string
                 # constant of this module holds RAM on the board)
-                out = [(batch[0], words(45, (len(body), max_bytes)), None)]
+                out = [(batch[0], errors.words(45, (len(body), max_bytes)), None)]
         else:
             request = Request(path, body, headers, len(batch))
             try:
                 response = send(request)
-            except TransportError as e:
+            except errors.TransportError as e:
                 if note is not None:
                     note(batch, request, None, e)
                 return delivered, refused, e
             error = judge(response, secrets, url)
             if error is not None:
-                out = need("tspush.core.response refusal")(error, batch, docs)
+                out = errors.need("tspush.core.response refusal")(error, batch, docs)
             if note is not None:
                 note(batch, request, response, error)
             if error is None:

@@ -118,7 +118,7 @@ class Forwarder:
         )
         if stop is not None:
             self._failed(stop)
-            wait_s = self.retry.pause_s(stop, self.rand)
+            wait_s = self.retry.wait_s(None, self.rand, stop)
             if stop.reason != "token-rejected":
                 self.retries += 1
                 self.log(

@@ -9,7 +9,7 @@ is an argument so tests can pin it.
 
 The value also counts consecutive failures (``attempt``); it is never
 changed in place: ``increment()`` returns the successor, ``reset()`` the
-value after a success, as urllib3's ``Retry.increment()`` does. ``pause_s(error)``
+value after a success, as urllib3's ``Retry.increment()`` does. ``wait_s(error=e)``
 is how long a sender waits after the failure that stopped it (every sender:
 ``core.forward``, the board's ``device.push``).
 """
@@ -47,16 +47,15 @@ class Retry:
         """The state after a success: the same policy, no failures counted."""
         return self.increment(-self.attempt) if self.attempt else self
 
-    def wait_s(self, retry_after_s=None, rand=None) -> float:
-        """Seconds to wait now, after ``attempt`` consecutive failures."""
+    def wait_s(self, retry_after_s=None, rand=None, error=None) -> float:
+        """Seconds to wait now, after ``attempt`` consecutive failures; with ``error`` (what
+        stopped a send, this value counting it): a rejected token waits ``auth_backoff_s``,
+        anything else backs off, its ``Retry-After`` winning."""
+        if error is not None:
+            if error.reason == "token-rejected":  # AuthError, by its reason: no class to load
+                return float(self.auth_backoff_s)
+            retry_after_s = getattr(error, "retry_after_s", None)
         return self.delay_s(self.attempt, retry_after_s, rand)
-
-    def pause_s(self, error, rand=None) -> float:
-        """Seconds to wait after ``error`` stopped a send (this value counting it): a rejected
-        token waits ``auth_backoff_s``, anything else backs off (``Retry-After`` wins)."""
-        if error.reason == "token-rejected":  # AuthError, by its reason: no class to load
-            return float(self.auth_backoff_s)
-        return self.wait_s(getattr(error, "retry_after_s", None), rand)
 
     def delay_s(self, attempt: int, retry_after_s=None, rand=None) -> float:
         """Seconds to wait before try number ``attempt + 1`` (attempt >= 1)."""

@@ -4,7 +4,7 @@ Each batch goes through ``core.answer.deliver``, as the agent's and ``tspush
 push``'s do: a 2xx acks, a 413 halves (and lowers ``max_points``), a 400
 refuses what it names (bisected: the board asks for no ``?details``), a
 rejected token, a busy server or no answer stops the cycle. The wait after a
-stop is the retry state's (``Retry.increment()``, ``pause_s``: a rejected
+stop is the retry state's (``Retry.increment()``, ``wait_s``: a rejected
 token waits ``auth_backoff_s``, ``Retry-After`` wins); running out of memory
 while sending halves the next batches. With a spool (the normal case) the
 refused points go to its dead-letter file and the log lines are the agent's
@@ -95,8 +95,8 @@ class Pusher:
     # -- the one place that talks to the server -----------------------------------
 
     def send(self, request):
-        """The engine's ``send(Request)``: POST it, return the connection's response.
-        A failure (out of memory too) is logged with its cause and raised as a TransportError."""
+        """The engine's ``send(Request)``: POST it, return the connection's response (or raise
+        a TransportError, out of memory too)."""
         conn = self.conn
         body = request.body
         self.log.post(conn.host, request.path, request.count, len(body))
@@ -108,40 +108,34 @@ class Pusher:
         return resp
 
     def _call(self, fn, *args):
-        """``fn(*args)`` on the connection; a failure (out of memory too) is logged with its
-        cause and raised as a TransportError."""
+        """``fn(*args)`` on the connection; running out of memory is raised as a TransportError
+        (reason ``out-of-memory``): the engine stops on it like on any failure to send."""
         try:
             return fn(*args)
-        except TransportError as e:
-            self._note(e)
-            raise
         except MemoryError as e:
             err = TransportError("out of memory while sending: send fewer points per batch", e)
             err.reason = "out-of-memory"
-            self._note(err)
             raise err
 
-    def _note(self, e):
+    def note(self, batch, request, response, error):
+        """The engine's note of each request (and of a failed connect): a failure is logged
+        with its cause (no answer: the connection is closed); a 413 lowers ``max_points``."""
+        if error is None:
+            return
         import gc
 
-        if isinstance(e, TransportError):
+        if response is None:
             self.conn.close()
         gc.collect()
-        cause = self.log.fail(e, "sending")
+        cause = self.log.fail(error, "sending")
         self.failures[cause] = self.failures.get(cause, 0) + 1
-
-    def note(self, batch, request, response, error):
-        """The engine's note of each request: a refusal is logged; a 413 lowers
-        ``max_points`` (a failure without an answer was logged by ``_call``)."""
-        if error is not None and response is not None:
-            self._note(error)
+        if response is not None:
             k = ticks.need("tspush.core.response smaller")(error, len(batch))
             self.max_points = k or self.max_points
 
     def _deliver(self, items, encode):
-        """``core.answer.deliver`` with this board's request: ``(delivered, refused, stop)``."""
-        url = self.conn.host + self.path  # named in the refusal's message, as the log says it
-        # loaded at the first push (one string: no name interned before)
+        """``(delivered, refused, stop)`` from ``core.answer.deliver``, loaded at the first push
+        (one string: no name interned before)."""
         return ticks.need("tspush.core.answer deliver")(
             self.send,
             items,
@@ -151,7 +145,7 @@ class Pusher:
             self.max_bytes,
             None,
             self.secrets,
-            url,
+            self.conn.host + self.path,  # named in a refusal's message, as the log says it
             self.note,
         )
 
@@ -159,7 +153,7 @@ class Pusher:
         """Back off after ``e`` stopped sending, ``n`` points kept (said as the agent says it);
         out of memory: the next batches are halved."""
         self.retry = retry = self.retry.increment()
-        wait_s = retry.pause_s(e, self.rand)
+        wait_s = retry.wait_s(None, self.rand, e)
         self.wait_until_ms = ticks.ticks_add(ticks.ticks_ms(), int(wait_s * 1000))
         if e.reason == "token-rejected":
             if not self.auth_failed:
@@ -211,6 +205,7 @@ class Pusher:
                 try:
                     self._call(conn.connect)
                 except TransportError as e:
+                    self.note(None, None, None, e)
                     self._failed(e, spool.pending("board"))
                     break
             batch = spool.take("board", self.max_points, 0, 1)
