@@ -4,9 +4,9 @@ import json
 
 from transport import Response
 
-from tspush.core.answer import Request, deliver, judge
+from tspush.core.answer import Request, deliver
 from tspush.core.errors import AuthError, ConnectError, Rejected, Retryable, TooLarge
-from tspush.core.response import locate
+from tspush.core.response import judge, locate
 
 
 class Server:

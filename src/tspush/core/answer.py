@@ -17,8 +17,9 @@ memory to one, reason ``out-of-memory``).
   delivered and backs off (``Retry.increment()`` then ``wait_s(error=e)``: a
   bad token waits ``auth_backoff_s``, ``Retry-After`` wins).
 
-The rare branches (``refusal``, ``locate``) live in ``core.response``, loaded
-only when an answer is not a 2xx: the board's usual push carries less code.
+What an answer means (``judge``: None for a 2xx, else the ResponseError) and the
+rare branches (``refusal``, ``locate``, ``smaller``) live in ``core.response``,
+loaded only when an answer is not a 2xx: the board's usual push carries less code.
 """
 
 from tspush.core import errors
@@ -32,19 +33,6 @@ class Request:
         self.body = body
         self.headers = headers
         self.count = count
-
-
-def judge(response, secrets=(), url=""):
-    """None for a 2xx, else the ResponseError saying what the answer means (not raised)."""
-    if 200 <= response.status < 300:  # the usual case: core.response stays unloaded (RAM)
-        return None
-    try:  # one string: the board interns no name of core.response until an answer needs it
-        errors.need("tspush.core.response classify")(
-            response.status, response.body, response.headers, secrets, url
-        )
-    except errors.ResponseError as e:
-        return e
-    return None
 
 
 def deliver(
@@ -90,7 +78,9 @@ def deliver(
                 if note is not None:
                     note(batch, request, None, e)
                 return delivered, refused, e
-            error = judge(response, secrets, url)
+            error = None
+            if not 200 <= response.status < 300:  # the usual case: core.response stays unloaded
+                error = errors.need("tspush.core.response judge")(response, secrets, url)
             if error is not None:
                 out = errors.need("tspush.core.response refusal")(error, batch, docs)
             if note is not None:

@@ -131,6 +131,16 @@ def _is_auth_refusal(text: str) -> bool:
     return False
 
 
+def judge(response, secrets=(), url=""):
+    """None for a 2xx, else the ResponseError saying what ``response`` (status, headers,
+    body) means: ``classify``'s, returned instead of raised."""
+    try:
+        classify(response.status, response.body, response.headers, secrets, url)
+    except ResponseError as e:
+        return e
+    return None
+
+
 def smaller(error, n):
     """The batch size to use from now on after ``error`` on ``n`` points: half after a 413,
     else 0 (keep the size)."""

@@ -16,7 +16,8 @@ is how long a sender waits after the failure that stopped it (every sender:
 
 
 class Retry:
-    __slots__ = ("backoff_s", "factor", "cap_s", "jitter", "auth_backoff_s", "attempt")
+    """The policy and the count of consecutive failures; no __slots__ and no __repr__: on
+    the board each costs RAM and buys nothing (MicroPython ignores __slots__)."""
 
     def __init__(
         self,
@@ -75,11 +76,3 @@ class Retry:
             if d > self.cap_s:
                 d = float(self.cap_s)
         return d
-
-    def __repr__(self) -> str:
-        return "Retry(backoff_s=%r, factor=%r, cap_s=%r, jitter=%r)" % (
-            self.backoff_s,
-            self.factor,
-            self.cap_s,
-            self.jitter,
-        )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tspush.core import answer, auth
+from tspush.core import answer, auth, response
 from tspush.core.errors import PointError, TspushError
 from tspush.host.profiles import Profile, batcher_for, for_path, with_details
 from tspush.host.transport import Reply, Transport
@@ -62,7 +62,7 @@ def send_batch(
     """POST one body; return the 2xx reply, else raise the ResponseError that fits."""
     path = request_path(transport, profile, details)
     reply = transport.send(answer.Request(path, body, _headers(profile), len(points)))
-    e = answer.judge(reply, transport.secrets, transport.display_url(path))
+    e = response.judge(reply, transport.secrets, transport.display_url(path))
     if e is None:
         return reply
     # keeps headers (Retry-After) for display, without the token a server echoed
