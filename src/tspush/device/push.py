@@ -9,7 +9,7 @@ token waits ``auth_backoff_s``, ``Retry-After`` wins); running out of memory
 while sending halves the next batches. With a spool (the normal case) the
 refused points go to its dead-letter file and the log lines are the agent's
 (``core.forward``, whose class the board does not load: RAM); without one,
-RAM batches come from ``opentsdb.batches``. ``send`` is the one place that
+``device.pushram`` sends the readings RAM holds. ``send`` is the one place that
 talks to the server: it logs ``POST host/path`` and ``http: CODE`` like the
 original, and names the cause of a failure. Nothing here sleeps: the app
 asks ``ready()``.
@@ -191,7 +191,8 @@ class Pusher:
                 pass
         if buffer.spool is not None:
             return self._push_spool(buffer.spool)
-        return self._push_ram(buffer)
+        # no spool: readings wait in RAM (rare; its module is loaded only then)
+        return ticks.need("tspush.device.pushram push")(self, buffer, _MAX_REQUESTS)
 
     def _push_spool(self, spool):
         """``Forwarder.step`` for the board's one output: take, deliver, then ack (refused
@@ -233,28 +234,4 @@ class Pusher:
             self.ack(n)
             if not spool.pending("board"):  # no read of the flash to learn it
                 break
-        return sent
-
-    def _push_ram(self, buffer):
-        """RAM batches (no spool): the same engine; refused points are dropped and counted."""
-        sent = 0
-        for _ in range(_MAX_REQUESTS):
-            pending = buffer.take(self.max_points, self.max_bytes)
-            if pending is None:
-                break
-            first = pending[2]
-
-            def encode(points):
-                if points is first:  # the body opentsdb.batches made already
-                    return pending[0]
-                return ticks.need("tspush.core.opentsdb encode")(points)
-
-            n, refused, stop = self._deliver(first, encode)
-            if stop is not None:
-                self._failed(stop, buffer.pending())
-                break
-            buffer.ack(pending)
-            self.rejected += len(refused)
-            sent += n
-            self.ack(n)
         return sent
