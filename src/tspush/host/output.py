@@ -151,6 +151,16 @@ class Output:
                 self._died("%s: %s" % (type(e).__name__, e))
             self._stop.wait(_bounded(self.cfg.retry.delay_s(min(self.deaths, 16))))
 
+    def _attempt(self, step: Any, *args: Any) -> tuple[str, float]:
+        """One step of a sender (``Forwarder.step`` or ``handle``): an unexpected failure is
+        logged and counts as KEPT after the first back-off, so the loop goes on (and a
+        thread that dies anyway is restarted by ``_supervised``)."""
+        try:
+            return step(*args)  # type: ignore[no-any-return]
+        except Exception as e:  # noqa: BLE001 - an output never dies; it reports and waits
+            self._log("error", "unexpected failure, retrying: %r" % e)
+            return forward.KEPT, self.cfg.retry.delay_s(1)
+
     def _died(self, why: str) -> None:
         with self._order:
             self.deaths += 1
@@ -197,11 +207,7 @@ class Output:
         """One connection: take, send, ack, one batch at a time."""
         fwd = self.forwarder
         while not self._stop.is_set():
-            try:
-                outcome, wait_s = fwd.step()
-            except Exception as e:  # noqa: BLE001 - an output never dies; it reports and waits
-                self._log("error", "unexpected failure, retrying: %r" % e)
-                outcome, wait_s = forward.KEPT, self.cfg.retry.delay_s(1)
+            outcome, wait_s = self._attempt(fwd.step)
             if outcome == forward.SENT:
                 if self.spool.pending(self.name) >= fwd.max_points:
                     continue
@@ -244,11 +250,7 @@ class Output:
                     continue
             batch = entry[0]
             while True:
-                try:
-                    outcome, wait_s = fwd.handle(batch)
-                except Exception as e:  # noqa: BLE001
-                    self._log("error", "unexpected failure, retrying: %r" % e)
-                    outcome, wait_s = forward.KEPT, self.cfg.retry.delay_s(1)
+                outcome, wait_s = self._attempt(fwd.handle, batch)
                 if outcome == forward.SENT:
                     break
                 if self._stop.wait(_bounded(wait_s)):
