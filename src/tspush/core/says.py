@@ -71,7 +71,6 @@ checked, the CA check is
 43 warning: output board: %d point(s) refused, written to the dead-letter file: %s
 44 output board: the token is accepted again
 45 one point encodes to %d bytes, over max_bytes %d
-46 warning: output board: %s; %d point(s) kept, retry %d in %.1fs
 47 warning: NTP %s did not answer (%s): asking again in %d s at most%s
 48 ; readings wait on flash with their RTC time
 49 the server's Date header (%s)
@@ -102,7 +101,6 @@ or tls_verify = none
 75 %s: no progress for %ss while %s
 76 %s: connection lost while %s (%s)
 77 reading the answer
-78 memory: next batches at most %d points
 """
     mods = sys.modules
     mods.pop(__name__, None)

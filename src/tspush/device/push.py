@@ -160,10 +160,14 @@ class Pusher:
                 self.log.say(42, (e.status, n, retry.auth_backoff_s))  # TOKEN IS REJECTED
             self.auth_failed = True
         else:
-            self.log.say(46, (e, n, retry.attempt, wait_s))  # warning: ... retry N in S s
+            # in this module, not core/says.py: after running out of memory, loading it may fail
+            self.log.line(
+                "warning: output board: %s; %d point(s) kept, retry %d in %.1fs"
+                % (e, n, retry.attempt, wait_s)
+            )
         if e.reason == "out-of-memory" and self.max_points > 1:  # the board's own: halve
             self.max_points = self.max_points // 2
-            self.log.say(78, self.max_points)  # memory: next batches at most N points
+            self.log.line("memory: next batches at most %d points" % self.max_points)
 
     def ack(self, n):
         """A batch has its fate: ``n`` points delivered; the retry state starts over."""
