@@ -232,8 +232,10 @@ class Pusher:
                 dead = [(r, drop(why)) for r, why in dead]
                 self.rejected += spool.dead_letter("board", dead)
                 self.log.say(43, (len(dead), dead[0][1]))  # refused, to the dead-letter file
-            spool.ack(batch)
             n = len(batch) - len(dead)
+            # the records' RAM back before the cursor is written: ack needs only the position
+            records = dead = refused = batch.records = None
+            spool.ack(batch)
             sent += n
             self.ack(n)
             if not spool.pending("board"):  # no read of the flash to learn it
