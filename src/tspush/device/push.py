@@ -234,7 +234,8 @@ class Pusher:
                 self.log.say(43, (len(dead), dead[0][1]))  # refused, to the dead-letter file
             n = len(batch) - len(dead)
             # the records' RAM back before the cursor is written: ack needs only the position
-            records = dead = refused = batch.records = None
+            del records, dead, refused
+            batch.records = None
             spool.ack(batch)
             sent += n
             self.ack(n)
