@@ -4,6 +4,8 @@ import binascii
 import json
 import os
 
+from transport import Response
+
 from tspush.core import forward
 from tspush.core.errors import ConnectError
 from tspush.core.point import Point
@@ -28,7 +30,8 @@ def _pts(n, start=0):
 
 
 class Server:
-    """Stores what it accepts; ``answer(points)`` returns (status, headers, body)."""
+    """A test transport (``send(Request)``): stores what it accepts; ``answer(points,
+    details)`` returns (status, headers, body) or None."""
 
     def __init__(self, answer=None):
         self.answer = answer
@@ -36,16 +39,18 @@ class Server:
         self.bodies = []
         self.details = []
 
-    def __call__(self, body, details):
+    def __call__(self, request):
+        body = request.body
+        details = request.path.endswith("?details")
         self.bodies.append(body)
         self.details.append(details)
         docs = json.loads(body)
         if self.answer is not None:
             r = self.answer(docs, details)
             if r is not None:
-                return r
+                return Response(*r)
         self.stored.extend(d["value"] for d in docs)
-        return 204, {}, b""
+        return Response(204)
 
 
 class Log:
@@ -59,6 +64,7 @@ class Log:
 def _fwd(spool, send, **kw):
     kw.setdefault("retry", Retry(backoff_s=1, factor=2, cap_s=60, jitter=0))
     kw.setdefault("log", Log())
+    kw.setdefault("path", "/api/put?details" if kw.get("details") else "/api/put")
     return forward.Forwarder(spool, "default", send, clock=lambda: 5000, **kw)
 
 
@@ -267,7 +273,7 @@ def test_a_crash_while_sending_leaves_the_batch_in_the_spool():
         s = Spool(d)
         s.append(_pts(5))
 
-        def boom(body, details):
+        def boom(request):
             raise KeyboardInterrupt()
 
         f = _fwd(s, boom)

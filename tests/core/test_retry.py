@@ -32,3 +32,13 @@ def test_bad_policy():
     raises(ValueError, Retry, -1)
     raises(ValueError, Retry, 1, 0.5)
     raises(ValueError, Retry, 1, 2, 10, 2)
+
+
+def test_increment_returns_the_successor_and_leaves_the_value():
+    r = Retry(backoff_s=1, factor=2, cap_s=10, jitter=0, auth_backoff_s=7)
+    r2 = r.increment().increment()
+    assert (r.attempt, r2.attempt) == (0, 2)
+    assert r2.wait_s() == 2 and r.wait_s() == 0.0
+    assert r2.wait_s(retry_after_s=5) == 5.0
+    assert r2.auth_backoff_s == 7 and r2.cap_s == 10
+    assert r2.reset().attempt == 0 and r.reset() is r

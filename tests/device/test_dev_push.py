@@ -190,3 +190,66 @@ def test_out_of_memory_halves_the_next_batches_then_grows_back():
     assert p.push(buf) == 4
     # the failed try of 4, then 2 (halved), then the last 2 (back up to 4 at most)
     assert [len(json.loads(b)) for b in conn.bodies] == [4, 2, 2]
+
+
+def test_413_halves_through_the_engine_and_lowers_max_points():
+    big = (413, {}, b"too big")
+    p, buf, conn, out = setup([big, (204,), (204,)], "413", max_points=4)
+    buf.spool.append(points(4))
+    assert p.push(buf) == 4
+    assert [len(json.loads(b)) for b in conn.bodies] == [4, 2, 2]
+    assert p.max_points == 4  # lowered to 2 by the 413, grown back by the success
+    assert p.retry.attempt == 0 and buf.pending() == 0
+    sent = [d["value"] for b in conn.bodies[1:] for d in json.loads(b)]
+    assert sent == [0, 1, 2, 3]
+
+
+def test_400_bisects_to_the_bad_point_and_dead_letters_only_it():
+    def bad_if_2(body):
+        return any(d["value"] == 2 for d in json.loads(body))
+
+    answers = []
+    p, buf, conn, out = setup(answers, "bisect", max_points=4)
+    refused = (400, {}, b'{"error":{"message":"bad value"}}')
+
+    def request(method, path, body, headers, body_len=None):
+        data = b"".join(body)
+        conn.bodies.append(data)
+        a = refused if bad_if_2(data) else (204,)
+        return Response(a[0], "", a[1] if len(a) > 1 else {}, a[2] if len(a) > 2 else b"", False)
+
+    conn.request = request
+    buf.spool.append(points(4))
+    assert p.push(buf) == 3 and p.rejected == 1 and buf.pending() == 0
+    # [0..3] refused, [0,1] sent, [2,3] refused, [2] refused alone, [3] sent
+    assert [len(json.loads(b)) for b in conn.bodies] == [4, 2, 2, 1, 1]
+    f = open(buf.spool.path + "/dead-letter.jsonl")
+    dead = [json.loads(line) for line in f.read().splitlines()]
+    f.close()
+    assert [d["point"]["value"] for d in dead] == [2]
+    assert "bad value" in dead[0]["reason"]
+
+
+def test_retry_state_is_a_value_replaced_at_each_failure_and_reset_by_a_success():
+    p, buf, conn, out = setup([(503,), (503,), (204,)], "succ")
+    first = p.retry
+    buf.spool.append(points(1))
+    p.push(buf)
+    second = p.retry
+    p.wait_until_ms = None
+    p.push(buf)
+    assert (first.attempt, second.attempt, p.retry.attempt) == (0, 1, 2)
+    assert "retry 2 in" in out.text
+    p.wait_until_ms = None
+    assert p.push(buf) == 1 and p.retry.attempt == 0 and buf.pending() == 0
+
+
+def test_ram_batch_refused_by_the_server_is_dropped_and_counted():
+    c = config.check({"url": "http://10.0.0.2/api/put", "max_points": 5, "spool_dir": ""})
+    b = Buffer(10)
+    b.add(points(2), 0)
+    conn = FakeConn([(400, {}, b"bad"), (400, {}, b"bad"), (204,)])
+    p = Pusher(c, Log([], Out()), conn, "/api/put")
+    # the 2-point body is refused, then its halves: the first refused, the second sent
+    assert p.push(b) == 1 and p.rejected == 1 and b.ram_count() == 0
+    assert [len(json.loads(x)) for x in conn.bodies] == [2, 1, 1]

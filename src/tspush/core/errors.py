@@ -70,6 +70,17 @@ class ResponseError(TspushError):
         self.retry_after_s = retry_after_s
 
 
+def need(what):
+    """``need("tspush.core.response classify")``: that function, imported now.
+
+    A lazy import written as one string interns no name until it runs (a short
+    name in an import statement is interned when its module is loaded), and a
+    relay board never runs most of them (each distinct name costs RAM there).
+    """
+    mod, name = what.split(" ")
+    return getattr(__import__(mod, None, None, (name,)), name)
+
+
 def words(code, args=()):
     """Line ``code`` of ``core/says.py`` with ``args``; with a full heap, number and ``args``.
 

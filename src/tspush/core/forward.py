@@ -1,24 +1,23 @@
 """Move points from the spool to one server: take, send, then ack, dead-letter or keep.
 
-Shared by the board and the computer. Everything that touches the outside is
-injected: ``send(body, details) -> (status, headers, body)`` (raises a
-TransportError when no answer came), the clock, the random source.
+The agent's and the relay's sender (``host.output`` runs one per connection).
+What an answer means for a batch (2xx ack, 413 halve, 400 locate and
+dead-letter, 401/403 stop, 429/5xx and network back off) is
+``core.answer.deliver``'s, and how long to wait is the retry state's
+(``core.retry.Retry``, a value replaced by its successor); the board's
+``device.push`` uses the same two without this class (RAM). This module adds
+the spool (ack, the dead-letter file), the counters and the log lines.
+Everything that touches the outside is injected: ``send(Request) ->
+response`` (``path`` and ``headers`` go into each Request), the clock, the
+random source.
 
-What each answer does (``core.response`` says what it means):
-
-* 2xx: ack; the points are never sent again.
-* 400/422: the refused points go to the dead-letter file with the server's
-  reason (redacted, and cut where it echoes our request headers), the rest
-  count as delivered. With ``details`` the server names
-  them; without, the batch is halved until each bad point stands alone.
-* 413: the batch is halved (and ``max_points`` lowered for next time); a
-  point too large on its own is dead-lettered.
 * 401/403: keep everything, stop sending, say loudly that the token is
   rejected, try again after ``retry.auth_backoff_s`` so a fixed token resumes.
 * 429/5xx, network, anything else: keep and back off (``Retry-After`` wins).
 """
 
-from tspush.core.errors import AuthError, Rejected, ResponseError, TooLarge, TransportError
+from tspush.core.answer import deliver
+from tspush.core.response import smaller
 
 SENT = "sent"
 EMPTY = "empty"
@@ -49,12 +48,18 @@ class Forwarder:
         rand=None,
         log=None,
         dead_letter_path=None,
+        path="",
+        headers=None,
+        secrets=None,
     ):
         from tspush.core.retry import Retry
 
         self.spool = spool
         self.output = output
         self.send = send
+        self.path = path
+        self.headers = headers
+        self.secrets = secrets if secrets is not None else getattr(send, "secrets", ())
         self.max_points = max_points
         self.configured_max_points = max_points
         self.max_bytes = max_bytes
@@ -67,7 +72,6 @@ class Forwarder:
         self.rand = rand
         self.log = log or _print_log
         self.dead_letter_path = dead_letter_path
-        self.attempt = 0  # consecutive failures
         self.auth_failed = False
         self.sent_points = 0
         self.sent_requests = 0
@@ -99,10 +103,30 @@ class Forwarder:
         dead = []
         if self.prepare is not None:
             records, dead = self.prepare(records)
-        try:
-            dead = dead + self._deliver(records, 0)
-        except AuthError as e:
-            self._failed(e)
+        docs = list if self.details else None  # records are JSON: response.locate reads them
+        _, refused, stop = deliver(
+            self.send,
+            records,
+            self.encode,
+            self.path,
+            self.headers,
+            self.max_bytes,
+            docs,
+            self.secrets,
+            "",
+            self._note,
+        )
+        if stop is not None:
+            self._failed(stop)
+            wait_s = self.retry.wait_s(None, self.rand, stop)
+            if stop.reason != "token-rejected":
+                self.retries += 1
+                self.log(
+                    "warning",
+                    "output %s: %s; %d point(s) kept, retry %d in %.1fs"
+                    % (self.output, stop, self.spool.pending(self.output), self.attempt, wait_s),
+                )
+                return KEPT, wait_s
             if not self.auth_failed:
                 self.log(
                     "error",
@@ -110,23 +134,14 @@ class Forwarder:
                     "fixed; %d point(s) kept; retrying every %ds"
                     % (
                         self.output,
-                        e.status,
+                        stop.status,
                         self.spool.pending(self.output),
                         self.retry.auth_backoff_s,
                     ),
                 )
             self.auth_failed = True
-            return AUTH, float(self.retry.auth_backoff_s)
-        except (ResponseError, TransportError) as e:
-            self._failed(e)
-            self.retries += 1
-            wait_s = self.retry.delay_s(self.attempt, getattr(e, "retry_after_s", None), self.rand)
-            self.log(
-                "warning",
-                "output %s: %s; %d point(s) kept, retry %d in %.1fs"
-                % (self.output, e, self.spool.pending(self.output), self.attempt, wait_s),
-            )
-            return KEPT, wait_s
+            return AUTH, wait_s
+        dead = dead + [(r, why) for r, why, _ in refused]
         if dead:
             from tspush.core.echo import drop_headers
 
@@ -141,59 +156,30 @@ class Forwarder:
         if self.auth_failed:
             self.log("info", "output %s: the token is accepted again" % self.output)
         self.auth_failed = False
-        self.attempt = 0
+        self.retry = self.retry.reset()
         self.sent_points += len(batch) - len(dead)
         self.last_success_s = self.clock()
         return SENT, 0.0
 
+    @property
+    def attempt(self) -> int:
+        """Consecutive failures (the retry state's count)."""
+        return self.retry.attempt
+
     def _failed(self, e) -> None:
-        self.attempt += 1
+        self.retry = self.retry.increment()
         self.last_error = str(e)
         self.last_error_s = self.clock()
         self.last_status = getattr(e, "status", None)
 
-    def _deliver(self, records, depth: int):
-        """Send ``records``; return refused ``(record, reason)`` pairs or raise to keep all."""
-        if not records:
-            return []
-        body = self.encode(records)
-        if len(body) > self.max_bytes:
-            if len(records) == 1:
-                return [
-                    (
-                        records[0],
-                        "one point encodes to %d bytes, over max_bytes %d"
-                        % (len(body), self.max_bytes),
-                    )
-                ]
-            return self._halves(records, depth)
-        details = self.details
-        status, headers, rbody = self.send(body, details)
+    def _note(self, records, request, response, error) -> None:
+        """Every request: count it; a 413 lowers ``max_points`` for the next batches."""
+        if response is None:
+            return
         self.sent_requests += 1
-        self.last_status = status
-        if 200 <= status < 300:  # the usual case: no need to load core.response (RAM)
-            return []
-        from tspush.core.response import classify
-
-        try:
-            classify(status, rbody, headers, getattr(self.send, "secrets", ()))
-        except TooLarge as e:
-            if len(records) == 1:
-                return [(records[0], str(e))]
-            self.max_points = max(1, len(records) // 2)
-            return self._halves(records, depth)
-        except Rejected as e:
-            matched = _match(records, e.failed) if details else None
-            if matched:
-                return matched
-            if len(records) == 1:
-                return [(records[0], _reason(e))]
-            return self._halves(records, depth)
-        return []
-
-    def _halves(self, records, depth: int):
-        half = len(records) // 2
-        return self._deliver(records[:half], depth + 1) + self._deliver(records[half:], depth + 1)
+        self.last_status = response.status
+        if error is not None:
+            self.max_points = smaller(error, len(records)) or self.max_points
 
     def state(self) -> dict:
         return {
@@ -209,47 +195,6 @@ class Forwarder:
             "last_status": self.last_status,
             "max_points": self.max_points,
         }
-
-
-def _reason(e) -> str:
-    if e.failed:
-        return "; ".join(f[2] for f in e.failed if f[2]) or str(e)
-    return str(e)
-
-
-def _match(records, failed):
-    """Refused records named by a ``?details`` answer; None when they cannot all be found."""
-    import json
-
-    if not failed:
-        return None
-    docs = []
-    for r in records:
-        try:
-            docs.append(json.loads(r))
-        except ValueError:
-            docs.append(None)
-    used = {}
-    out = []
-    for _, dp, reason in failed:
-        if not isinstance(dp, dict):
-            return None
-        for i in range(len(docs)):
-            d = docs[i]
-            if i in used or d is None:
-                continue
-            if (
-                d.get("metric") == dp.get("metric")
-                and str(d.get("value")) == str(dp.get("value"))
-                and (dp.get("timestamp") is None or d.get("timestamp") == dp.get("timestamp"))
-                and (not dp.get("tags") or d.get("tags") == dp.get("tags"))
-            ):
-                used[i] = True
-                out.append((records[i], reason or "refused"))
-                break
-        else:
-            return None
-    return out
 
 
 def _clock():

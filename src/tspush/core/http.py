@@ -191,9 +191,11 @@ class Connection:
             self.sent_bytes += n
 
     def _send(self, head, body):
-        """Head then body parts through the buffer; flush whenever it fills.
+        """Head pieces then body parts through the buffer; flush whenever it fills.
 
-        The reader shares the buffer: nothing is pending in it between answers.
+        The reader shares the buffer: nothing is pending in it between answers. A str
+        piece is copied as its UTF-8 bytes (MicroPython's memoryview reads a str as they
+        are; CPython's needs them encoded).
         """
         buf = self._buf
         reader = getattr(self, "_reader")
@@ -202,9 +204,12 @@ class Connection:
         out = memoryview(buf)
         used = 0
         single = isinstance(body, (bytes, bytearray, memoryview))
-        for seq in ((head,), (body,) if single else body):
+        for seq in (head, (body,) if single else body):
             for part in seq:
-                src = memoryview(part)
+                try:
+                    src = memoryview(part)
+                except TypeError:  # CPython: a str
+                    src = memoryview(part.encode())
                 pos = 0
                 n = len(src)
                 while pos < n:
@@ -233,22 +238,20 @@ class Connection:
                 body_len = 0
                 for part in body:
                     body_len += len(part)
-        head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
-            method,
-            path,
-            self.host,
-            body_len,
-        )
+        # the head as pieces, copied into the send buffer one by one: no head-sized string
+        # (a board's heap, cut up by the batch's records, may have no such block left)
+        head = [method, " ", path, " HTTP/1.1\r\nHost: ", self.host, "\r\nContent-Length: "]
+        head.append(str(body_len))
         if headers:
             for k in headers:
-                head += "%s: %s\r\n" % (k, headers[k])
-        head_b = (head + "\r\n").encode()
+                head += ("\r\n", k, ": ", headers[k])
+        head.append("\r\n\r\n")
         for attempt in (0, 1):
             reused = self.sock is not None
             if not reused:
                 self.connect()
             try:
-                self._send(head_b, body)
+                self._send(head, body)
             except OSError as e:
                 self.close()
                 if reused and attempt == 0:

@@ -131,6 +131,89 @@ def _is_auth_refusal(text: str) -> bool:
     return False
 
 
+def judge(response, secrets=(), url=""):
+    """None for a 2xx, else the ResponseError saying what ``response`` (status, headers,
+    body) means: ``classify``'s, returned instead of raised."""
+    try:
+        classify(response.status, response.body, response.headers, secrets, url)
+    except ResponseError as e:
+        return e
+    return None
+
+
+def smaller(error, n):
+    """The batch size to use from now on after ``error`` on ``n`` points: half after a 413,
+    else 0 (keep the size)."""
+    if n > 1 and error.reason == "too-large":
+        return n // 2
+    return 0
+
+
+def refusal(error, batch, docs=None):
+    """What a 400 or 413 does to ``batch``: refused ``(item, reason, error)`` triples, or None
+    to halve it; False for any other answer (stop).
+
+    ``docs(batch)`` (OpenTSDB dicts or JSON records) lets a 400 that names its
+    points refuse only those (``error.failed`` gets their indices); a single
+    item is refused whole.
+    """
+    if isinstance(error, Rejected):
+        found = locate(error.failed, docs(batch)) if docs is not None else None
+        if found:
+            error.failed = found  # indices filled: whoever shows it can name the points
+            return [(batch[i], reason or "refused", error) for i, _, reason in found]
+        if len(batch) == 1:
+            why = "; ".join(f[2] for f in error.failed if f[2]) if error.failed else ""
+            return [(batch[0], why or str(error), error)]
+        return None
+    if isinstance(error, TooLarge):
+        return [(batch[0], str(error), error)] if len(batch) == 1 else None
+    return False
+
+
+def locate(failed, docs):
+    """``failed`` with each entry's index in ``docs`` filled; None unless all are found.
+
+    A refused datapoint matches a doc (a dict, or a JSON record decoded here)
+    by metric, value, timestamp (when the server gives one) and tags (when it
+    gives them); each doc matches once.
+    """
+    import json
+
+    if not failed:
+        return None
+    docs = list(docs)
+    for i in range(len(docs)):
+        if not isinstance(docs[i], dict):
+            try:
+                docs[i] = json.loads(docs[i])
+            except ValueError:
+                docs[i] = None
+    used = {}
+    out = []
+    for _, dp, reason in failed:
+        if not isinstance(dp, dict):
+            return None
+        ts = dp.get("timestamp")
+        tags = dp.get("tags")
+        for i in range(len(docs)):
+            d = docs[i]
+            if i in used or not isinstance(d, dict):
+                continue
+            if (
+                d.get("metric") == dp.get("metric")
+                and str(d.get("value")) == str(dp.get("value"))
+                and (ts is None or str(d.get("timestamp")) == str(ts))
+                and (not tags or d.get("tags") == tags)
+            ):
+                used[i] = True
+                out.append((i, dp, reason))
+                break
+        else:
+            return None
+    return out
+
+
 def _header(headers, name: str):
     v = headers.get(name)
     if v is None:

@@ -71,7 +71,6 @@ checked, the CA check is
 43 warning: output board: %d point(s) refused, written to the dead-letter file: %s
 44 output board: the token is accepted again
 45 one point encodes to %d bytes, over max_bytes %d
-46 retry: in %.1f s (attempt %d); readings are kept
 47 warning: NTP %s did not answer (%s): asking again in %d s at most%s
 48 ; readings wait on flash with their RTC time
 49 the server's Date header (%s)

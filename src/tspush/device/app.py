@@ -316,6 +316,7 @@ class App:
         lost = clock.lost
         gc.collect()
         self.pusher.push(self.buffer)
+        _forget("tspush.core", "answer")  # the delivery engine: its RAM is back till next push
         if clock.lost > lost:
             log.say(_S_CUT, (clock.lost - lost, clock.lost))
         sp = self.buffer.spool

@@ -5,8 +5,8 @@ With a spool (the normal case) every cycle's readings go to flash at once
 survive reboot, power loss and deep sleep there, and ``core.forward`` takes
 batches from it. Without one (``spool_dir = ""``) readings wait in RAM, with
 the raw RTC seconds of their reading so they can be stamped when the clock
-is set; when RAM is full the oldest reading is dropped and counted, and
-``take`` cuts batches with the core's ``opentsdb.batches``.
+is set; when RAM is full the oldest reading is dropped and counted.
+``device.pushram`` sends them (loaded only then).
 """
 
 OUTPUT = "board"
@@ -48,33 +48,3 @@ class Buffer:
                 p.ts = self.read_s[i] + offset_s
                 n += 1
         return n
-
-    def take(self, max_points, max_bytes):
-        """The next batch of stamped readings from RAM, cut by ``opentsdb.batches``: a tuple
-        ``(body, point count, points)`` (no class: each costs an ESP8266 RAM), or None."""
-        ready = [p for p in self.points if p.ts is not None]
-        if not ready:
-            return None
-        from tspush.core.opentsdb import batches
-
-        for body, pts in batches(ready, max_points, max_bytes):
-            return body, len(pts), pts
-        return None
-
-    def ack(self, pending):
-        """Forget the points of a delivered (or refused) RAM batch."""
-        gone = {}
-        for p in pending[2]:
-            gone[id(p)] = True
-        keep = []
-        keep_ms = []
-        for i in range(len(self.points)):
-            if id(self.points[i]) not in gone:
-                keep.append(self.points[i])
-                keep_ms.append(self.read_s[i])
-        self.points = keep
-        self.read_s = keep_ms
-
-    def reject(self, pending, reason):
-        """The server refused these points for good (no spool: no dead-letter file)."""
-        self.ack(pending)

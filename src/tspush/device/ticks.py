@@ -10,6 +10,8 @@ board emulation replaces it.
 import sys
 import time
 
+from tspush.core.errors import need  # noqa: F401  (ticks.need: the board's lazy imports)
+
 port = sys.platform
 
 try:
@@ -36,16 +38,6 @@ def rtc_ms():
     """The RTC in ms since the port's epoch (``time.time()``'s count)."""
     ns = getattr(time, "time_ns", None)
     return ns() // 1000000 if ns is not None else int(time.time() * 1000)
-
-
-def need(what):
-    """``need("tspush.core.response classify")``: that function, imported now.
-
-    A lazy import written as one string interns no name until it runs, and a
-    relay board never runs most of them (each distinct name costs RAM there).
-    """
-    mod, name = what.split(" ")
-    return getattr(__import__(mod, None, None, (name,)), name)
 
 
 def print_exception(e):

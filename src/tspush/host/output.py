@@ -32,26 +32,6 @@ def _bounded(wait_s: float) -> float:
     return min(max(0.0, float(wait_s)), MAX_WAIT_S)
 
 
-class Sender:
-    """``send(body, details)`` for the Forwarder: one POST, the raw answer back."""
-
-    def __init__(self, transport: Transport, profile: profiles.Profile) -> None:
-        self.transport = transport
-        self.profile = profile
-        self.path = profiles.request_path(profile, transport.base_path)
-        self.secrets = transport.secrets
-
-    def __call__(self, body: bytes, details: bool) -> tuple[int, dict[str, str], bytes]:
-        path = self.path
-        if details and self.profile.supports_details and "details" not in path:
-            path += ("&" if "?" in path else "?") + "details"
-        extra = dict(self.profile.headers) or None  # e.g. promwrite: Content-Encoding: snappy
-        reply = self.transport.post(
-            path, body, content_type=self.profile.content_type, headers=extra
-        )
-        return reply.status, reply.headers, reply.body
-
-
 def _needs_prepare(profile: profiles.Profile) -> bool:
     return bool(
         profile.host_tag
@@ -82,19 +62,19 @@ class Output:
         self.transport = transport or settings.make_transport(
             warn=lambda m: log("warning", m, output=cfg.name)
         )
-        self.sender = Sender(self.transport, self.profile)
+        self.path = profiles.request_path(self.profile, self.transport.base_path)
         self.dead_letter_path = str(dead_letter_path) if dead_letter_path else None
-        self.forwarder = self._forwarder(self.sender)
+        self.forwarder = self._forwarder(self.transport)
         # More connections: each sender has its own transport and forwarder;
         # batches are acked in spool order whichever answer comes first.
         self.extra: list[tuple[Transport, forward.Forwarder]] = []
         for _ in range(max(1, cfg.connections) - 1):
             t = settings.make_transport(warn=lambda m: None)
-            self.extra.append((t, self._forwarder(Sender(t, self.profile))))
+            self.extra.append((t, self._forwarder(t)))
         self._order = threading.Lock()
         self._inflight: list[list[Any]] = []  # [batch, done] in the order taken
         self._read_pos: Any = None
-        self._batcher = profiles.batcher_for(self.profile, self.sender.path)
+        self._batcher = profiles.batcher_for(self.profile, self.path)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -104,13 +84,16 @@ class Output:
         self.last_death = ""
         self.last_death_s: float | None = None
 
-    def _forwarder(self, sender: Sender) -> forward.Forwarder:
+    def _forwarder(self, transport: Transport) -> forward.Forwarder:
         cfg = self.cfg
         details = cfg.details if cfg.details is not None else self.profile.supports_details
+        path = profiles.with_details(self.profile, self.path, details)
+        # e.g. promwrite: Content-Encoding: snappy
+        headers = {"Content-Type": self.profile.content_type, **dict(self.profile.headers)}
         return forward.Forwarder(
             self.spool,
             cfg.name,
-            sender,
+            transport.send,
             max_points=self.profile.max_points,
             max_bytes=self.profile.max_bytes,
             retry=cfg.retry,
@@ -119,6 +102,9 @@ class Output:
             prepare=self._prepare if _needs_prepare(self.profile) else None,
             log=self._log,
             dead_letter_path=self.dead_letter_path,
+            path=path,
+            headers=headers,
+            secrets=transport.secrets,
         )
 
     def forwarders(self) -> list[forward.Forwarder]:
@@ -164,6 +150,16 @@ class Output:
             except BaseException as e:  # noqa: BLE001 - a sender never stays dead
                 self._died("%s: %s" % (type(e).__name__, e))
             self._stop.wait(_bounded(self.cfg.retry.delay_s(min(self.deaths, 16))))
+
+    def _attempt(self, step: Any, *args: Any) -> tuple[str, float]:
+        """One step of a sender (``Forwarder.step`` or ``handle``): an unexpected failure is
+        logged and counts as KEPT after the first back-off, so the loop goes on (and a
+        thread that dies anyway is restarted by ``_supervised``)."""
+        try:
+            return step(*args)  # type: ignore[no-any-return]
+        except Exception as e:  # noqa: BLE001 - an output never dies; it reports and waits
+            self._log("error", "unexpected failure, retrying: %r" % e)
+            return forward.KEPT, self.cfg.retry.delay_s(1)
 
     def _died(self, why: str) -> None:
         with self._order:
@@ -211,11 +207,7 @@ class Output:
         """One connection: take, send, ack, one batch at a time."""
         fwd = self.forwarder
         while not self._stop.is_set():
-            try:
-                outcome, wait_s = fwd.step()
-            except Exception as e:  # noqa: BLE001 - an output never dies; it reports and waits
-                self._log("error", "unexpected failure, retrying: %r" % e)
-                outcome, wait_s = forward.KEPT, self.cfg.retry.delay_s(1)
+            outcome, wait_s = self._attempt(fwd.step)
             if outcome == forward.SENT:
                 if self.spool.pending(self.name) >= fwd.max_points:
                     continue
@@ -258,11 +250,7 @@ class Output:
                     continue
             batch = entry[0]
             while True:
-                try:
-                    outcome, wait_s = fwd.handle(batch)
-                except Exception as e:  # noqa: BLE001
-                    self._log("error", "unexpected failure, retrying: %r" % e)
-                    outcome, wait_s = forward.KEPT, self.cfg.retry.delay_s(1)
+                outcome, wait_s = self._attempt(fwd.handle, batch)
                 if outcome == forward.SENT:
                     break
                 if self._stop.wait(_bounded(wait_s)):
@@ -293,6 +281,6 @@ class Output:
         st["last_sender_death"] = self.last_death
         st["last_sender_death_s"] = self.last_death_s
         st.update(self.spool.stats(self.name))
-        st["url"] = self.transport.display_url(self.sender.path)
+        st["url"] = self.transport.display_url(self.path)
         st["profile"] = self.profile.name
         return st

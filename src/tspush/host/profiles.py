@@ -238,6 +238,13 @@ def request_path(profile: Profile, base_path: str = "") -> str:
     return path
 
 
+def with_details(profile: Profile, path: str, details: bool) -> str:
+    """``path`` asking for ``?details`` (which points were refused) when wanted and supported."""
+    if details and profile.supports_details and "details" not in path:
+        path += ("&" if "?" in path else "?") + "details"
+    return path
+
+
 def hostname() -> str:
     """This machine's short host name, made safe for a tag value."""
     name = socket.gethostname().split(".")[0] or "localhost"

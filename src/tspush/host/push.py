@@ -1,34 +1,24 @@
 """Send points through a Transport with a profile: batches in, a count of fates out.
 
-One request per body from the profile's batcher. What each answer means
-comes from ``core.response.classify``; this module only decides what to do
-next in a one-shot push: a 413 splits the batch in two and tries again, a
-refused point is counted and the others go on, and a bad token, a TLS
-failure, an unreachable or busy server stops the run (the rest is counted
-as unsent, never as rejected). Retrying later is the agent's job.
+One request per body from the profile's batcher, each through the delivery
+engine the agent uses (``core.answer.deliver``: 413 halves, a 400's refused
+points are located or bisected). This module only counts the fates in a
+one-shot push: a bad token, a TLS failure, an unreachable or busy server
+stops the run (the rest is counted as unsent, never as rejected). Retrying
+later is the agent's job.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tspush.core import auth, response
-from tspush.core.errors import (
-    PointError,
-    Rejected,
-    ResponseError,
-    TooLarge,
-    TransportError,
-    TspushError,
-)
-from tspush.host.profiles import Profile, batcher_for, for_path
+from tspush.core import answer, auth, response
+from tspush.core.errors import PointError, TspushError
+from tspush.host.profiles import Profile, batcher_for, for_path, with_details
 from tspush.host.transport import Reply, Transport
-
-MAX_SPLIT_DEPTH = 8
 
 
 @dataclass
@@ -58,10 +48,7 @@ class PushReport:
 
 def request_path(transport: Transport, profile: Profile, details: bool = False) -> str:
     """The URL's own path when it has one, else the profile's; ``details`` added if asked."""
-    path = transport.base_path or profile.path
-    if details and profile.supports_details and "details" not in path:
-        path += ("&" if "?" in path else "?") + "details"
-    return path
+    return with_details(profile, transport.base_path or profile.path, details)
 
 
 def send_batch(
@@ -74,23 +61,18 @@ def send_batch(
 ) -> Reply:
     """POST one body; return the 2xx reply, else raise the ResponseError that fits."""
     path = request_path(transport, profile, details)
-    extra = dict(profile.headers) or None  # e.g. promwrite: Content-Encoding: snappy
-    reply = transport.post(path, body, content_type=profile.content_type, headers=extra)
-    try:
-        response.classify(
-            reply.status,
-            reply.body,
-            reply.headers,
-            secrets=transport.secrets,
-            url=transport.display_url(path),
-        )
-    except ResponseError as e:
-        # keeps headers (Retry-After) for display, without the token a server echoed
-        setattr(e, "reply", _redacted(reply, transport.secrets))  # noqa: B010
-        if isinstance(e, Rejected):
-            e.failed = [_locate(f, points) for f in e.failed]
-        raise
-    return reply
+    reply = transport.send(answer.Request(path, body, _headers(profile), len(points)))
+    e = response.judge(reply, transport.secrets, transport.display_url(path))
+    if e is None:
+        return reply
+    # keeps headers (Retry-After) for display, without the token a server echoed
+    setattr(e, "reply", _redacted(reply, transport.secrets))  # noqa: B010
+    raise e
+
+
+def _headers(profile: Profile) -> dict[str, str]:
+    """Content-Type and the profile's own (e.g. promwrite: Content-Encoding: snappy)."""
+    return {"Content-Type": profile.content_type, **dict(profile.headers)}
 
 
 def _redacted(reply: Reply, secrets: list[str]) -> Reply:
@@ -104,21 +86,11 @@ def _redacted(reply: Reply, secrets: list[str]) -> Reply:
     )
 
 
-def _locate(failed: tuple[Any, Any, str], points: Sequence[Any]) -> tuple[Any, Any, str]:
-    """Fill the index of a refused datapoint by matching it to the batch."""
-    index, datapoint, reason = failed
-    if index is None and isinstance(datapoint, dict):
-        for i, p in enumerate(points):
-            if (
-                getattr(p, "metric", None) == datapoint.get("metric")
-                and str(getattr(p, "value", None)) == str(datapoint.get("value"))
-                and (
-                    datapoint.get("timestamp") is None
-                    or str(getattr(p, "ts", None)) == str(datapoint.get("timestamp"))
-                )
-            ):
-                return (i, datapoint, reason)
-    return (index, datapoint, reason)
+def _docs(points: Sequence[Any]) -> list[dict[str, Any]]:
+    """Points as the dicts ``answer.locate`` matches a 400's refused datapoints against."""
+    return [
+        {"metric": p.metric, "value": p.value, "timestamp": p.ts, "tags": p.tags} for p in points
+    ]
 
 
 def push_points(
@@ -131,68 +103,65 @@ def push_points(
     """Send all points in bodies the profile allows; count what was accepted."""
     report = PushReport()
     profile = for_path(profile, request_path(transport, profile))  # influx precision=
-    batches = batcher_for(profile)
-    pending: deque[tuple[bytes, list[Any], int]] = deque()
     try:
-        for body, batch in batches(
-            list(points), max_points=profile.max_points, max_bytes=profile.max_bytes
-        ):
-            pending.append((body, list(batch), 0))
+        batches = list(
+            batcher_for(profile)(
+                list(points), max_points=profile.max_points, max_bytes=profile.max_bytes
+            )
+        )
     except PointError as e:
         report.errors.append(e)
         report.unsent = len(points)
         return report
     details = profile.supports_details
-    while pending:
-        body, batch, depth = pending.popleft()
-        attempt = Attempt(
-            url=transport.display_url(request_path(transport, profile, details)),
-            body=body,
-            points=batch,
-        )
-        started = time.monotonic()
+    path = request_path(transport, profile, details)
+    url = transport.display_url(path)
+    started = [0.0]
+
+    def send(request: answer.Request) -> Reply:
+        started[0] = time.monotonic()
+        return transport.send(request)
+
+    def note(batch: list[Any], request: Any, reply: Reply | None, error: Any) -> None:
         report.requests += 1
-        try:
-            attempt.reply = send_batch(transport, profile, body, batch, details=details)
-            report.accepted += len(batch)
-        except TooLarge as e:
-            attempt.error = e
-            attempt.reply = _reply_of(e)
-            if len(batch) > 1 and depth < MAX_SPLIT_DEPTH:
-                half = len(batch) // 2
-                pending.appendleft((_encode(profile, batch[half:]), batch[half:], depth + 1))
-                pending.appendleft((_encode(profile, batch[:half]), batch[:half], depth + 1))
-            else:
-                report.rejected += len(batch)
-                report.errors.append(e)
-        except Rejected as e:
-            attempt.error = e
-            attempt.reply = _reply_of(e)
-            if isinstance(e.success, int) and 0 <= e.success <= len(batch):
-                report.accepted += e.success
-                report.rejected += len(batch) - e.success
-            else:
-                report.rejected += len(batch)
-            report.errors.append(e)
-        except (TransportError, ResponseError) as e:
-            # Bad token, TLS, network, busy server: the rest would fail the same way.
-            attempt.error = e
-            attempt.reply = _reply_of(e)
-            report.errors.append(e)
-            report.unsent += len(batch) + sum(len(b) for _, b, _ in pending)
-            pending.clear()
-        attempt.elapsed_s = time.monotonic() - started
         if on_request is not None:
-            on_request(attempt)
+            if reply is not None:
+                reply = _redacted(reply, transport.secrets)
+            elapsed_s = time.monotonic() - started[0]
+            on_request(Attempt(url, request.body, batch, reply, error, elapsed_s))
+
+    for n, (body, batch) in enumerate(batches):
+        first = list(batch)
+
+        def encode(b: list[Any], body: bytes = body, first: list[Any] = first) -> bytes:
+            return body if b is first else _encode(profile, b)
+
+        delivered, refused, stop = answer.deliver(
+            send,
+            first,
+            encode,
+            path,
+            _headers(profile),
+            0,  # the batcher kept every body under max_bytes
+            _docs,  # a server may name the refused points unasked
+            transport.secrets,
+            url,
+            note,
+        )
+        report.accepted += delivered
+        report.rejected += len(refused)
+        for _, _, err in refused:
+            if err is not None and not any(err is x for x in report.errors):
+                report.errors.append(err)
+        if stop is not None:
+            # Bad token, TLS, network, busy server: the rest would fail the same way.
+            report.errors.append(stop)
+            report.unsent += len(first) - delivered - len(refused)
+            report.unsent += sum(len(b) for _, b in batches[n + 1 :])
+            break
     return report
 
 
 def _encode(profile: Profile, points: list[Any]) -> bytes:
     bodies = list(batcher_for(profile)(points, max_points=len(points), max_bytes=1 << 30))
     return bodies[0][0]
-
-
-def _reply_of(e: TspushError) -> Reply | None:
-    """The reply a ResponseError came with (for display); None for transport errors."""
-    reply = getattr(e, "reply", None)
-    return reply if isinstance(reply, Reply) else None

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import urllib3
 from urllib3.exceptions import (
@@ -207,6 +208,21 @@ class Transport:
         """``host[:port]/path`` as the original printed it (no scheme, no token)."""
         u = parse_url(self.url)
         return auth.redact("%s%s" % (u.netloc, path), self.secrets)
+
+    def send(self, request: Any) -> Reply:
+        """The delivery engine's one call (``core.answer``): a Request in, its Reply out.
+
+        The Reply has the Response's three fields (status, headers, body); the
+        request's ``Content-Type`` header, if any, replaces the JSON default.
+        """
+        headers = dict(request.headers or {})
+        content_type = headers.pop("Content-Type", "application/json")
+        return self.post(
+            request.path or self.base_path or "/",
+            request.body,
+            content_type=content_type,
+            headers=headers or None,
+        )
 
     def post(
         self,
