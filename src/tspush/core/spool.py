@@ -76,6 +76,13 @@ from tspush.core.errors import SpoolError
 MAX_POINT = 65536  # bytes of one encoded point
 
 try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_STEP = const(5)  # points a Stream holds at once
+
+try:
     from binascii import crc32
 except ImportError:  # a port built without it
     from tspush.core import spoolmore
@@ -206,6 +213,42 @@ class Batch:
         from tspush.core import spoolmore
 
         return spoolmore.points(self)
+
+
+class Stream:
+    """A batch's points read from flash again each time they are walked, never all in RAM.
+
+    ``Spool.stream`` gives a Batch whose ``records`` is one: ``len()`` and
+    iteration (several times: the body's size, then its bytes) hold at most
+    ``_STEP`` points at once, so a board's 50-point push does not hold its 50
+    records (about 6.5 KB on an ESP8266) while it sends. Indexing and slicing
+    (a refused batch is halved, a rare path) give lists.
+    """
+
+    def __init__(self, spool, output, start, n):
+        self.spool = spool
+        self.output = output
+        self.start = start
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        sp = self.spool
+        at = self.start
+        left = self.n
+        while left > 0:
+            b = sp.take(self.output, _STEP if left > _STEP else left, 0, 0, at)
+            if b is None:
+                return
+            left -= len(b.records)
+            at = b.end
+            for r in b.records:
+                yield r
+
+    def __getitem__(self, i):
+        return list(self)[i]
 
 
 class Spool:
@@ -595,6 +638,29 @@ class Spool:
             if not records:
                 return None
             return Batch(output, records, start)
+
+    def stream(self, output: str, max_points: int = 500):
+        """``take(output, max_points)`` whose records are a ``Stream``: read from flash as they
+        are walked (counted now, in steps of a few points), or None when none are pending."""
+        with self.lock:
+            c = self.cursors.get(output)
+            if c is None:
+                from tspush.core import spoolmore
+
+                raise spoolmore.fail(self, "key", output)
+            start = at = (c[0], c[1], c[2], c[3])
+        n = 0
+        while n < max_points:
+            left = max_points - n
+            b = self.take(output, _STEP if left > _STEP else left, 0, 0, at)
+            if b is None:
+                break
+            n += len(b.records)
+            at = b.end
+            b = None
+        if not n:
+            return None
+        return Batch(output, Stream(self, output, start, n), at)
 
     def _read(self, index, start, stop, records):
         """Points of segment ``index`` (in ``segments``) from position ``start`` into ``records``:

@@ -171,7 +171,7 @@ class Pusher:
                     # the TLS handshake before the batch is read: mbedTLS wants large blocks,
                     # and the batch's records would cut the heap up first
                     self._call(conn.connect)
-                batch = spool.take("board", self.max_points, 0, 1)
+                batch = spool.stream("board", self.max_points)  # read as it is sent
                 if batch is None:
                     break
                 records = batch.records
