@@ -116,7 +116,8 @@ class Board:
             t = int(time.time()) - 1000
             tags = cfg["tags"]
             metric = cfg["sensors"][0]["metric"]
-            sp.append([Point(metric, 42, t + i, tags) for i in range(prefill)])
+            for i in range(prefill):  # one append per cycle, as the board stores them
+                sp.append([Point(metric, 42, t + i, tags)])
             sp.close()
 
 

@@ -510,13 +510,14 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
     app = App(cfg, log, network, ntp, machine, path)
     try:
         return app.run()
-    except errors.ConfigError as e:  # made at first use (core/errorkinds.py)
-        log.line("config error: %s" % e)
-        while wait_forever:
-            ticks.sleep_ms(60000)
-            log.line("config error: %s" % e)
-        return None
     except Exception as e:  # a bug or a broken driver: say it, then start afresh
+        # ConfigError is made at first use (core/errorkinds.py): never with a full heap
+        if not isinstance(e, MemoryError) and isinstance(e, errors.ConfigError):
+            log.line("config error: %s" % e)
+            while wait_forever:
+                ticks.sleep_ms(60000)
+                log.line("config error: %s" % e)
+            return None
         log.line("crash: %s: %s" % (type(e).__name__, e))
         ticks.print_exception(e)
         reset = getattr(app.machine, "reset", None)
