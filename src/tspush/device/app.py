@@ -61,20 +61,23 @@ _S_START = const(30)
 _S_AGAIN = const(31)
 
 
-def _module(name):
-    try:
-        return __import__(name)
-    except ImportError:
-        return None
-
-
 class App:
     def __init__(self, cfg, log, network=None, ntp=None, machine=None, config_path="config.json"):
         self.cfg = cfg
         self.log = log
         self.network = network
-        self.ntp = ntp if ntp is not None else _module("ntptime")
-        self.machine = machine if machine is not None else _module("machine")
+        if ntp is None:  # firmware modules (C on a board); absent on some ports
+            try:
+                ntp = __import__("ntptime")
+            except ImportError:
+                pass
+        if machine is None:
+            try:
+                machine = __import__("machine")
+            except ImportError:
+                pass
+        self.ntp = ntp
+        self.machine = machine
         self.config_path = config_path
         self.started_ms = ticks.ticks_ms()
         self.next_ms = self.started_ms  # when the next reading is due: a fixed schedule
@@ -88,9 +91,26 @@ class App:
     # -- set-up ---------------------------------------------------------------
 
     def setup(self):
-        # The spool first: its module is the largest and opening it reads the flash in
-        # pieces of 2 KiB; the heap is not yet cut up by the other modules.
-        spool = self._spool()
+        # The spool first: its module is the largest and opening it reads the flash
+        # (256-byte pieces); the heap is not yet cut up by the other modules.
+        cfg = self.cfg
+        log = self.log
+        spool = None
+        if cfg["spool_dir"]:
+            from tspush.core import spool as spool_mod
+
+            try:
+                spool = spool_mod.Spool(
+                    cfg["spool_dir"],
+                    outputs=("board",),
+                    max_bytes=cfg["spool_max_bytes"],
+                    segment_bytes=cfg["spool_segment_bytes"],
+                    max_age_s=0,  # the board's clock may jump at the first NTP answer
+                    clock=lambda: self.clock.unix_s() or 0,
+                )
+            except TspushError as e:
+                log.fail(e, log.text(_S_MSP))
+                log.say(_S_RAM)
         from tspush.core.http import Connection, split_url
         from tspush.device import sensors, state
         from tspush.device.buffer import Buffer
@@ -98,8 +118,6 @@ class App:
         from tspush.device.push import Pusher
         from tspush.device.wifi import Wifi
 
-        cfg = self.cfg
-        log = self.log
         try:  # why the board started: by name, so a watchdog reset is not a mystery
             code = self.machine.reset_cause()
             why = "code %s" % code
@@ -120,7 +138,15 @@ class App:
             log.say(_S_TLS0, host)
             # no TLS records to fill: a smaller buffer is found more easily in a fragmented heap
             opts["buf_bytes"] = 512
-        self._watchdog()
+        secs = cfg["watchdog_s"]
+        wdt_cls = getattr(self.machine, "WDT", None) if secs else None
+        if wdt_cls is not None:
+            try:
+                timeout_ms = 5000 if ticks.port == "esp8266" else secs * 1000
+                self.wdt = wdt_cls(timeout=timeout_ms)
+                log.say(_S_WD, timeout_ms // 1000)
+            except (OSError, ValueError, TypeError) as e:
+                log.say(_S_WDNO, e)
         timeout_s = cfg["timeout_s"]
         if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
             timeout_s = 4
@@ -160,43 +186,6 @@ class App:
         gc.collect()
         if hasattr(gc, "mem_free"):
             log.say(_S_MREST, (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")()))
-
-    def _spool(self):
-        d = self.cfg["spool_dir"]
-        if not d:
-            return None
-        from tspush.core import spool
-
-        try:
-            return spool.Spool(
-                d,
-                outputs=("board",),
-                max_bytes=self.cfg["spool_max_bytes"],
-                segment_bytes=self.cfg["spool_segment_bytes"],
-                max_age_s=0,  # the board's clock may jump at the first NTP answer
-                clock=self._spool_clock,
-            )
-        except TspushError as e:
-            self.log.fail(e, self.log.text(_S_MSP))
-            self.log.say(_S_RAM)
-            return None
-
-    def _spool_clock(self):
-        return self.clock.unix_s() or 0
-
-    def _watchdog(self):
-        secs = self.cfg["watchdog_s"]
-        if not secs:
-            return
-        wdt_cls = getattr(self.machine, "WDT", None)
-        if wdt_cls is None:
-            return
-        try:
-            timeout_ms = 5000 if ticks.port == "esp8266" else secs * 1000
-            self.wdt = wdt_cls(timeout=timeout_ms)
-            self.log.say(_S_WD, timeout_ms // 1000)
-        except (OSError, ValueError, TypeError) as e:
-            self.log.say(_S_WDNO, e)
 
     def feed(self):
         """Called by every wait (Wi-Fi, setup page): feed the watchdog, take a reading when due."""
@@ -276,7 +265,11 @@ class App:
         head = b"" if ts is not None else ("@%s %d " % (self.clock.era, raw)).encode()
         for _ in (1, 2):  # out of memory: free what can be freed, and once more
             try:
-                sp.append_records([head + record(p[0], p[1], ts, p[2]) for p in points])
+                recs = []  # (a loop: a comprehension is one more function held in RAM)
+                for p in points:
+                    recs.append(head + record(p[0], p[1], ts, p[2]))
+                sp.append_records(recs)
+                recs = None
                 return
             except (MemoryError, TspushError, OSError) as e:
                 err = e
