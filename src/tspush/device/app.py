@@ -106,7 +106,7 @@ class App:
                     max_bytes=cfg["spool_max_bytes"],
                     segment_bytes=cfg["spool_segment_bytes"],
                     max_age_s=0,  # the board's clock may jump at the first NTP answer
-                    clock=lambda: self.clock.unix_s() or 0,
+                    clock=lambda: getattr(self, "clock").unix_s() or 0,  # (made below)
                 )
             except TspushError as e:
                 log.fail(e, log.text(_S_MSP))
@@ -269,7 +269,6 @@ class App:
                 for p in points:
                     recs.append(head + record(p[0], p[1], ts, p[2]))
                 sp.append_records(recs)
-                recs = None
                 return
             except (MemoryError, TspushError, OSError) as e:
                 err = e
