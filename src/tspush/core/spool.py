@@ -80,7 +80,7 @@ try:
 except ImportError:  # CPython
     const = int
 
-_STEP = const(5)  # points a Stream holds at once
+_STEP = const(5)  # points Spool.stream holds at once while it counts a batch
 
 try:
     from binascii import crc32
@@ -219,10 +219,11 @@ class Stream:
     """A batch's points read from flash again each time they are walked, never all in RAM.
 
     ``Spool.stream`` gives a Batch whose ``records`` is one: ``len()`` and
-    iteration (several times: the body's size, then its bytes) hold at most
-    ``_STEP`` points at once, so a board's 50-point push does not hold its 50
-    records (about 6.5 KB on an ESP8266) while it sends. Indexing and slicing
-    (a refused batch is halved, a rare path) give lists.
+    iteration (several times: the body's size, then its bytes) hold one
+    record's points at a time (a board's records hold one cycle's readings),
+    so a board's 50-point push does not hold its 50 records (about 6.5 KB on
+    an ESP8266) while it sends. Indexing and slicing (a refused batch is
+    halved, a rare path) give lists.
     """
 
     def __init__(self, spool, output, start, n):
@@ -235,17 +236,51 @@ class Stream:
         return self.n
 
     def __iter__(self):
+        # take()'s walk (segments, holes, a record's first points already done), one open
+        # file per segment and one record's points at a time
         sp = self.spool
-        at = self.start
+        seq, offset, _, skip = self.start
         left = self.n
-        while left > 0:
-            b = sp.take(self.output, _STEP if left > _STEP else left, 0, 0, at)
-            if b is None:
+        piece = 256 if sp.segment_bytes < 65536 else 65536
+        for seg in sp.segments:
+            if left <= 0:
                 return
-            left -= len(b.records)
-            at = b.end
-            for r in b.records:
-                yield r
+            if seg[0] < seq:
+                continue
+            if seg[0] > seq:
+                offset = skip = 0
+            if seg is sp.segments[-1] and sp._f is not None:
+                sp._f.flush()
+            size = seg[1]
+            f = open(sp._file(seg[0]), "rb")
+            try:
+                f.seek(offset)
+                while offset < size and left > 0:
+                    for a, b in seg[4] or ():
+                        if a <= offset < b:
+                            offset = b
+                            skip = 0
+                            f.seek(offset)
+                    if offset >= size:
+                        break
+                    got = check(f, offset, size, piece, True)
+                    if got is None:  # damaged since it was counted: as take() does
+                        from tspush.core import spoolfix
+
+                        spoolfix.seek(sp, seg, f, offset)
+                        f.seek(offset)
+                        continue
+                    offset = got[0]
+                    pts = got[3]
+                    got = None
+                    while skip < len(pts) and left > 0:
+                        yield pts[skip]
+                        skip += 1
+                        left -= 1
+                    pts = None
+                    skip = 0
+            finally:
+                f.close()
 
     def __getitem__(self, i):
         return list(self)[i]
