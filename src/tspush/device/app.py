@@ -17,7 +17,8 @@ import gc
 import sys
 
 from tspush.core import errors
-from tspush.core.errors import TspushError
+from tspush.core.auth import redact
+from tspush.core.errors import TspushError, words
 from tspush.device import ticks
 
 try:
@@ -100,7 +101,6 @@ class App:
         from tspush.core import spool as spool_mod
         from tspush.core.http import Connection, split_url
         from tspush.device import sensors, state
-        from tspush.device.buffer import Buffer
         from tspush.device.clock import Clock
         from tspush.device.push import Pusher
         from tspush.device.wifi import Wifi
@@ -398,6 +398,178 @@ class App:
         return self
 
 
+# Exception ``reason`` -> the words the log uses: one string, read on failure only
+# (a dict of short strings would hold RAM and intern a dozen names on a board).
+CAUSES = (
+    "dns:DNS|connect:connect|timeout:timeout|tls:TLS|pin-mismatch:pin mismatch|"
+    "protocol:bad HTTP answer|token-rejected:token rejected|retryable:server error|"
+    "rejected:points rejected|too-large:body too large|server:server error|"
+    "out-of-memory:out of memory|network:network"
+)
+
+
+def cause_of(e):
+    """The short cause name of an exception, for the log and for counters."""
+    if isinstance(e, MemoryError):
+        return "out of memory"
+    reason = getattr(e, "reason", None)
+    if isinstance(reason, str):
+        for entry in CAUSES.split("|"):
+            key, _, words = entry.partition(":")
+            if key == reason:
+                return words
+    if isinstance(e, OSError):
+        return "network"
+    return "error"
+
+
+class Log:
+    """The serial log, in the spirit of the original sketch, with named causes.
+
+    A person watching ``tspush monitor`` sees the banner, the Wi-Fi dots,
+    ``IP address: ...``, ``POST host/api/put``, ``http: 204``; failures say
+    which cause (DNS, connect, TLS, pin mismatch, token rejected, server error,
+    out of memory) and what to check, instead of a bare negative number. Every
+    line goes through ``auth.redact``: the token is never printed. Lines go to
+    ``out`` (``print`` on the board). (Here, not in a module of its own: a
+    module costs a board about 250 bytes of heap before its contents.)
+    """
+
+    def __init__(self, secrets=(), out=None):
+        self.secrets = list(secrets)
+        self.out = out or print
+        self._dots = False
+
+    def line(self, text):
+        if self._dots:
+            self._dots = False
+            self.out("")
+        self.out(redact(str(text), self.secrets))
+
+    def dot(self):
+        self._dots = True
+        try:
+            self.out(".", end="")
+        except TypeError:
+            self.out(".")
+
+    def banner(self, version, board):
+        self.line("")
+        self.line("IOT Metrics with tspush %s on %s" % (version, board))
+
+    def ip(self, addr):
+        self.line("IP address: %s" % addr)
+
+    def post(self, host, path, n_points, n_bytes):
+        rule = "-" * 40
+        self.line(rule)
+        self.line("POST %s%s (%d points, %d bytes)" % (host, path, n_points, n_bytes))
+        self.line(rule)
+
+    def http(self, status, body=b""):
+        self.line("http: %d" % status)
+        if body:
+            text = body.decode() if isinstance(body, (bytes, bytearray)) else str(body)
+            self.line("response: %s" % text[:200])
+
+    def fail(self, e, doing=""):
+        cause = cause_of(e)
+        where = (" while " + doing) if doing else ""
+        self.line("error: %s%s: %s" % (cause, where, e))
+        return cause
+
+    def text(self, code, args=()):
+        """Line ``code`` of ``core/says.py`` with ``args`` (``errors.words``)."""
+        return words(code, args)
+
+    def say(self, code, args=()):
+        self.line(self.text(code, args))
+
+    def warn(self, text):
+        self.line("warning: %s" % text)
+
+
+class Buffer:
+    """Where readings wait: the flash spool, or without one (``spool_dir = ""``) a bounded
+    RAM queue.
+
+    With a spool (the normal case) every cycle's readings go to flash at once
+    (``App.store``), in the agent's record format (``tspush.core.spool``); they
+    survive reboot, power loss and deep sleep there, and ``device.push`` takes
+    batches from it. Without one, readings wait in RAM with the raw RTC seconds
+    of their reading, so they can be stamped when the clock is set; when RAM is
+    full the oldest reading is dropped and counted, and ``take`` cuts batches
+    with the core's ``opentsdb.batches``. (Here, not in a module of its own: a
+    module costs a board about 250 bytes of heap before its contents.)
+    """
+
+    def __init__(self, queue_max=200, spool=None):
+        self.queue_max = queue_max
+        self.spool = spool
+        self.points = []
+        self.read_s = []
+        self.dropped = 0
+
+    def add(self, points, read_s):
+        for p in points:
+            self.points.append(p)
+            self.read_s.append(read_s)
+        over = len(self.points) - self.queue_max
+        if over > 0:
+            del self.points[:over]
+            del self.read_s[:over]
+            self.dropped += over
+
+    def ram_count(self):
+        return len(self.points)
+
+    def pending(self):
+        n = len(self.points)
+        if self.spool is not None:
+            n += self.spool.pending("board")
+        return n
+
+    def stamp(self, offset_s):
+        """Readings taken before the clock was set hold raw RTC seconds: add the era's offset."""
+        n = 0
+        for i in range(len(self.points)):
+            p = self.points[i]
+            if p.ts is None:
+                p.ts = self.read_s[i] + offset_s
+                n += 1
+        return n
+
+    def take(self, max_points, max_bytes):
+        """The next batch of stamped readings from RAM, cut by ``opentsdb.batches``: a tuple
+        ``(body, point count, points)`` (no class: each costs an ESP8266 RAM), or None."""
+        ready = [p for p in self.points if p.ts is not None]
+        if not ready:
+            return None
+        from tspush.core.opentsdb import batches
+
+        for body, pts in batches(ready, max_points, max_bytes):
+            return body, len(pts), pts
+        return None
+
+    def ack(self, pending):
+        """Forget the points of a delivered (or refused) RAM batch."""
+        gone = {}
+        for p in pending[2]:
+            gone[id(p)] = True
+        keep = []
+        keep_ms = []
+        for i in range(len(self.points)):
+            if id(self.points[i]) not in gone:
+                keep.append(self.points[i])
+                keep_ms.append(self.read_s[i])
+        self.points = keep
+        self.read_s = keep_ms
+
+    def reject(self, pending, reason):
+        """The server refused these points for good (no spool: no dead-letter file)."""
+        self.ack(pending)
+
+
 # Characters of a name every rule set takes (core.point's _ASCII_OK): such names
 # need no JSON escaping. A name with any other character is judged by core.point.
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./"
@@ -472,7 +644,6 @@ def _complete(path):
 def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=True):
     """Entry point for ``main.py``: a config error is printed and waited on, not crash-looped."""
     from tspush import __version__
-    from tspush.device.log import Log
 
     log = Log()
     chip = getattr(sys.implementation, "_machine", "")  # the board's name, as the banner says
