@@ -191,7 +191,7 @@ class Connection:
             self.sent_bytes += n
 
     def _send(self, head, body):
-        """Head then body parts through the buffer; flush whenever it fills.
+        """Head parts then body parts through the buffer; flush whenever it fills.
 
         The reader shares the buffer: nothing is pending in it between answers.
         """
@@ -202,7 +202,7 @@ class Connection:
         out = memoryview(buf)
         used = 0
         single = isinstance(body, (bytes, bytearray, memoryview))
-        for seq in ((head,), (body,) if single else body):
+        for seq in (head, (body,) if single else body):
             for part in seq:
                 src = memoryview(part)
                 pos = 0
@@ -233,22 +233,24 @@ class Connection:
                 body_len = 0
                 for part in body:
                     body_len += len(part)
-        head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
-            method,
-            path,
-            self.host,
-            body_len,
-        )
+        # the head in pieces, one per line: no head-sized string is built (and copied twice
+        # by ``+=`` and ``encode``), which a fragmented heap may not have in one block
+        head = [
+            (
+                "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n"
+                % (method, path, self.host, body_len)
+            ).encode()
+        ]
         if headers:
             for k in headers:
-                head += "%s: %s\r\n" % (k, headers[k])
-        head_b = (head + "\r\n").encode()
+                head.append(("%s: %s\r\n" % (k, headers[k])).encode())
+        head.append(b"\r\n")
         for attempt in (0, 1):
             reused = self.sock is not None
             if not reused:
                 self.connect()
             try:
-                self._send(head_b, body)
+                self._send(head, body)
             except OSError as e:
                 self.close()
                 if reused and attempt == 0:
