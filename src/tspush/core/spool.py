@@ -212,7 +212,7 @@ class Batch:
     def points(self):
         from tspush.core import spoolmore
 
-        return spoolmore.points(self)
+        return spoolmore.batch_points(self)
 
 
 class Stream:
@@ -471,17 +471,23 @@ class Spool:
     def __exit__(self, *exc):
         return False
 
+    def __getattr__(self, name):
+        """The methods a board's cycle does not call, from ``core.spoolmore`` (loaded at first
+        use: every method of a loaded class holds a board's RAM): ``append`` (Points),
+        ``dead_letter``, ``keep``, ``flush``, ``points``, ``total_bytes``, ``stats``,
+        ``oldest_pending_s``; see each there."""
+        from tspush.core import spoolmore
+
+        if name not in spoolmore.METHODS:
+            raise AttributeError(name)
+        f = getattr(spoolmore, name)
+        return lambda *args, **kw: f(self, *args, **kw)
+
     def _file(self, index: int) -> str:
         """The path of segment number ``index``."""
         return "%s/%08d.seg" % (self.path, index)
 
     # -- writing --------------------------------------------------------------
-
-    def append(self, *args, **kw) -> int:
-        """Store points (``append(points, now_ts=None)``): see ``spoolmore.append``."""
-        from tspush.core import spoolmore
-
-        return spoolmore.append(self, *args, **kw)
 
     def append_records(self, data) -> int:
         """Store already-encoded points (``data``: OpenTSDB JSON objects, one per payload).
@@ -579,7 +585,7 @@ class Spool:
                 segs = self.segments
                 if (
                     len(segs) > 1
-                    and (not segs[0][2] or self.total_bytes() > self.max_bytes)
+                    and (not segs[0][2] or sum(s[1] for s in segs) > self.max_bytes)
                     or (self.max_age_s and segs[0][2] and segs[0][3] < now_s - self.max_age_s)
                 ):
                     from tspush.core import spoolmore
@@ -611,11 +617,6 @@ class Spool:
         self._f = f
         return seg
 
-    def flush(self) -> None:
-        with self.lock:
-            if self._f is not None:
-                _fsync(self._f)
-
     def close(self) -> None:
         with self.lock:
             f = self._f
@@ -633,9 +634,6 @@ class Spool:
                     except OSError:
                         pass
                     c[7] = None
-
-    def total_bytes(self) -> int:
-        return sum(s[1] for s in self.segments)
 
     # -- transactions ---------------------------------------------------------
 
@@ -786,16 +784,6 @@ class Spool:
                     pass
                 segs.pop(0)
 
-    def keep(self, batch) -> None:
-        """Send later: nothing moves (present for symmetry and readability)."""
-        return None
-
-    def dead_letter(self, *args) -> int:
-        """Write rejected points to the dead-letter file: see ``spoolmore.dead_letter``."""
-        from tspush.core import spoolmore
-
-        return spoolmore.dead_letter(self, *args)
-
     # -- cursors and figures --------------------------------------------------
 
     def _save_cursor(self, name: str, end=None) -> None:
@@ -858,19 +846,3 @@ class Spool:
         """Points ``output`` never got: dropped by the caps before it acked them."""
         c = self.cursors.get(output)
         return c[4] if c is not None else 0
-
-    def points(self) -> int:
-        """Points stored in the spool (acked by some outputs but not all included)."""
-        return sum(s[2] for s in self.segments)
-
-    def oldest_pending_s(self, *args):
-        """Append time of an output's oldest pending point: see ``spoolmore``."""
-        from tspush.core import spoolmore
-
-        return spoolmore.oldest_pending_s(self, *args)
-
-    def stats(self, *args) -> dict:
-        """An output's pending, oldest_s, dropped, dead_letters: see ``spoolmore``."""
-        from tspush.core import spoolmore
-
-        return spoolmore.stats(self, *args)
