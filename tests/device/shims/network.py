@@ -47,7 +47,6 @@ class WLAN:
         r = _radios.get(iface)
         if r is None:
             r = object.__new__(cls)
-            r.iface = iface
             r._active = iface == AP_IF  # a fresh ESP8266 starts its open AP
             r._linked = False
             r._polls = 0
@@ -57,9 +56,6 @@ class WLAN:
                 r.wps = lambda: __getattr__("wps")(r)
             _radios[iface] = r
         return r
-
-    def __init__(self, iface=STA_IF):
-        pass
 
     def active(self, on=None):
         if on is None:
