@@ -543,7 +543,7 @@ def test_stream_walks_the_same_points_as_take_from_flash_and_acks_like_it():
         s = Spool(d, outputs=("board",), segment_bytes=512, max_bytes=1 << 20)  # reopened
         assert [p.value for p in s.take("board").points()] == [107, 108, 200, 201]
         s.ack(s.stream("board", 100))
-        assert s.stream("board") is None and s.pending("board") == 0
+        assert s.stream("board", 100) is None and s.pending("board") == 0
         s.close()
     finally:
         _rmtree(d)

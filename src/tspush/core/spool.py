@@ -128,7 +128,7 @@ def write_atomic(path: str, data, sync: bool = True) -> None:
         os.rename(tmp, path)
 
 
-def check(file, start: int, stop: int, step: int, keep: bool = False):
+def check(file, start: int, stop: int, step: int, keep: bool):
     """The record at ``start`` (``file`` is there) if whole and its CRC checks, else None.
 
     Returns ``(end, appended_s, n_points, points)``; ``points`` is the list of
@@ -393,7 +393,7 @@ class Spool:
             try:
                 start = 0
                 while start < size:
-                    got = check(f, start, size, piece)
+                    got = check(f, start, size, piece, False)
                     if got is None:
                         break
                     seg[3] = got[1]
@@ -672,7 +672,7 @@ class Spool:
                 return None
             return Batch(output, records, start)
 
-    def stream(self, output: str, max_points: int = 500):
+    def stream(self, output: str, max_points: int):
         """``take(output, max_points)`` whose records are a ``Stream``: read from flash as they
         are walked (counted now, in steps of a few points), or None when none are pending."""
         with self.lock:
