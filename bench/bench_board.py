@@ -263,7 +263,14 @@ def run(
                             heap, before, out = m.min_heap(rx, ca_der, case)
                             need = round((heap - before) / 1024, 1)
                             # deterministic companions: heap in use after a GC, names interned
-                            rest = re.findall(r"(\d+) in use (?:at rest|after the last)", out)
+                            # (with a full heap the app logs lines 8 / 28 of core/says.py
+                            # as their number and arguments: "8 (free, in use)")
+                            rest = re.findall(
+                                r"(?:(\d+) in use (?:at rest|after the last)|^2?8 \(\d+, (\d+)\)$)",
+                                out,
+                                re.M,
+                            )
+                            rest = ["".join(r) for r in rest]
                             names = re.search(r"n_qstr=(\d+)", out)
                             more = ""
                             if rest and names:

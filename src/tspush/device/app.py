@@ -93,10 +93,8 @@ class App:
     # -- set-up ---------------------------------------------------------------
 
     def setup(self):
-        # The modules first, then the spool: their long-lived tables and functions lie
-        # together, and the transient blocks of the spool's opening (256-byte reads) and
-        # of the lines below leave fewer holes between them (measured: 0.5 KiB less need
-        # at rest and for a 10-point push, docs/benchmarks.md).
+        # The modules first (main() loaded most already), then the spool: the transient
+        # blocks of its opening (256-byte reads) and of the lines below come after them.
         cfg = self.cfg
         log = self.log
         from tspush.core import spool as spool_mod
@@ -806,6 +804,13 @@ def _complete(path):
 def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=True):
     """Entry point for ``main.py``: a config error is printed and waited on, not crash-looped."""
     from tspush import __version__
+
+    # The modules a board's cycle needs, first, while the heap is whole: their long-lived
+    # blocks (and the name pool's growth to 320 entries, one 2.3 KB block) lie together,
+    # before the config's and the log's short-lived blocks cut the heap into holes. The
+    # smallest heap that works fell by 0.75 KiB at rest and for a push (docs/benchmarks.md).
+    from tspush.core import http, retry, spool  # noqa: F401
+    from tspush.device import push, sensors, wifi  # noqa: F401
 
     log = Log()
     chip = getattr(sys.implementation, "_machine", "")  # the board's name, as the banner says
