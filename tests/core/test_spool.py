@@ -694,3 +694,45 @@ def test_the_board_path_loads_neither_recovery_nor_the_rest():
         _rmtree(d)
         os.rmdir(top + "/a")
         os.rmdir(top)
+
+
+def test_a_streamed_push_loads_neither_recovery_nor_the_rest():
+    # The board's push (stream, walk the records twice, ack, pending, dropped) on a healthy
+    # spool needs neither core.spoolfix nor core.spoolmore; the host's methods load the latter.
+    import sys
+
+    d = _fresh("lazystream")
+    import tspush.core as core
+
+    lazy = ("spoolfix", "spoolmore")
+    saved = {}
+    for name in lazy:
+        if "tspush.core." + name in sys.modules:
+            saved[name] = sys.modules.pop("tspush.core." + name)
+        if hasattr(core, name):
+            delattr(core, name)
+    try:
+        s = Spool(d, outputs=("board",), segment_bytes=4096, max_bytes=65536, max_age_s=0)
+        for i in range(60):  # two segments
+            one = b'{"metric":"m","timestamp":%d,"value":%d}' % (1700000000 + i, i)
+            s.append_records([one])
+        b = s.stream("board", 50)
+        size = 0
+        for r in b.records:
+            size += len(r)
+        walked = list(b.records)
+        assert len(walked) == 50 and size == sum(len(r) for r in walked)
+        assert walked[49] == b'{"metric":"m","timestamp":1700000049,"value":49}'
+        s.ack(b)
+        assert s.pending("board") == 10 and s.dropped("board") == 0
+        loaded = [name for name in lazy if "tspush.core." + name in sys.modules]
+        assert loaded == [], loaded
+        assert not hasattr(s, "no_such_method")  # only spoolmore's named methods exist
+        assert s.points() == 60 and s.stats("board")["pending"] == 10  # host's, loaded now
+        assert "tspush.core.spoolmore" in sys.modules
+        s.close()
+    finally:
+        for name in saved:
+            sys.modules["tspush.core." + name] = saved[name]
+            setattr(core, name, saved[name])
+        _rmtree(d)
