@@ -158,6 +158,7 @@ class App:
         gc.collect()
         conn = Connection(host, port, tls, timeout_s=timeout_s, **opts)
         conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
+        self.pusher = Pusher(cfg, log, conn, path)  # (the largest object: while holes are few)
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
         st = self.st = state.load()
@@ -182,8 +183,6 @@ class App:
         self.buffer = Buffer(cfg["queue_max"], spool)
         if self.buffer.spool is not None:
             clock.load(cfg["spool_dir"] + "/eras.json")
-        gc.collect()
-        self.pusher = Pusher(cfg, log, conn, path)
         self.pusher.prepare = clock.stamp
         log.say(_S_CFG, (len(self.sensors), cfg["interval_s"], cfg["wifi_every"], host, path))
         if self.buffer.spool is not None:
