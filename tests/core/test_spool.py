@@ -519,6 +519,36 @@ def test_many_points_per_record_partial_takes_survive_restart():
         _rmtree(d)
 
 
+def test_stream_walks_the_same_points_as_take_from_flash_and_acks_like_it():
+    d = _fresh("stream")
+    try:
+        s = Spool(d, outputs=("board",), segment_bytes=512, max_bytes=1 << 20)
+        for i in range(8):  # one point per record, as a board appends
+            s.append([Point("m", i, 1700000000 + i, {})])
+        s.append(_pts(9, 100))  # then one record of nine points, cut by max_points below
+        assert len(_segs(d)) > 1  # the batches span segments
+        s.ack(s.take("board", 3))
+        want = s.take("board", 12)
+        b = s.stream("board", 12)
+        assert len(b) == 12 and len(b.records) == 12 and b.end == want.end
+        assert list(b.records) == want.records
+        assert list(b.records) == want.records  # walked again: the body's size, then its bytes
+        assert b.records[0] == want.records[0] and b.records[3:5] == want.records[3:5]
+        s.append(_pts(2, 200))  # a reading stored while the batch is sent is not in it
+        assert list(b.records) == want.records
+        s.ack(b)
+        assert s.pending("board") == 17 - 3 - 12 + 2
+        assert [p.value for p in s.take("board").points()] == [107, 108, 200, 201]
+        s.close()
+        s = Spool(d, outputs=("board",), segment_bytes=512, max_bytes=1 << 20)  # reopened
+        assert [p.value for p in s.take("board").points()] == [107, 108, 200, 201]
+        s.ack(s.stream("board", 100))
+        assert s.stream("board", 100) is None and s.pending("board") == 0
+        s.close()
+    finally:
+        _rmtree(d)
+
+
 def test_version_1_cursor_files_still_read():
     d = _fresh("v1")
     try:
@@ -664,3 +694,45 @@ def test_the_board_path_loads_neither_recovery_nor_the_rest():
         _rmtree(d)
         os.rmdir(top + "/a")
         os.rmdir(top)
+
+
+def test_a_streamed_push_loads_neither_recovery_nor_the_rest():
+    # The board's push (stream, walk the records twice, ack, pending, dropped) on a healthy
+    # spool needs neither core.spoolfix nor core.spoolmore; the host's methods load the latter.
+    import sys
+
+    d = _fresh("lazystream")
+    import tspush.core as core
+
+    lazy = ("spoolfix", "spoolmore")
+    saved = {}
+    for name in lazy:
+        if "tspush.core." + name in sys.modules:
+            saved[name] = sys.modules.pop("tspush.core." + name)
+        if hasattr(core, name):
+            delattr(core, name)
+    try:
+        s = Spool(d, outputs=("board",), segment_bytes=4096, max_bytes=65536, max_age_s=0)
+        for i in range(60):  # two segments
+            one = b'{"metric":"m","timestamp":%d,"value":%d}' % (1700000000 + i, i)
+            s.append_records([one])
+        b = s.stream("board", 50)
+        size = 0
+        for r in b.records:
+            size += len(r)
+        walked = list(b.records)
+        assert len(walked) == 50 and size == sum(len(r) for r in walked)
+        assert walked[49] == b'{"metric":"m","timestamp":1700000049,"value":49}'
+        s.ack(b)
+        assert s.pending("board") == 10 and s.dropped("board") == 0
+        loaded = [name for name in lazy if "tspush.core." + name in sys.modules]
+        assert loaded == [], loaded
+        assert not hasattr(s, "no_such_method")  # only spoolmore's named methods exist
+        assert s.points() == 60 and s.stats("board")["pending"] == 10  # host's, loaded now
+        assert "tspush.core.spoolmore" in sys.modules
+        s.close()
+    finally:
+        for name in saved:
+            sys.modules["tspush.core." + name] = saved[name]
+            setattr(core, name, saved[name])
+        _rmtree(d)

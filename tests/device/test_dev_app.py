@@ -527,3 +527,50 @@ def test_the_relay_records_are_the_opentsdb_encoders_bytes_and_bad_readings_are_
         err = _bad(metric, value, 1790000000, t)
         want = check(Point(metric, value, 1790000000, t))
         assert err is not None and str(err) == str(want), (metric, value, t)
+
+
+def test_out_of_memory_at_set_up_is_a_crash_that_makes_no_error_class():
+    # A board short of heap at boot: the MemoryError is logged as a crash (then a restart),
+    # and telling it from a config error must not make the config error classes
+    # (core/errorkinds.py), which a full heap has no room for.
+    import sys
+
+    import tspush.device.app as app_mod
+
+    network.reset()
+    machine.reset_state()
+    d = fresh_dir("oomsetup")
+    path = d + "/config.json"
+    cfg = config.check({"url": "http://10.0.0.2:4242/api/put", "spool_dir": ""})
+    cfg["complete"] = True
+    f = open(path, "w")
+    f.write(json.dumps(cfg))
+    f.close()
+    real = App.setup
+
+    def setup(self):
+        raise MemoryError("memory allocation failed, allocating 184 bytes")
+
+    App.setup = setup
+    import tspush.core as core
+    from tspush.core import errors as errors_mod
+
+    kinds = sys.modules.pop("tspush.core.errorkinds", None)
+    if hasattr(core, "errorkinds"):  # as never imported: not on the package either
+        delattr(core, "errorkinds")
+    made_before = errors_mod.__dict__.pop("ConfigError", None)  # as on a fresh boot
+    caught = None
+    try:
+        app_mod.main(path, network, ntptime, machine, wait_forever=False)
+    except MemoryError as e:  # after the crash line (no restart when not waiting forever)
+        caught = e
+    finally:
+        App.setup = real
+        made = "tspush.core.errorkinds" in sys.modules
+        if kinds is not None:
+            sys.modules["tspush.core.errorkinds"] = kinds
+            core.errorkinds = kinds
+        if made_before is not None:
+            errors_mod.__dict__["ConfigError"] = made_before
+    assert caught is not None and "184 bytes" in str(caught)
+    assert not made

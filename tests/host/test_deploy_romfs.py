@@ -40,14 +40,18 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 # JSON, 55,936 B after the s3-bapp pass (board delivery without core.forward,
 # readings stored without core.point, leaf error classes made at first use),
 # 52,128 B after the s3-bapp2 pass (rare texts in core/says.py, ConfigError and
-# PointError made at first use); the bound leaves about 4 % room.
-AT_REST_MAX_BYTES = 54_200
+# PointError made at first use), 43,488 B after the s4-board pass (the spool's
+# 50-name board path merged; the machine/network stand-ins load their rarely used
+# part at first use; Log, Buffer and Clock in device/app.py; the Spool's host-only
+# methods from core.spoolmore); the bound leaves about 4 % room.
+AT_REST_MAX_BYTES = 45_200
 # Names (qstrs) the relay app interns at rest on the 64-bit port, set-up only
 # (``micropython.qstr_info()``'s n_qstr after tests/device/romrun.py ... rest).
-# Measured 547 after the s3-bapp pass; the bound leaves a few names of room. On the 32-bit
+# Measured 547 after the s3-bapp pass, 425 after the s4-board pass; the bound leaves a
+# few names of room. On the 32-bit
 # board every name past 620 allocates a 640-entry pool in one 4.5 KB block
 # (docs/benchmarks.md): this keeps the count from creeping back up.
-AT_REST_MAX_NAMES = 555
+AT_REST_MAX_NAMES = 432
 
 
 class Board:

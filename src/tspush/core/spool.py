@@ -76,6 +76,13 @@ from tspush.core.errors import SpoolError
 MAX_POINT = 65536  # bytes of one encoded point
 
 try:
+    from micropython import const  # a private const name is not interned (RAM)
+except ImportError:  # CPython
+    const = int
+
+_STEP = const(5)  # points Spool.stream holds at once while it counts a batch
+
+try:
     from binascii import crc32
 except ImportError:  # a port built without it
     from tspush.core import spoolmore
@@ -121,7 +128,7 @@ def write_atomic(path: str, data, sync: bool = True) -> None:
         os.rename(tmp, path)
 
 
-def check(file, start: int, stop: int, step: int, keep: bool = False):
+def check(file, start: int, stop: int, step: int, keep: bool):
     """The record at ``start`` (``file`` is there) if whole and its CRC checks, else None.
 
     Returns ``(end, appended_s, n_points, points)``; ``points`` is the list of
@@ -205,7 +212,78 @@ class Batch:
     def points(self):
         from tspush.core import spoolmore
 
-        return spoolmore.points(self)
+        return spoolmore.batch_points(self)
+
+
+class Stream:
+    """A batch's points read from flash again each time they are walked, never all in RAM.
+
+    ``Spool.stream`` gives a Batch whose ``records`` is one: ``len()`` and
+    iteration (several times: the body's size, then its bytes) hold one
+    record's points at a time (a board's records hold one cycle's readings),
+    so a board's 50-point push does not hold its 50 records (about 6.5 KB on
+    an ESP8266) while it sends. Indexing and slicing (a refused batch is
+    halved, a rare path) give lists.
+    """
+
+    def __init__(self, spool, output, start, n):
+        self.spool = spool
+        self.output = output
+        self.start = start
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        # take()'s walk (segments, holes, a record's first points already done), one open
+        # file per segment and one record's points at a time
+        sp = self.spool
+        seq, offset, _, skip = self.start
+        left = self.n
+        piece = 256 if sp.segment_bytes < 65536 else 65536
+        for seg in sp.segments:
+            if left <= 0:
+                return
+            if seg[0] < seq:
+                continue
+            if seg[0] > seq:
+                offset = skip = 0
+            if seg is sp.segments[-1] and sp._f is not None:
+                sp._f.flush()
+            size = seg[1]
+            f = open(sp._file(seg[0]), "rb")
+            try:
+                f.seek(offset)
+                while offset < size and left > 0:
+                    for a, b in seg[4] or ():
+                        if a <= offset < b:
+                            offset = b
+                            skip = 0
+                            f.seek(offset)
+                    if offset >= size:
+                        break
+                    got = check(f, offset, size, piece, True)
+                    if got is None:  # damaged since it was counted: as take() does
+                        from tspush.core import spoolfix
+
+                        spoolfix.seek(sp, seg, f, offset)
+                        f.seek(offset)
+                        continue
+                    offset = got[0]
+                    pts = got[3]
+                    got = None
+                    while skip < len(pts) and left > 0:
+                        yield pts[skip]
+                        skip += 1
+                        left -= 1
+                    pts = None
+                    skip = 0
+            finally:
+                f.close()
+
+    def __getitem__(self, i):
+        return list(self)[i]
 
 
 class Spool:
@@ -315,7 +393,7 @@ class Spool:
             try:
                 start = 0
                 while start < size:
-                    got = check(f, start, size, piece)
+                    got = check(f, start, size, piece, False)
                     if got is None:
                         break
                     seg[3] = got[1]
@@ -393,17 +471,23 @@ class Spool:
     def __exit__(self, *exc):
         return False
 
+    def __getattr__(self, name):
+        """The methods a board's cycle does not call, from ``core.spoolmore`` (loaded at first
+        use: every method of a loaded class holds a board's RAM): ``append`` (Points),
+        ``dead_letter``, ``keep``, ``flush``, ``points``, ``total_bytes``, ``stats``,
+        ``oldest_pending_s``; see each there."""
+        from tspush.core import spoolmore
+
+        if name not in spoolmore.METHODS:
+            raise AttributeError(name)
+        f = getattr(spoolmore, name)
+        return lambda *args, **kw: f(self, *args, **kw)
+
     def _file(self, index: int) -> str:
         """The path of segment number ``index``."""
         return "%s/%08d.seg" % (self.path, index)
 
     # -- writing --------------------------------------------------------------
-
-    def append(self, *args, **kw) -> int:
-        """Store points (``append(points, now_ts=None)``): see ``spoolmore.append``."""
-        from tspush.core import spoolmore
-
-        return spoolmore.append(self, *args, **kw)
 
     def append_records(self, data) -> int:
         """Store already-encoded points (``data``: OpenTSDB JSON objects, one per payload).
@@ -501,7 +585,7 @@ class Spool:
                 segs = self.segments
                 if (
                     len(segs) > 1
-                    and (not segs[0][2] or self.total_bytes() > self.max_bytes)
+                    and (not segs[0][2] or sum(s[1] for s in segs) > self.max_bytes)
                     or (self.max_age_s and segs[0][2] and segs[0][3] < now_s - self.max_age_s)
                 ):
                     from tspush.core import spoolmore
@@ -533,11 +617,6 @@ class Spool:
         self._f = f
         return seg
 
-    def flush(self) -> None:
-        with self.lock:
-            if self._f is not None:
-                _fsync(self._f)
-
     def close(self) -> None:
         with self.lock:
             f = self._f
@@ -555,9 +634,6 @@ class Spool:
                     except OSError:
                         pass
                     c[7] = None
-
-    def total_bytes(self) -> int:
-        return sum(s[1] for s in self.segments)
 
     # -- transactions ---------------------------------------------------------
 
@@ -595,6 +671,29 @@ class Spool:
             if not records:
                 return None
             return Batch(output, records, start)
+
+    def stream(self, output: str, max_points: int):
+        """``take(output, max_points)`` whose records are a ``Stream``: read from flash as they
+        are walked (counted now, in steps of a few points), or None when none are pending."""
+        with self.lock:
+            c = self.cursors.get(output)
+            if c is None:
+                from tspush.core import spoolmore
+
+                raise spoolmore.fail(self, "key", output)
+            start = at = (c[0], c[1], c[2], c[3])
+        n = 0
+        while n < max_points:
+            left = max_points - n
+            b = self.take(output, _STEP if left > _STEP else left, 0, 0, at)
+            if b is None:
+                break
+            n += len(b.records)
+            at = b.end
+            b = None
+        if not n:
+            return None
+        return Batch(output, Stream(self, output, start, n), at)
 
     def _read(self, index, start, stop, records):
         """Points of segment ``index`` (in ``segments``) from position ``start`` into ``records``:
@@ -685,16 +784,6 @@ class Spool:
                     pass
                 segs.pop(0)
 
-    def keep(self, batch) -> None:
-        """Send later: nothing moves (present for symmetry and readability)."""
-        return None
-
-    def dead_letter(self, *args) -> int:
-        """Write rejected points to the dead-letter file: see ``spoolmore.dead_letter``."""
-        from tspush.core import spoolmore
-
-        return spoolmore.dead_letter(self, *args)
-
     # -- cursors and figures --------------------------------------------------
 
     def _save_cursor(self, name: str, end=None) -> None:
@@ -757,19 +846,3 @@ class Spool:
         """Points ``output`` never got: dropped by the caps before it acked them."""
         c = self.cursors.get(output)
         return c[4] if c is not None else 0
-
-    def points(self) -> int:
-        """Points stored in the spool (acked by some outputs but not all included)."""
-        return sum(s[2] for s in self.segments)
-
-    def oldest_pending_s(self, *args):
-        """Append time of an output's oldest pending point: see ``spoolmore``."""
-        from tspush.core import spoolmore
-
-        return spoolmore.oldest_pending_s(self, *args)
-
-    def stats(self, *args) -> dict:
-        """An output's pending, oldest_s, dropped, dead_letters: see ``spoolmore``."""
-        from tspush.core import spoolmore
-
-        return spoolmore.stats(self, *args)

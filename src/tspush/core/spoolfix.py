@@ -40,7 +40,7 @@ def index(sp, seg, path: str, pos: int, size: int) -> None:
     try:
         while pos < size:
             f.seek(pos)
-            got = check(f, pos, size, piece)
+            got = check(f, pos, size, piece, False)
             if got is None:
                 nxt = find(f, pos, size, piece)
                 damaged(sp, seg, f, pos, size if nxt < 0 else nxt, nxt < 0)
@@ -76,7 +76,7 @@ def find(f, pos: int, limit: int, piece: int) -> int:
         while j >= 0:
             start = at + j - 3
             f.seek(start)
-            if check(f, start, limit, piece) is not None:
+            if check(f, start, limit, piece, False) is not None:
                 return start
             j = data.find(b"\xf5", j + 1)
         at += len(data)
@@ -170,7 +170,7 @@ def recount(sp, seg, c) -> None:
             if pos >= off:
                 break
             f.seek(pos)
-            got = check(f, pos, seg[1], read_bytes(sp))
+            got = check(f, pos, seg[1], read_bytes(sp), False)
             if got is None:
                 break
             n += got[2]
@@ -206,7 +206,7 @@ def scan(buf, start: int = 0):
     pos = start
     while pos < n:
         f.seek(pos)
-        got = check(f, pos, n, n)
+        got = check(f, pos, n, n, False)
         if got is None:
             pos = find(f, pos, n, 4096)
             if pos < 0:

@@ -3,9 +3,9 @@
 Why a module of its own: a board opens, appends, takes and acks on every
 cycle and needs none of this until a cap is hit, the server refuses a point
 or something fails; every name a module holds costs RAM there. The
-computer's agent calls these through ``core.spool.Spool``'s methods of the
-same names (see ``core.spool`` for the format and the segment and cursor
-lists used here).
+computer's agent calls these as ``Spool`` methods of the same names
+(``Spool.__getattr__``, ``METHODS``; see ``core.spool`` for the format and the
+segment and cursor lists used here).
 """
 
 import os
@@ -110,9 +110,46 @@ def append(sp, points, now_ts=None) -> int:
     return sp.append_records(payloads)
 
 
-def points(batch):
+def batch_points(batch):
     """A Batch's points as Point objects (``Batch.points``)."""
     return [decode_point(r) for r in batch.records]
+
+
+# Spool's methods that live here (``Spool.__getattr__``): called as ``sp.NAME(...)``.
+METHODS = (
+    "append",
+    "dead_letter",
+    "keep",
+    "flush",
+    "points",
+    "total_bytes",
+    "stats",
+    "oldest_pending_s",
+)
+
+
+def keep(sp, batch) -> None:
+    """Send later: nothing moves (present for symmetry and readability)."""
+    return None
+
+
+def flush(sp) -> None:
+    """The segment written to, on the disk now."""
+    from tspush.core.spool import _fsync
+
+    with sp.lock:
+        if sp._f is not None:
+            _fsync(sp._f)
+
+
+def points(sp) -> int:
+    """Points stored in the spool (acked by some outputs but not all included)."""
+    return sum(s[2] for s in sp.segments)
+
+
+def total_bytes(sp) -> int:
+    """Bytes of the spool's valid records."""
+    return sum(s[1] for s in sp.segments)
 
 
 def decode_point(payload):

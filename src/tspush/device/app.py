@@ -17,7 +17,8 @@ import gc
 import sys
 
 from tspush.core import errors
-from tspush.core.errors import TspushError
+from tspush.core.auth import redact
+from tspush.core.errors import TspushError, words
 from tspush.device import ticks
 
 try:
@@ -27,6 +28,7 @@ except ImportError:  # CPython
 
 _MAX_SLEEP_S = const(70 * 60)  # the ESP8266's RTC overflows at about 71 minutes
 _RESTART_S = const(30)  # slow enough to reach the REPL, never a tight crash loop
+_MIN_VALID_S = const(1704067200)  # 2024-01-01: a clock before it was never set
 # Line numbers in core/says.py (the rarer log lines, read from flash when needed)
 _S_RST = const(1)
 _S_BOOT = const(2)
@@ -61,20 +63,23 @@ _S_START = const(30)
 _S_AGAIN = const(31)
 
 
-def _module(name):
-    try:
-        return __import__(name)
-    except ImportError:
-        return None
-
-
 class App:
     def __init__(self, cfg, log, network=None, ntp=None, machine=None, config_path="config.json"):
         self.cfg = cfg
         self.log = log
         self.network = network
-        self.ntp = ntp if ntp is not None else _module("ntptime")
-        self.machine = machine if machine is not None else _module("machine")
+        if ntp is None:  # firmware modules (C on a board); absent on some ports
+            try:
+                ntp = __import__("ntptime")
+            except ImportError:
+                pass
+        if machine is None:
+            try:
+                machine = __import__("machine")
+            except ImportError:
+                pass
+        self.ntp = ntp
+        self.machine = machine
         self.config_path = config_path
         self.started_ms = ticks.ticks_ms()
         self.next_ms = self.started_ms  # when the next reading is due: a fixed schedule
@@ -88,18 +93,35 @@ class App:
     # -- set-up ---------------------------------------------------------------
 
     def setup(self):
-        # The spool first: its module is the largest and opening it reads the flash in
-        # pieces of 2 KiB; the heap is not yet cut up by the other modules.
-        spool = self._spool()
+        # The modules first (main() loaded most already), then the spool: the transient
+        # blocks of its opening (256-byte reads) and of the lines below come after them.
+        cfg = self.cfg
+        log = self.log
+        from tspush.core import spool as spool_mod
         from tspush.core.http import Connection, split_url
         from tspush.device import sensors, state
-        from tspush.device.buffer import Buffer
-        from tspush.device.clock import Clock
         from tspush.device.push import Pusher
         from tspush.device.wifi import Wifi
 
-        cfg = self.cfg
-        log = self.log
+        spool = None
+        if cfg["spool_dir"]:
+            try:
+                spool = spool_mod.Spool(
+                    cfg["spool_dir"],
+                    outputs=("board",),
+                    max_bytes=cfg["spool_max_bytes"],
+                    segment_bytes=cfg["spool_segment_bytes"],
+                    max_age_s=0,  # the board's clock may jump at the first NTP answer
+                    clock=lambda: getattr(self, "clock").unix_s() or 0,  # (made below)
+                )
+            except TspushError as e:
+                log.fail(e, log.text(_S_MSP))
+                log.say(_S_RAM)
+        # A collection between the steps of set-up: the next step's long-lived blocks fill
+        # the holes the last one's short-lived blocks left, instead of going above them and
+        # leaving holes behind (measured: 0.7 KiB less need at rest, about 1 KiB per push,
+        # docs/benchmarks.md; a few ms each on an ESP8266, once a boot).
+        gc.collect()
         try:  # why the board started: by name, so a watchdog reset is not a mystery
             code = self.machine.reset_cause()
             why = "code %s" % code
@@ -120,13 +142,23 @@ class App:
             log.say(_S_TLS0, host)
             # no TLS records to fill: a smaller buffer is found more easily in a fragmented heap
             opts["buf_bytes"] = 512
-        self._watchdog()
+        secs = cfg["watchdog_s"]
+        wdt_cls = getattr(self.machine, "WDT", None) if secs else None
+        if wdt_cls is not None:
+            try:
+                timeout_ms = 5000 if ticks.port == "esp8266" else secs * 1000
+                self.wdt = wdt_cls(timeout=timeout_ms)
+                log.say(_S_WD, timeout_ms // 1000)
+            except (OSError, ValueError, TypeError) as e:
+                log.say(_S_WDNO, e)
         timeout_s = cfg["timeout_s"]
         if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
             timeout_s = 4
             log.say(_S_WD4)
+        gc.collect()
         conn = Connection(host, port, tls, timeout_s=timeout_s, **opts)
         conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
+        self.pusher = Pusher(cfg, log, conn, path)  # (the largest object: while holes are few)
         self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
         st = self.st = state.load()
@@ -142,6 +174,7 @@ class App:
         self.sensor_errors = st.setdefault("errs", {})  # counted on through deep sleep
         state.save(st)
         _forget("tspush.device", "state")  # deep sleep imports it again; its RAM is back
+        gc.collect()
         self.sensors, problems = sensors.build(
             cfg["sensors"], {"wifi": self.wifi, "started_ms": self.started_ms}
         )
@@ -150,7 +183,6 @@ class App:
         self.buffer = Buffer(cfg["queue_max"], spool)
         if self.buffer.spool is not None:
             clock.load(cfg["spool_dir"] + "/eras.json")
-        self.pusher = Pusher(cfg, log, conn, path)
         self.pusher.prepare = clock.stamp
         log.say(_S_CFG, (len(self.sensors), cfg["interval_s"], cfg["wifi_every"], host, path))
         if self.buffer.spool is not None:
@@ -160,41 +192,6 @@ class App:
         gc.collect()
         if hasattr(gc, "mem_free"):
             log.say(_S_MREST, (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")()))
-
-    def _spool(self):
-        d = self.cfg["spool_dir"]
-        if not d:
-            return None
-        from tspush.core import spool
-
-        try:
-            return spool.Spool(
-                d,
-                outputs=("board",),
-                max_bytes=self.cfg["spool_max_bytes"],
-                segment_bytes=self.cfg["spool_segment_bytes"],
-                max_age_s=0,  # the board's clock may jump at the first NTP answer
-                clock=self._spool_clock,
-            )
-        except TspushError as e:
-            self.log.fail(e, self.log.text(_S_MSP))
-            self.log.say(_S_RAM)
-            return None
-
-    def _spool_clock(self):
-        return self.clock.unix_s() or 0
-
-    def _watchdog(self):
-        secs = self.cfg["watchdog_s"]
-        wdt_cls = getattr(self.machine, "WDT", None)
-        if not secs or wdt_cls is None:
-            return
-        try:
-            timeout_ms = 5000 if ticks.port == "esp8266" else secs * 1000
-            self.wdt = wdt_cls(timeout=timeout_ms)
-            self.log.say(_S_WD, timeout_ms // 1000)
-        except (OSError, ValueError, TypeError) as e:
-            self.log.say(_S_WDNO, e)
 
     def feed(self):
         """Called by every wait (Wi-Fi, setup page): feed the watchdog, take a reading when due."""
@@ -274,7 +271,10 @@ class App:
         head = b"" if ts is not None else ("@%s %d " % (self.clock.era, raw)).encode()
         for _ in (1, 2):  # out of memory: free what can be freed, and once more
             try:
-                sp.append_records([head + record(p[0], p[1], ts, p[2]) for p in points])
+                recs = []  # (a loop: a comprehension is one more function held in RAM)
+                for p in points:
+                    recs.append(head + record(p[0], p[1], ts, p[2]))
+                sp.append_records(recs)
                 return
             except (MemoryError, TspushError, OSError) as e:
                 err = e
@@ -404,6 +404,310 @@ class App:
         return self
 
 
+EPOCH_2000_S = 946684800
+
+
+class Clock:
+    """Unix time on the board: NTP or the server's ``Date:``, each port's epoch, and RTC eras.
+
+    ESP8266 and ESP32 count from 2000 (``time.gmtime(0)`` says 2000), rp2 and
+    unix from 1970: ``unix_s`` adds the difference, so what is sent is Unix time,
+    as an int (ESP8266 floats lose whole minutes at today's values).
+
+    A clock before 2024 is not set yet. The RTC keeps counting through deep
+    sleep and soft resets; a power cut restarts it from 2000. One such run is an
+    "era", named by a random id kept in RTC memory. A reading taken while the
+    clock is not set is stored with its era and raw RTC seconds; when the clock
+    is set in that era, ``offsets[era]`` (true time minus RTC time) is kept on
+    flash, and ``stamp`` gives such readings their true time just before they
+    are sent. A reading whose era ended (power lost) before any sync has no
+    knowable time: it is never sent, and counted.
+
+    ``time_fn`` (raw RTC seconds) and ``ntp`` (``ntptime``) are arguments for tests.
+    (Here, not in a module of its own: a module costs a board about 250 bytes of heap
+    before its contents.)
+    """
+
+    def __init__(self, ntp=None, host="pool.ntp.org", every_s=3600, time_fn=None, offset_s=None):
+        import time
+
+        self.ntp = ntp
+        self.host = host
+        self.every_s = every_s
+        self.time_fn = time_fn
+        if offset_s is None:  # ESP8266 and ESP32 count from 2000
+            offset_s = EPOCH_2000_S if time.gmtime(0)[0] == 2000 else 0
+        self.offset_s = offset_s
+        self.last_sync_ms = None
+        self.synced = False
+        self.failures = 0
+        self.era = ""
+        self.offsets = {}  # era -> true Unix seconds minus raw RTC seconds
+        self.lost = 0  # readings whose time cannot be known
+
+    def raw_s(self):
+        t = self.time_fn() if self.time_fn is not None else ticks.rtc_ms() // 1000
+        return int(t)
+
+    def unix_s(self):
+        """Unix seconds as an int, or None while the clock is not set."""
+        t = self.raw_s() + self.offset_s
+        return t if t >= _MIN_VALID_S else None
+
+    def valid(self):
+        return self.unix_s() is not None
+
+    def due(self):
+        """NTP again: every ``every_s``; after failures, 5 s doubling up to ``every_s``."""
+        if self.ntp is None or not self.host:
+            return False
+        if self.last_sync_ms is None:
+            return True
+        wait_s = self.every_s
+        if self.failures:
+            wait_s = min(wait_s, 5 << min(self.failures - 1, 16))
+        return ticks.ticks_diff(ticks.ticks_ms(), self.last_sync_ms) >= wait_s * 1000
+
+    def sync(self, log=None):
+        """Ask NTP once; True when the clock is now valid. Never raises for network trouble."""
+        if self.ntp is None or not self.host:
+            return self.valid()
+        before = self.raw_s()
+        self.last_sync_ms = ticks.ticks_ms()
+        try:
+            self.ntp.host = self.host
+            self.ntp.settime()
+        except (OSError, OverflowError, IndexError) as e:
+            self.failures += 1
+            if log is not None:
+                wait_s = min(self.every_s, 5 << min(self.failures - 1, 16))
+                more = "" if self.valid() else log.text(48)  # "; readings wait on flash..."
+                log.say(47, (self.host, e, wait_s, more))  # warning: NTP ... did not answer
+            return self.valid()
+        self.failures = 0
+        self._set(before, "NTP " + self.host, log)
+        return self.valid()
+
+    def set_from_date(self, value, log=None, machine=None):
+        """Set the RTC from an HTTP ``Date:`` header (the relay's clock) when NTP failed."""
+        w = (value or "").split()  # Thu, 03 Dec 2026 21:00:00 GMT
+        if len(w) != 6 or w[5] != "GMT" or machine is None:
+            return False
+        before = self.raw_s()
+        try:
+            h, mi, s = [int(x) for x in w[4].split(":")]
+            m = "JanFebMarAprMayJunJulAugSepOctNovDec".find(w[2]) // 3 + 1
+            if m < 1:
+                return False
+            machine.RTC().datetime((int(w[3]), m, int(w[1]), 0, h, mi, s, 0))
+        except (AttributeError, OSError, ValueError, TypeError):
+            return False
+        self._set(before, words(49, value), log)  # the server's Date header (...)
+        return self.valid()
+
+    def _set(self, before, source, log):
+        was = self.synced or before + self.offset_s >= _MIN_VALID_S
+        self.synced = True
+        now = self.unix_s()
+        if now is None:
+            return
+        if not was and self.era and self.era not in self.offsets:
+            self.offsets[self.era] = now - before
+        if log is not None:
+            log.line("time: %d, set by %s" % (now, source))
+
+    def stamp(self, records):
+        """Give stored readings taken before the clock was set their time: ``(records, lost)``.
+
+        Such a record is ``@ERA RAW {json}``; the others pass unchanged. ``lost``
+        are ``(json, reason)`` pairs: their era ended before any sync.
+        """
+        for r in records:  # the usual batch holds none: given back as it is, no copy made
+            if r[:1] == b"@":
+                break
+        else:
+            return records, []
+        out = []
+        lost = []
+        for r in records:
+            if r[:1] != b"@":
+                out.append(r)
+                continue
+            era, raw, js = bytes(r[1:]).split(b" ", 2)
+            off = self.offsets.get(era.decode())
+            if off is None:
+                lost.append((js, words(67, raw.decode())))  # taken at RTC ... s before a power cut
+                continue
+            out.append(('{"timestamp":%d,' % (int(raw) + off)).encode() + js[1:])
+        self.lost += len(lost)
+        return out, lost
+
+    def load(self, path):
+        import json
+
+        try:
+            f = open(path)
+            try:
+                self.offsets = json.loads(f.read())
+            finally:
+                f.close()
+        except (OSError, ValueError):
+            self.offsets = {}
+
+    def save(self, path):
+        import json
+
+        from tspush.core.spool import write_atomic
+
+        keys = list(self.offsets)
+        for k in keys[:-8]:  # a few eras: readings older than that are long gone
+            if k != self.era:
+                del self.offsets[k]
+        write_atomic(path, json.dumps(self.offsets).encode())
+
+
+# Exception ``reason`` -> the words the log uses: one string, read on failure only
+# (a dict of short strings would hold RAM and intern a dozen names on a board).
+CAUSES = (
+    "dns:DNS|connect:connect|timeout:timeout|tls:TLS|pin-mismatch:pin mismatch|"
+    "protocol:bad HTTP answer|token-rejected:token rejected|retryable:server error|"
+    "rejected:points rejected|too-large:body too large|server:server error|"
+    "out-of-memory:out of memory|network:network"
+)
+
+
+def cause_of(e):
+    """The short cause name of an exception, for the log and for counters."""
+    if isinstance(e, MemoryError):
+        return "out of memory"
+    reason = getattr(e, "reason", None)
+    if isinstance(reason, str):
+        for entry in CAUSES.split("|"):
+            key, _, words = entry.partition(":")
+            if key == reason:
+                return words
+    if isinstance(e, OSError):
+        return "network"
+    return "error"
+
+
+class Log:
+    """The serial log, in the spirit of the original sketch, with named causes.
+
+    A person watching ``tspush monitor`` sees the banner, the Wi-Fi dots,
+    ``IP address: ...``, ``POST host/api/put``, ``http: 204``; failures say
+    which cause (DNS, connect, TLS, pin mismatch, token rejected, server error,
+    out of memory) and what to check, instead of a bare negative number. Every
+    line goes through ``auth.redact``: the token is never printed. Lines go to
+    ``out`` (``print`` on the board). (Here, not in a module of its own: a
+    module costs a board about 250 bytes of heap before its contents.)
+    """
+
+    def __init__(self, secrets=(), out=None):
+        self.secrets = list(secrets)
+        self.out = out or print
+        self._dots = False
+
+    def line(self, text):
+        if self._dots:
+            self._dots = False
+            self.out("")
+        self.out(redact(str(text), self.secrets))
+
+    def dot(self):
+        self._dots = True
+        try:
+            self.out(".", end="")
+        except TypeError:
+            self.out(".")
+
+    def banner(self, version, board):
+        self.line("")
+        self.line("IOT Metrics with tspush %s on %s" % (version, board))
+
+    def ip(self, addr):
+        self.line("IP address: %s" % addr)
+
+    def post(self, host, path, n_points, n_bytes):
+        rule = "-" * 40
+        self.line(rule)
+        self.line("POST %s%s (%d points, %d bytes)" % (host, path, n_points, n_bytes))
+        self.line(rule)
+
+    def http(self, status, body=b""):
+        self.line("http: %d" % status)
+        if body:
+            text = body.decode() if isinstance(body, (bytes, bytearray)) else str(body)
+            self.line("response: %s" % text[:200])
+
+    def fail(self, e, doing=""):
+        cause = cause_of(e)
+        where = (" while " + doing) if doing else ""
+        self.line("error: %s%s: %s" % (cause, where, e))
+        return cause
+
+    def text(self, code, args=()):
+        """Line ``code`` of ``core/says.py`` with ``args`` (``errors.words``)."""
+        return words(code, args)
+
+    def say(self, code, args=()):
+        self.line(self.text(code, args))
+
+    def warn(self, text):
+        self.line("warning: %s" % text)
+
+
+class Buffer:
+    """Where readings wait: the flash spool, or without one (``spool_dir = ""``) a bounded
+    RAM queue.
+
+    With a spool (the normal case) every cycle's readings go to flash at once
+    (``App.store``), in the agent's record format (``tspush.core.spool``); they
+    survive reboot, power loss and deep sleep there, and ``device.push`` takes
+    batches from it. Without one, readings wait in RAM with the raw RTC seconds
+    of their reading, so they can be stamped when the clock is set; when RAM is
+    full the oldest reading is dropped and counted; ``device.pushram`` sends
+    them (loaded only then). (Here, not in a module of its own: a
+    module costs a board about 250 bytes of heap before its contents.)
+    """
+
+    def __init__(self, queue_max=200, spool=None):
+        self.queue_max = queue_max
+        self.spool = spool
+        self.points = []
+        self.read_s = []
+        self.dropped = 0
+
+    def add(self, points, read_s):
+        for p in points:
+            self.points.append(p)
+            self.read_s.append(read_s)
+        over = len(self.points) - self.queue_max
+        if over > 0:
+            del self.points[:over]
+            del self.read_s[:over]
+            self.dropped += over
+
+    def ram_count(self):
+        return len(self.points)
+
+    def pending(self):
+        n = len(self.points)
+        if self.spool is not None:
+            n += self.spool.pending("board")
+        return n
+
+    def stamp(self, offset_s):
+        """Readings taken before the clock was set hold raw RTC seconds: add the era's offset."""
+        n = 0
+        for i in range(len(self.points)):
+            p = self.points[i]
+            if p.ts is None:
+                p.ts = self.read_s[i] + offset_s
+                n += 1
+        return n
+
+
 # Characters of a name every rule set takes (core.point's _ASCII_OK): such names
 # need no JSON escaping. A name with any other character is judged by core.point.
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./"
@@ -478,8 +782,15 @@ def _complete(path):
 def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=True):
     """Entry point for ``main.py``: a config error is printed and waited on, not crash-looped."""
     from tspush import __version__
-    from tspush.device.log import Log
 
+    # The modules a board's cycle needs, first, while the heap is whole: their long-lived
+    # blocks (and the name pool's growth to 320 entries, one 2.3 KB block) lie together,
+    # before the config's and the log's short-lived blocks cut the heap into holes. The
+    # smallest heap that works fell by 0.75 KiB at rest and for a push (docs/benchmarks.md).
+    from tspush.core import http, retry, spool  # noqa: F401
+    from tspush.device import push, sensors, wifi  # noqa: F401
+
+    gc.collect()  # (see App.setup: long-lived blocks into the holes of short-lived ones)
     log = Log()
     chip = getattr(sys.implementation, "_machine", "")  # the board's name, as the banner says
     log.banner(__version__, sys.platform + (" (" + chip + ")" if chip else ""))
@@ -503,19 +814,21 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
     from tspush.core.auth import secret_forms
 
     log = Log(secret_forms(cfg["token"] or None, cfg["user"]) + [cfg["password"]])
+    gc.collect()
     if cfg["boot_delay_s"]:
         log.say(_S_START, cfg["boot_delay_s"])
         ticks.sleep_ms(cfg["boot_delay_s"] * 1000)
     app = App(cfg, log, network, ntp, machine, path)
     try:
         return app.run()
-    except errors.ConfigError as e:  # made at first use (core/errorkinds.py)
-        log.line("config error: %s" % e)
-        while wait_forever:
-            ticks.sleep_ms(60000)
-            log.line("config error: %s" % e)
-        return None
     except Exception as e:  # a bug or a broken driver: say it, then start afresh
+        # ConfigError is made at first use (core/errorkinds.py): never with a full heap
+        if not isinstance(e, MemoryError) and isinstance(e, errors.ConfigError):
+            log.line("config error: %s" % e)
+            while wait_forever:
+                ticks.sleep_ms(60000)
+                log.line("config error: %s" % e)
+            return None
         log.line("crash: %s: %s" % (type(e).__name__, e))
         ticks.print_exception(e)
         reset = getattr(app.machine, "reset", None)

@@ -1,50 +1,8 @@
-"""Where readings wait: a bounded RAM queue, then the flash spool.
+"""Where readings wait: ``Buffer``, now in ``device.app`` (see there), named here as before.
 
-With a spool (the normal case) every cycle's readings go to flash at once
-(``App.store``), in the agent's record format (``tspush.core.spool``); they
-survive reboot, power loss and deep sleep there, and ``core.forward`` takes
-batches from it. Without one (``spool_dir = ""``) readings wait in RAM, with
-the raw RTC seconds of their reading so they can be stamped when the clock
-is set; when RAM is full the oldest reading is dropped and counted.
-``device.pushram`` sends them (loaded only then).
+A board never imports this module (each module costs an ESP8266 about 250 bytes of heap).
 """
 
-OUTPUT = "board"
+from tspush.device.app import Buffer
 
-
-class Buffer:
-    def __init__(self, queue_max=200, spool=None):
-        self.queue_max = queue_max
-        self.spool = spool
-        self.points = []
-        self.read_s = []
-        self.dropped = 0
-
-    def add(self, points, read_s):
-        for p in points:
-            self.points.append(p)
-            self.read_s.append(read_s)
-        over = len(self.points) - self.queue_max
-        if over > 0:
-            del self.points[:over]
-            del self.read_s[:over]
-            self.dropped += over
-
-    def ram_count(self):
-        return len(self.points)
-
-    def pending(self):
-        n = len(self.points)
-        if self.spool is not None:
-            n += self.spool.pending(OUTPUT)
-        return n
-
-    def stamp(self, offset_s):
-        """Readings taken before the clock was set hold raw RTC seconds: add the era's offset."""
-        n = 0
-        for i in range(len(self.points)):
-            p = self.points[i]
-            if p.ts is None:
-                p.ts = self.read_s[i] + offset_s
-                n += 1
-        return n
+__all__ = ["Buffer"]

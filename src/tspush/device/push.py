@@ -213,7 +213,7 @@ class Pusher:
                     self.note(None, None, None, e)
                     self._failed(e, spool.pending("board"))
                     break
-            batch = spool.take("board", self.max_points, 0, 1)
+            batch = spool.stream("board", self.max_points)  # read from flash as it is sent
             if batch is None:
                 break
             records = batch.records

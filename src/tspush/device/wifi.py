@@ -19,17 +19,6 @@ _POLL_MS = const(500)
 _WPS_S = const(30)
 
 
-def chip_id():
-    try:
-        import binascii
-
-        import machine
-
-        return binascii.hexlify(machine.unique_id()).decode()[-6:]
-    except (ImportError, AttributeError, OSError):
-        return "0000"
-
-
 class Wifi:
     def __init__(self, cfg, log, network=None, feed=None, config_path="config.json"):
         self.net = network if network is not None else __import__("network")
@@ -40,7 +29,18 @@ class Wifi:
         self.sta = None
         self.joins = 0
         self.drops = 0
-        self.hostname = cfg.get("hostname") or ("tspush-" + chip_id())
+        name = cfg.get("hostname")
+        if not name:  # tspush- and the chip id's last 6 hex digits
+            try:
+                import binascii
+
+                import machine
+
+                name = binascii.hexlify(machine.unique_id()).decode()[-6:]
+            except (ImportError, AttributeError, OSError):
+                name = "0000"
+            name = "tspush-" + name
+        self.hostname = name
 
     def _station(self):
         """The station interface, made once: hostname set, the open setup AP off."""
@@ -64,12 +64,6 @@ class Wifi:
             except (OSError, AttributeError):
                 pass
         return self.sta
-
-    def connected(self):
-        return self.sta is not None and self.sta.isconnected()
-
-    def address(self):
-        return self.sta.ifconfig()[0] if self.sta is not None else ""
 
     def rssi(self):
         """Signal in dBm, or None when not connected (the ESP8266 then says 31)."""
@@ -140,9 +134,19 @@ class Wifi:
         for _ in range(polls):
             if sta.isconnected():
                 self.joins += 1
-                self.log.ip(self.address())
+                self.log.ip(sta.ifconfig()[0])
                 return True
-            why = self._failed(sta)
+            why = None
+            try:
+                st = sta.status()
+            except (OSError, TypeError):
+                st = None
+            for entry in self.log.text(36).split("|") if st is not None else ():
+                name, _, words = entry.partition(":")  # STAT_ name:words, from flash
+                code = getattr(self.net, name, None)
+                if code is not None and st == code:
+                    why = words
+                    break
             if why:
                 self.log.say(34, why)
                 return False
@@ -151,23 +155,10 @@ class Wifi:
             ticks.sleep_ms(_POLL_MS)
         if sta.isconnected():
             self.joins += 1
-            self.log.ip(self.address())
+            self.log.ip(sta.ifconfig()[0])
             return True
         self.log.say(35, timeout_s)
         return False
-
-    def _failed(self, sta):
-        net = self.net
-        try:
-            st = sta.status()
-        except (OSError, TypeError):
-            return None
-        for entry in self.log.text(36).split("|"):  # STAT_ name:words, from flash
-            name, _, why = entry.partition(":")
-            code = getattr(net, name, None)
-            if code is not None and st == code:
-                return why
-        return None
 
     def _wps(self):
         wps = getattr(self.sta, "wps", None)
@@ -188,7 +179,7 @@ class Wifi:
 
     def ensure(self):
         """Re-join when the link dropped since the last cycle (the original never did)."""
-        if self.connected():
+        if self.sta is not None and self.sta.isconnected():
             return True
         if self.sta is not None and self.joins:
             self.drops += 1

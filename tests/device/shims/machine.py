@@ -1,32 +1,26 @@
-"""Shim of MicroPython's ``machine`` for tests: pins, ADC, I2C devices, the RTC, WDT.
+"""Shim of MicroPython's ``machine`` for tests: the RTC and reset causes; the rest on first use.
 
 The RTC is the host's clock minus ``state["rtc_off_ms"]`` (0: set; a power-on
 makes it start again near 0, i.e. "not set"); ``RTC.datetime`` sets it.
+
+On a board ``machine`` is C in the firmware and holds no heap; here it sits in
+the image whose heap ``bench/bench_board.py`` measures. So this part holds only
+what every boot touches (reset cause, RTC memory, chip id); pins, ADC, I2C, the
+watchdog, deep sleep, resets and the tests' helpers (``reset_state``,
+``power_on``, ``rtc_ms``) are in ``machine_more``, loaded by ``__getattr__`` at
+their first use. Both behave as before the split.
 """
 
-import time
-
-state = {}
-
-
-def reset_state(**kw):
-    state.clear()
-    state.update(
-        {
-            "adc": {},
-            "i2c": {},
-            "rtc": b"",
-            "wdt": [],
-            "deepsleep": [],
-            "resets": 0,
-            "reset_cause": 1,
-            "rtc_off_ms": 0,
-        }
-    )
-    state.update(kw)
-
-
-reset_state()
+state = {
+    "adc": {},
+    "i2c": {},
+    "rtc": b"",
+    "wdt": [],
+    "deepsleep": [],
+    "resets": 0,
+    "reset_cause": 1,
+    "rtc_off_ms": 0,
+}
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -35,90 +29,14 @@ DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
 
-def rtc_ms():
-    return time.time_ns() // 1000000 - state["rtc_off_ms"]
-
-
-def power_on():
-    """The RTC starts again from the epoch and its memory is empty, as after a power cut."""
-    state["rtc_off_ms"] = time.time_ns() // 1000000
-    state["rtc"] = b""
-
-
-def _days(y, m, d):
-    """Days from 1970-01-01 to a civil date (proleptic Gregorian)."""
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-class Pin:
-    IN = 0
-    OUT = 1
-
-    def __init__(self, pin, mode=-1, pull=-1):
-        self.pin = pin
-
-
-class ADC:
-    def __init__(self, pin):
-        self.pin = pin
-
-    def read(self):
-        v = state["adc"].get(self.pin)
-        if v is None:
-            raise OSError(19)
-        return v
-
-    def read_u16(self):
-        return self.read() * 64
-
-
-class I2C:
-    """Devices are dicts register -> byte in ``state["i2c"][address]``."""
-
-    def __init__(self, *args, **kw):
-        pass
-
-    def _dev(self, addr):
-        dev = state["i2c"].get(addr)
-        if dev is None:
-            raise OSError(19)  # ENODEV: nothing answers at this address
-        return dev
-
-    def readfrom_mem(self, addr, reg, n):
-        dev = self._dev(addr)
-        return bytes(dev.get(reg + i, 0) for i in range(n))
-
-    def writeto_mem(self, addr, reg, data):
-        dev = self._dev(addr)
-        for i in range(len(data)):
-            dev[reg + i] = data[i]
-
-
-SoftI2C = I2C
-
-
 class RTC:
     def datetime(self, t):
-        s = _days(t[0], t[1], t[2]) * 86400 + t[4] * 3600 + t[5] * 60 + t[6]
-        state["rtc_off_ms"] = time.time_ns() // 1000000 - s * 1000
+        __getattr__("set_rtc")(t)
 
     def memory(self, data=None):
         if data is None:
             return state["rtc"]
         state["rtc"] = bytes(data)
-
-
-class WDT:
-    def __init__(self, timeout=5000):
-        state["wdt"].append(("start", timeout))
-
-    def feed(self):
-        state["wdt"].append("feed")
 
 
 def unique_id():
@@ -129,15 +47,7 @@ def reset_cause():
     return state["reset_cause"]
 
 
-def deepsleep(ms=0):
-    state["deepsleep"].append(ms)
-    raise SystemExit("deepsleep %d" % ms)
+def __getattr__(name):
+    import machine_more
 
-
-def reset():
-    state["resets"] += 1
-    raise SystemExit("reset")
-
-
-def idle():
-    time.sleep(0.001) if hasattr(time, "sleep") else None
+    return getattr(machine_more, name)

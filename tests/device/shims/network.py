@@ -1,4 +1,9 @@
-"""Shim of MicroPython's ``network`` for tests: a Wi-Fi radio driven by ``state``."""
+"""Shim of MicroPython's ``network`` for tests: a Wi-Fi radio driven by ``state``.
+
+On a board ``network`` is C in the firmware and holds no heap; here it sits in
+the image whose heap ``bench/bench_board.py`` measures, so the tests' helper
+``reset`` and WPS are in ``network_more``, loaded by ``__getattr__`` at first use.
+"""
 
 STA_IF = 0
 AP_IF = 1
@@ -8,31 +13,26 @@ STAT_WRONG_PASSWORD = 2
 STAT_NO_AP_FOUND = 3
 STAT_GOT_IP = 5
 
-# Tests change these: how many polls a join takes, which password works, WPS offered...
-state = {}
+
+def fresh():
+    """The radio's state at power-on. Tests change it (``reset(**kw)``): how many polls a
+    join takes, which password works, WPS offered..."""
+    return {
+        "polls_to_join": 1,  # isconnected() calls before the link is up
+        "password": None,  # None: any password works
+        "saved": ("home", "pw"),  # credentials the radio remembers
+        "wps": False,  # offer WLAN.wps()
+        "wps_gives": ("wpsnet", "wpspw"),
+        "ip": "127.0.0.1",
+        "rssi": -61,
+        "hostname": None,
+        "connects": [],
+        "drop": False,  # link is down until the next connect()
+        "down": [],  # [from, to] host Unix seconds: no access point in reach
+    }
 
 
-def reset(**kw):
-    state.clear()
-    state.update(
-        {
-            "polls_to_join": 1,  # isconnected() calls before the link is up
-            "password": None,  # None: any password works
-            "saved": ("home", "pw"),  # credentials the radio remembers
-            "wps": False,  # offer WLAN.wps()
-            "wps_gives": ("wpsnet", "wpspw"),
-            "ip": "127.0.0.1",
-            "rssi": -61,
-            "hostname": None,
-            "connects": [],
-            "drop": False,  # link is down until the next connect()
-            "down": [],  # [from, to] host Unix seconds: no access point in reach
-        }
-    )
-    state.update(kw)
-    _radios.clear()
-
-
+state = fresh()
 _radios = {}
 
 
@@ -47,19 +47,15 @@ class WLAN:
         r = _radios.get(iface)
         if r is None:
             r = object.__new__(cls)
-            r.iface = iface
             r._active = iface == AP_IF  # a fresh ESP8266 starts its open AP
             r._linked = False
             r._polls = 0
             r._status = STAT_IDLE
             r._cfg = {}
             if state["wps"]:  # only some ports offer WPS: present or absent, as on a board
-                r.wps = lambda: _wps(r)
+                r.wps = lambda: __getattr__("wps")(r)
             _radios[iface] = r
         return r
-
-    def __init__(self, iface=STA_IF):
-        pass
 
     def active(self, on=None):
         if on is None:
@@ -117,9 +113,7 @@ class WLAN:
         self._linked = False
 
 
-def _wps(self):
-    state["saved"] = state["wps_gives"]
-    self.connect()
+def __getattr__(name):
+    import network_more
 
-
-reset()
+    return getattr(network_more, name)
