@@ -334,8 +334,9 @@ class Agent:
                 "pending": st.get("pending", 0),
             }
             self._summary_sent[o.name] = sent
-            if st.get("last_error") and (st.get("last_error_s") or 0) > self._summary_s:
-                fields["last_error"] = st["last_error"]
+            new_error = (st.get("last_error_s") or 0) > self._summary_s
+            if st.get("last_error") and (new_error or st.get("attempt")):
+                fields["last_error"] = st["last_error"]  # new, or still failing
             if st.get("attempt"):
                 fields["retrying"] = "attempt %d" % st["attempt"]
             self.log("info", "output summary", **fields)
