@@ -110,8 +110,15 @@ class Agent:
         clock: Callable[[], float] = time.time,
         sources: list[sources_mod.Source] | None = None,
         spool_key: str = "[spool] dir",
+        stamp: bool = True,
+        transports: dict[str, Any] | None = None,
     ) -> None:
+        """``stamp=False``: points without a time are sent without one (the server stamps
+        them, as the original board; only for delivery within seconds, e.g. the demo).
+        ``transports``: an output's Transport by output name, instead of one made from
+        its settings."""
         self.cfg = cfg
+        self.stamp = stamp
         self.clock = clock
         self.log = log or Logger(fmt=cfg.log_format, level=cfg.log_level, secrets=cfg.secrets())
         self._summary_sent: dict[str, int] = {}
@@ -134,8 +141,10 @@ class Agent:
             self.log("warning", describe(damage), spool=str(cfg.spool.dir))
         dead = cfg.spool.dead_letter_file or (cfg.spool.dir / "dead-letter.jsonl")
         self.dead_letter_path = dead
+        given = transports or {}
         self.outputs = [
-            Output(o, self.spool, log=self.log, dead_letter_path=dead) for o in cfg.outputs
+            Output(o, self.spool, log=self.log, dead_letter_path=dead, transport=given.get(o.name))
+            for o in cfg.outputs
         ]
         if sources is None:
             sources = [sources_mod.build(s.kind, dict(s.options)) for s in cfg.sources]
@@ -162,7 +171,7 @@ class Agent:
             return 0
         defaults = self.cfg.tags
         for p in points:
-            if p.ts is None:
+            if p.ts is None and self.stamp:
                 p.ts = stamp
             if defaults:
                 merged = dict(defaults)
