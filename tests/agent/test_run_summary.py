@@ -97,3 +97,66 @@ flush_interval_s = 0.2
     failing = [s for s in gone if "retrying" in s]
     assert failing and all("last_error" in s for s in failing)
     assert WRITE_TOKEN not in "".join(lines) and READ_TOKEN not in "".join(lines)
+
+
+def test_the_first_summary_comes_soon_after_the_start(tmp_path: Path) -> None:
+    """With the default interval (60 s) a newcomer does not wait a minute to see it work."""
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        cfg = tmp_path / "tspush.toml"
+        cfg.write_text(
+            f"""
+[agent]
+interval_s = 1
+self_metrics_interval_s = 0
+[spool]
+dir = "{tmp_path / "spool"}"
+[[sources]]
+type = "constant"
+metric = "universe"
+value = 42
+[[outputs]]
+name = "main"
+url = "{rx.url}"
+profile = "tspush"
+token = "{WRITE_TOKEN}"
+flush_interval_s = 0.5
+"""
+        )
+        cfg.chmod(0o600)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TSPUSH_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tspush.cli.main", "run", "--config", str(cfg)],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        lines: list[str] = []
+        seen = threading.Event()
+
+        def read() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                lines.append(line)
+                if 'msg="output summary"' in line:
+                    seen.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            assert seen.wait(90), "".join(lines)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            reader.join(10)
+    started = next(ln for ln in lines if 'msg="agent started"' in ln)
+    summary = _summaries(lines, "main")[0]
+
+    def stamp(line: str) -> float:
+        from datetime import datetime
+
+        return datetime.fromisoformat(line.split()[0].removeprefix("ts=")).timestamp()
+
+    # 10 s after the start by the agent's own log stamps: well before the 60 s interval
+    assert stamp(started) + 5 <= stamp("ts=" + summary["ts"]) <= stamp(started) + 45
+    assert int(summary["sent"]) >= 1

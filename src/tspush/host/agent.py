@@ -34,6 +34,8 @@ from tspush.host.status import write_state
 
 __all__ = ["Agent", "Logger", "SourceRunner"]
 
+FIRST_SUMMARY_S = 10.0
+
 
 class SourceRunner:
     """Reads one source on its interval and appends to the spool; never lets it crash others."""
@@ -306,7 +308,8 @@ class Agent:
 
     def _housekeeping(self) -> None:
         next_metrics = time.monotonic() + (self.cfg.self_metrics_interval_s or 0)
-        next_summary = time.monotonic() + (self.cfg.summary_interval_s or 0)
+        # the first summary soon after the start (a newcomer sees it work), then at the interval
+        next_summary = time.monotonic() + min(self.cfg.summary_interval_s or 0, FIRST_SUMMARY_S)
         while not self.stopping.wait(self.cfg.state_interval_s):
             if self.cfg.summary_interval_s and time.monotonic() >= next_summary:
                 next_summary = time.monotonic() + self.cfg.summary_interval_s
