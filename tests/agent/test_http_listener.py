@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from helpers import spooled_records
 
@@ -81,3 +83,81 @@ flush_interval_s = 0.2
         agent.stop(flush_s=2)
     assert [(r[2], r[3]) for r in rows] == [((1710000000 + i) * 1000, float(i)) for i in range(5)]
     assert DEVICE_TOKEN not in stream.getvalue()
+
+
+def _raw(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(url + "/api/put", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            data = r.read()
+            return r.status, json.loads(data) if data else {}
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def test_the_listener_reads_a_request_as_serve_does(tmp_path: Path) -> None:
+    """One ingest: the same body gets the same answer from the agent and from `tspush serve`."""
+    import gzip
+
+    from support.receiver import WRITE_TOKEN, ReceiverProcess
+
+    port = free_port()
+    with ReceiverProcess(tmp_path / "rx") as rx:
+        cfg_path = tmp_path / "agent.toml"
+        cfg_path.write_text(
+            f"""
+[agent]
+self_metrics_interval_s = 0
+[spool]
+dir = "{tmp_path / "spool"}"
+[[sources]]
+type = "http_listener"
+listen = "127.0.0.1:{port}"
+token = "{DEVICE_TOKEN}"
+[[outputs]]
+url = "{rx.url}"
+profile = "tspush"
+token = "{WRITE_TOKEN}"
+flush_interval_s = 0.2
+"""
+        )
+        cfg = load(cfg_path)
+        agent = Agent(cfg, log=Logger(io.StringIO(), secrets=cfg.secrets()))
+        agent.start()
+        lan = f"http://127.0.0.1:{port}"
+
+        def both(body: bytes, **headers: str) -> list[tuple[int, dict[str, Any]]]:
+            h = {"Content-Type": "application/json", **headers}
+            device = "Bearer " + DEVICE_TOKEN
+            return [
+                _raw(lan, body, {**h, "Authorization": device}),
+                _raw(rx.url, body, {**h, **rx.write_headers("bearer")}),
+            ]
+
+        def points(metric: str) -> bytes:
+            return json.dumps(
+                [{"metric": metric, "timestamp": 1710000000 + i, "value": i} for i in range(3)]
+            ).encode()
+
+        try:
+            zipped = both(gzip.compress(points("gz.t")), **{"Content-Encoding": "gzip"})
+            not_json = both(b"[{not json")
+            brotli = both(points("br.t"), **{"Content-Encoding": "br"})
+            empty = both(b"[]")
+            url = rx.url + "/api/query?start=1709999999&m=sum:gz.t"
+            deadline = time.monotonic() + 60
+            while True:  # the listener's copy arrives through the agent's spool and output
+                req = urllib.request.Request(url, headers=rx.read_headers())
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    got = json.loads(r.read())
+                if got and len(got[0]["dps"]) == 3 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        finally:
+            agent.stop(flush_s=2)
+    assert [s for s, _ in zipped] == [204, 204]
+    assert got[0]["dps"] == {str(1710000000 + i): i for i in range(3)}
+    for lan_answer, serve_answer in (not_json, brotli, empty):
+        assert lan_answer[0] == serve_answer[0] >= 400
+        assert lan_answer[1]["error"]["message"] == serve_answer[1]["error"]["message"]
+    assert not_json[0][0] == 400 and brotli[0][0] == 415

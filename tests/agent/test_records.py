@@ -58,3 +58,11 @@ def test_series_cache_is_bounded() -> None:
     for i in range(25):
         enc.encode(Point("m", i, 1700000000, {"i": str(i)}))
     assert len(enc._series) <= 10
+
+
+def test_same_bytes_as_the_core_encoder_for_ascii_points() -> None:
+    """Key order included: a spooled record goes out as the original board's body."""
+    enc = RecordEncoder()
+    for p in (Point("universe", 42), Point("sys.cpu", 1.5, 1700000000, {"host": "a"})):
+        assert enc.encode(p) == encode_point(p)
+        assert enc.encode(p) == encode_point(p)  # from the series cache

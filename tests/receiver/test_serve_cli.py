@@ -106,12 +106,21 @@ def test_generated_tokens_are_kept_private_and_never_printed(tmp_path: Path) -> 
             lines.append(line)
             if line.startswith("listening on"):
                 break
+        # The dashboard link works as printed: the browser asks for the read token
+        # (Basic, any user name) and the page comes with it.
+        m = re.search(r"dashboard: (http://\S+/)  \(", "".join(lines))
+        assert m, "".join(lines)
+        tokens_file = db.parent / "tokens.json"
+        doc = json.loads(tokens_file.read_text())
+        asked = urllib3.request("GET", m.group(1), redirect=False)
+        auth = urllib3.make_headers(basic_auth="anyone:" + doc["read"])
+        opened = urllib3.request("GET", m.group(1), headers=auth, redirect=False)
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=15)
+    assert asked.status == 401 and asked.headers["WWW-Authenticate"].startswith("Basic")
+    assert opened.status == 200 and b"<title>tspush" in opened.data
     text = "".join(lines) + out
-    tokens_file = db.parent / "tokens.json"
-    doc = json.loads(tokens_file.read_text())
     assert tokens_file.stat().st_mode & 0o077 == 0
     assert doc["write"] != doc["read"] and len(doc["write"]) >= 24
     assert str(tokens_file) in text

@@ -122,3 +122,31 @@ def test_serve_docs_show_no_token_on_the_command_line(name: str) -> None:
         if re.search(r"--(?:forward-|write-|read-)?token(?:[ =](?!-)\S+)", ln)
     ]
     assert not found, f"{name} shows a serve token on a command line: {found}"
+
+
+def test_a_non_ascii_token_works_as_on_the_agents_listener(tmp_path: Path) -> None:
+    """One token check (tspush.ingest.tokens): the UTF-8 bytes a client sends are compared.
+
+    The receiver compared the header's latin-1 reading re-encoded as UTF-8, so
+    a non-ASCII token never matched there, while the agent's listener took it.
+    """
+    token = "clé-été-ünïcode-42"
+    f = tmp_path / "t.token"
+    f.write_text(token + "\n", encoding="utf-8")
+    f.chmod(0o600)
+    body = json.dumps([{"metric": "tf", "timestamp": T + 7, "value": 7}]).encode()
+    with ReceiverProcess(tmp_path, "--token-file", str(f)) as rx:
+        answers = [
+            urllib3.request("POST", rx.url + "/api/put", body=body, headers={"Authorization": a})
+            for a in (
+                b"Bearer " + token.encode(),
+                b"Basic " + base64.b64encode(b"DESC:" + token.encode()),
+                b"Bearer " + "clé-été-ünïcode-43".encode(),
+                b"Bearer \xff\xfe",
+            )
+        ]
+        read = {"Authorization": b"Bearer " + token.encode()}
+        q = urllib3.request("GET", rx.url + f"/api/query?start={T}&m=sum:tf", headers=read)
+    assert [a.status for a in answers] == [204, 204, 401, 401]
+    assert q.status == 200 and json.loads(q.data)[0]["dps"] == {str(T + 7): 7}
+    assert token not in rx.text

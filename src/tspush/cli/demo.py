@@ -2,8 +2,9 @@
 
 Starts the receiver on loopback (port 4242, or any free port), then pushes
 like the original board did (``universe`` = 42 every 10 s, here with a few
-live readings of this computer) through the same code as ``tspush push``,
-printing the same lines the board printed on its serial console. The
+live readings of this computer) through an ``Agent`` as ``tspush run`` does
+(spool, output thread), printing each request as the board printed it on its
+serial console. The
 dashboard needs no token (reads are open on this loopback-only receiver), so
 a click opens the chart; writes need the demo's own token, never printed.
 """
@@ -17,8 +18,6 @@ import socket
 import sys
 import tempfile
 import threading
-import time
-from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,63 +40,75 @@ def host_tag() -> str:
     return clean_tag(socket.gethostname().split(".")[0] or "localhost")
 
 
-class Sampler:
-    """Reads the original's constant and a few host readings; pushes them every interval."""
+def sampler(url: str, write_token: str, interval_s: float, spool_dir: Path) -> Any:
+    """The demo's sampler: an ``Agent`` (spool, lock, output thread) with one source.
 
-    def __init__(self, url: str, write_token: str, interval_s: float) -> None:
-        from tspush.host import profiles
-        from tspush.host.sources.system import SystemSource
-        from tspush.host.transport import Transport
+    Points without a timestamp go without one (``stamp=False``), each body
+    without ``?details``: the receiver stamps ``universe`` on arrival and
+    answers a bare 204, as the original board saw it.
+    """
+    from tspush.core.point import Point
+    from tspush.host.agent import Agent, Logger
+    from tspush.host.agent_config import AgentConfig, OutputConfig, SpoolConfig
+    from tspush.host.config import Settings
+    from tspush.host.sources.base import Source
+    from tspush.host.sources.system import SystemSource
+    from tspush.host.transport import Reply, Transport
 
-        self.interval_s = interval_s
-        # No ?details: the answer is a bare 204, as the original board saw it.
-        self.profile = replace(profiles.get("tspush"), supports_details=False)
-        self.transport = Transport(url, token=write_token, read_timeout_s=10.0)
-        self.system = SystemSource(
-            interval_s=interval_s, tags={"host": host_tag()}, disks=[], temperatures=False
-        )
-        self.pushed = 0
+    class Readings(Source):
+        """The original's constant, then this computer's CPU, load and memory."""
 
-    def points(self) -> list[Any]:
-        from tspush.core.point import Point
+        kind = "demo"
+        KEEP = ("sys.cpu.percent", "sys.load.1m", "sys.mem.used_percent")
 
-        now_s = int(time.time())
-        keep = ("sys.cpu.percent", "sys.load.1m", "sys.mem.used_percent")
-        # As the original: no timestamp, no tags; the receiver stamps it on arrival.
-        pts: list[Any] = [Point("universe", 42)]
-        pts += [p for p in self.system.read(now_s) if p.metric in keep]
-        return pts
+        def __init__(self) -> None:
+            super().__init__("demo", interval_s)
+            self.system = SystemSource(
+                interval_s=interval_s, tags={"host": host_tag()}, disks=[], temperatures=False
+            )
 
-    def once(self) -> None:
-        from tspush.host.push import Attempt, push_points
+        def read(self, now_s: int) -> list[Point]:
+            pts = [Point("universe", 42)]  # as the original: no timestamp, no tags
+            return pts + [p for p in self.system.read(now_s) if p.metric in self.KEEP]
 
-        def show(a: Attempt) -> None:
+    class Shown(Transport):
+        """Each request printed as the board printed it on its serial console."""
+
+        def post(self, path: str, body: bytes, *args: Any, **kw: Any) -> Reply:
             echo(RULE)
-            echo("POST %s" % a.url)
-            echo(a.body.decode("utf-8", "replace"))
+            echo("POST %s" % self.display_url(path))
+            echo(body.decode("utf-8", "replace"))
             echo(RULE)
-            if a.reply is not None:
-                echo("http: %d" % a.reply.status)
-                echo("response: %s" % a.reply.body.decode("utf-8", "replace"))
-            elif a.error is not None:
-                echo("error: %s" % a.error)
-
-        report = push_points(self.transport, self.profile, self.points(), on_request=show)
-        self.pushed += report.accepted
-        for e in report.errors:
-            if report.requests == 0:
+            try:
+                reply = super().post(path, body, *args, **kw)
+            except Exception as e:
                 echo("error: %s" % e)
+                raise
+            echo("http: %d" % reply.status)
+            echo("response: %s" % reply.body.decode("utf-8", "replace"))
+            return reply
 
-    def run(self, stop: threading.Event) -> None:
-        """Push now, then every interval, until ``stop`` is set."""
-        next_s = time.monotonic()
-        while not stop.is_set():
-            self.once()
-            next_s += self.interval_s
-            stop.wait(max(0.0, next_s - time.monotonic()))
-
-    def close(self) -> None:
-        self.transport.close()
+    out = OutputConfig(
+        name="demo",
+        settings=Settings(url=url, token=write_token, profile="tspush", read_timeout_s=10.0),
+        flush_interval_s=min(0.5, interval_s),
+        flush_jitter_s=0.0,
+        details=False,
+    )
+    cfg = AgentConfig(
+        path=None,
+        spool=SpoolConfig(dir=spool_dir),
+        sources=[],
+        outputs=[out],
+        interval_s=interval_s,
+        self_metrics_interval_s=0,
+        summary_interval_s=0,  # the requests themselves are shown
+        state_file=spool_dir / "state.json",
+        shutdown_flush_s=2.0,
+    )
+    shown = Shown(url, token=write_token, read_timeout_s=10.0)
+    log = Logger(stream=sys.stderr, level="warning", secrets=cfg.secrets())
+    return Agent(cfg, log=log, sources=[Readings()], stamp=False, transports={"demo": shown})
 
 
 @click.command("demo")
@@ -148,7 +159,8 @@ def run_demo(interval_s: float, port: int, db: Path, no_browser: bool, temporary
 
     old = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     server: Server | None = None
-    sampler: Sampler | None = None
+    agent: Any = None
+    spool_dir = Path(tempfile.mkdtemp(prefix="tspush-demo-spool-"))
     try:
         # The write token is made here and never shown. Reads are open: the
         # receiver listens on loopback only, and a token in the printed link
@@ -171,20 +183,25 @@ def run_demo(interval_s: float, port: int, db: Path, no_browser: bool, temporary
         )
         echo("  dashboard: %s" % dashboard)
         echo("  Ctrl-C to stop")
-        sampler = Sampler(url, write_token, interval_s)
+        agent = sampler(url, write_token, interval_s, spool_dir)
+        agent.start()
         if not no_browser and not stop.is_set():
             _open_browser(dashboard)
-        sampler.run(stop)
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass  # a Ctrl-C before our handler was in place
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        if sampler is not None:
-            sampler.close()
+        pushed = 0
+        if agent is not None:
+            agent.stop()
+            pushed = agent.outputs[0].state()["sent_points"]
         if server is not None:
             server.stop()
-        echo("tspush demo: stopped (%d points pushed)" % (sampler.pushed if sampler else 0))
+        shutil.rmtree(spool_dir, ignore_errors=True)
+        echo("tspush demo: stopped (%d points pushed)" % pushed)
 
 
 def _open_browser(url: str) -> None:

@@ -500,8 +500,8 @@ def run_serve(opts: dict[str, Any]) -> None:
         server.uvicorn.should_exit = True
     if opts["no_auth"]:
         echo("  dashboard: %s/" % url)
-    else:  # the token itself is never printed: say where it is
-        echo("  dashboard: %s/?token=<read token> once, then %s/" % (url, url))
+    else:  # the token is never printed: a link that works as printed, and where the token is
+        echo("  dashboard: %s/  (the browser asks for a password: any user, the read token)" % url)
         echo("             read token: %s" % read_from)
     echo("listening on %s" % url)
     try:

@@ -34,6 +34,8 @@ from tspush.host.status import write_state
 
 __all__ = ["Agent", "Logger", "SourceRunner"]
 
+FIRST_SUMMARY_S = 10.0
+
 
 class SourceRunner:
     """Reads one source on its interval and appends to the spool; never lets it crash others."""
@@ -110,8 +112,15 @@ class Agent:
         clock: Callable[[], float] = time.time,
         sources: list[sources_mod.Source] | None = None,
         spool_key: str = "[spool] dir",
+        stamp: bool = True,
+        transports: dict[str, Any] | None = None,
     ) -> None:
+        """``stamp=False``: points without a time are sent without one (the server stamps
+        them, as the original board; only for delivery within seconds, e.g. the demo).
+        ``transports``: an output's Transport by output name, instead of one made from
+        its settings."""
         self.cfg = cfg
+        self.stamp = stamp
         self.clock = clock
         self.log = log or Logger(fmt=cfg.log_format, level=cfg.log_level, secrets=cfg.secrets())
         self._summary_sent: dict[str, int] = {}
@@ -134,8 +143,10 @@ class Agent:
             self.log("warning", describe(damage), spool=str(cfg.spool.dir))
         dead = cfg.spool.dead_letter_file or (cfg.spool.dir / "dead-letter.jsonl")
         self.dead_letter_path = dead
+        given = transports or {}
         self.outputs = [
-            Output(o, self.spool, log=self.log, dead_letter_path=dead) for o in cfg.outputs
+            Output(o, self.spool, log=self.log, dead_letter_path=dead, transport=given.get(o.name))
+            for o in cfg.outputs
         ]
         if sources is None:
             sources = [sources_mod.build(s.kind, dict(s.options)) for s in cfg.sources]
@@ -162,7 +173,7 @@ class Agent:
             return 0
         defaults = self.cfg.tags
         for p in points:
-            if p.ts is None:
+            if p.ts is None and self.stamp:
                 p.ts = stamp
             if defaults:
                 merged = dict(defaults)
@@ -297,7 +308,8 @@ class Agent:
 
     def _housekeeping(self) -> None:
         next_metrics = time.monotonic() + (self.cfg.self_metrics_interval_s or 0)
-        next_summary = time.monotonic() + (self.cfg.summary_interval_s or 0)
+        # the first summary soon after the start (a newcomer sees it work), then at the interval
+        next_summary = time.monotonic() + min(self.cfg.summary_interval_s or 0, FIRST_SUMMARY_S)
         while not self.stopping.wait(self.cfg.state_interval_s):
             if self.cfg.summary_interval_s and time.monotonic() >= next_summary:
                 next_summary = time.monotonic() + self.cfg.summary_interval_s
@@ -334,8 +346,9 @@ class Agent:
                 "pending": st.get("pending", 0),
             }
             self._summary_sent[o.name] = sent
-            if st.get("last_error") and (st.get("last_error_s") or 0) > self._summary_s:
-                fields["last_error"] = st["last_error"]
+            new_error = (st.get("last_error_s") or 0) > self._summary_s
+            if st.get("last_error") and (new_error or st.get("attempt")):
+                fields["last_error"] = st["last_error"]  # new, or still failing
             if st.get("attempt"):
                 fields["retrying"] = "attempt %d" % st["attempt"]
             self.log("info", "output summary", **fields)

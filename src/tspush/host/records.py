@@ -3,10 +3,10 @@
 The core's ``check`` and ``encode_point`` walk every character of the metric
 and tags for each point (about 8 µs together on CPython). A source reads the
 same series again and again, so here a series (metric + tags) is checked and
-its JSON prefix built once, with orjson, and remembered; each point then only
-costs its value and timestamp checks. The bytes are an OpenTSDB JSON object
-like the core's (key order aside), so the spool, the board and every server
-read them the same way.
+its JSON head and tail built once, with orjson, and remembered; each point
+then only costs its value and timestamp checks. The bytes are an OpenTSDB JSON
+object in the core's key order (metric, timestamp, value, tags), so the spool,
+the board and every server read them the same way.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class RecordEncoder:
     def __init__(self, mode: str = LENIENT, max_series: int = MAX_SERIES) -> None:
         self.mode = mode
         self.max_series = max_series
-        self._series: dict[tuple[Any, ...], bytes] = {}
+        self._series: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
 
     def encode(self, p: Point) -> bytes:
         v = p.value
@@ -43,23 +43,27 @@ class RecordEncoder:
             tags = p.tags
             try:
                 key = (p.metric, *tags.items())
-                prefix = self._series.get(key)
+                ends = self._series.get(key)
             except (TypeError, AttributeError):
-                prefix = None
+                ends = None
                 key = None
-            if prefix is None and key is not None:
+            if ends is None and key is not None:
                 err = check(p, self.mode)
                 if err is not None:
                     err.point = p
                     raise err
-                prefix = b'{"metric":' + orjson.dumps(p.metric) + b',"tags":' + orjson.dumps(tags)
+                # the core's key order: metric, timestamp, value, tags
+                ends = (
+                    b'{"metric":' + orjson.dumps(p.metric),
+                    b',"tags":' + orjson.dumps(tags) + b"}",
+                )
                 if len(self._series) >= self.max_series:
                     self._series.clear()
-                self._series[key] = prefix
-            if prefix is not None:
+                self._series[key] = ends
+            if ends is not None:
                 if ts is None:
-                    return b'%s,"value":%s}' % (prefix, orjson.dumps(v))
-                return b'%s,"timestamp":%d,"value":%s}' % (prefix, ts, orjson.dumps(v))
+                    return b'%s,"value":%s%s' % (ends[0], orjson.dumps(v), ends[1])
+                return b'%s,"timestamp":%d,"value":%s%s' % (ends[0], ts, orjson.dumps(v), ends[1])
         # Anything unusual: the core decides, with its own messages.
         err = check(p, self.mode)
         if err is not None:

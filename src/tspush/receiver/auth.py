@@ -2,43 +2,25 @@
 
 The original board sends ``basic base64("DESC:" + TOKEN)`` (lower-case
 scheme, any user name): the password is the token. ``Bearer TOKEN`` works
-too. The dashboard, opened once as ``/?token=READ_TOKEN``, gets an HttpOnly
-cookie holding an HMAC of the read token (never the token itself).
+too; the header is read by ``tspush.ingest.tokens``, shared with the agent's
+http_listener. The dashboard, opened once as ``/?token=READ_TOKEN``, gets an
+HttpOnly cookie holding an HMAC of the read token (never the token itself).
 """
 
 from __future__ import annotations
 
-import binascii
-import hashlib
 import hmac
 
 from starlette.requests import Request
 
+from tspush.ingest.tokens import digest, same, token_in
+
 COOKIE = "tspush_read"
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
-def presented_token(request: Request) -> str | None:
-    """The token in the Authorization header (Basic password or Bearer), if any."""
-    value = request.headers.get("authorization")
-    if not value:
-        return None
-    scheme, _, rest = value.strip().partition(" ")
-    scheme = scheme.lower()
-    rest = rest.strip()
-    if scheme == "bearer" or scheme == "token":
-        return rest
-    if scheme == "basic":
-        try:
-            decoded = binascii.a2b_base64(rest.encode("ascii")).decode("utf-8")
-        except (ValueError, UnicodeError, binascii.Error):
-            return None
-        user, colon, password = decoded.partition(":")
-        return password if colon else user
-    return None
+def presented_token(request: Request) -> bytes | None:
+    """The token in the Authorization header (Basic password, Bearer or Token), if any."""
+    return token_in(request.headers.get("authorization"))
 
 
 class Tokens:
@@ -53,20 +35,16 @@ class Tokens:
     ) -> None:
         self.no_auth = no_auth
         self.open_read = open_read  # reads need no token (the loopback-only demo)
-        self._write = _digest(write_token) if write_token else None
-        self._read = _digest(read_token) if read_token else None
+        self._write = digest(write_token) if write_token else None
+        self._read = digest(read_token) if read_token else None
         self._cookie = (
-            hmac.new(_digest(read_token), b"tspush-dashboard-cookie", "sha256").hexdigest()
+            hmac.new(digest(read_token), b"tspush-dashboard-cookie", "sha256").hexdigest()
             if read_token
             else None
         )
 
-    def _ok(self, want: bytes | None, given: str | None) -> bool:
-        if self.no_auth:
-            return True
-        if want is None or given is None:
-            return False
-        return hmac.compare_digest(want, _digest(given))
+    def _ok(self, want: bytes | None, given: str | bytes | None) -> bool:
+        return self.no_auth or same(want, given)
 
     def can_write(self, request: Request) -> bool:
         return self._ok(self._write, presented_token(request))

@@ -5,7 +5,9 @@ The agent's answer to the board comes after the points are in the spool
 HTTP: meant for the LAN, with a device token (Basic password or Bearer)
 that is not the upstream's. Bad points are refused with 400 and a
 ``?details``-style body naming each; the good ones of the same body are kept.
-A point too large for the spool is such a bad point (never a 503, which a
+The request is read as ``tspush serve`` reads it (``tspush.ingest``: body
+bounds, gzip, the points' rules, the token in the header), so both answer a
+board the same way. A point too large for the spool is such a bad point (never a 503, which a
 board would retry forever). Connections are bounded in number and in time:
 ``max_connections`` at once (the next get 503 and Retry-After), each read
 waits at most ``timeout_s`` and a connection lives at most ``3 * timeout_s``.
@@ -13,8 +15,6 @@ waits at most ``timeout_s`` and a connection lives at most ``3 * timeout_s``.
 
 from __future__ import annotations
 
-import binascii
-import hmac
 import json
 import logging
 import socket
@@ -24,12 +24,15 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tspush.core.errors import PointError
 from tspush.core.opentsdb import encode_point
-from tspush.core.point import Point, point_from_dict
+from tspush.core.point import Point
 from tspush.core.spool import MAX_POINT
 from tspush.host.options import Option
 from tspush.host.sources.base import Source
+from tspush.ingest.body import Limits, declared_length, decoded, parse_items
+from tspush.ingest.check import Checker
+from tspush.ingest.errors import ApiError
+from tspush.ingest.tokens import digest, same, token_in
 
 log = logging.getLogger("tspush.agent")
 MAX_BODY_BYTES = 1 << 20
@@ -110,10 +113,13 @@ class HttpListenerSource(Source):
             raise ValueError("listen " + why)
         host, _, port = listen.rpartition(":")
         self.address = (host.strip("[]"), int(port))
-        self.token = token or None
+        self._token = digest(token) if token else None
         self.max_body_bytes = max_body_bytes
         self.max_connections = max_connections
         self.timeout_s = timeout_s
+        # names are bounded by what one spool record holds (checked once the tags are added)
+        self.limits = Limits(max_body_bytes=max_body_bytes, max_name_chars=max_body_bytes)
+        self.checker = Checker(limits=self.limits)
         self.sink: Sink | None = None
         self.received = 0
         self.refused = 0
@@ -152,49 +158,21 @@ class HttpListenerSource(Source):
         return self._busy_before + (self._server.busy_refused if self._server else 0)
 
     def authorized(self, header: str | None) -> bool:
-        """Bearer TOKEN, or Basic with any user and TOKEN as password; bytes compared.
-
-        http.server decodes header bytes as latin-1: encoding back gives the
-        bytes the board sent, so a token with non-ASCII characters (UTF-8)
-        matches, and any other header is a plain refusal, never an error.
-        """
-        if self.token is None:
-            return True
-        if not header:
-            return False
-        want = self.token.encode()
-        raw = header.encode("latin-1", "replace")
-        scheme, _, value = raw.strip().partition(b" ")
-        value = value.strip()
-        if scheme.lower() == b"bearer":
-            return hmac.compare_digest(value, want)
-        if scheme.lower() == b"basic":
-            try:
-                decoded = binascii.a2b_base64(value)
-            except (binascii.Error, ValueError):
-                return False
-            return hmac.compare_digest(decoded.partition(b":")[2], want)
-        return False
+        """Bearer TOKEN, or Basic with any user and TOKEN as password (as ``tspush serve``)."""
+        return self._token is None or same(self._token, token_in(header))
 
     def handle(self, body: bytes, now_s: int) -> tuple[int, dict[str, Any] | None]:
-        """``(status, details)`` for one posted body."""
+        """``(status, details)`` for one posted body (already gunzipped)."""
         try:
-            doc = json.loads(body)
-        except ValueError as e:
-            return 400, {"error": {"code": 400, "message": f"body is not JSON: {e}"}}
-        items = doc if isinstance(doc, list) else [doc]
+            items = parse_items(body, self.limits)
+        except ApiError as e:
+            return e.status, e.body()
+        checked, errors = self.checker.check_all(items, now_s)
         good: list[Point] = []
-        errors = []
-        for d in items:
-            try:
-                p = point_from_dict(d, now_s=now_s)
-            except PointError as e:
-                errors.append({"datapoint": d, "error": str(e)})
-                continue
-            self.add_tags([p])
+        for p in self.add_tags(checked):
             size = len(encode_point(p))
             if size > MAX_POINT:
-                errors.append({"datapoint": _brief(d), "error": _too_large(p, size)})
+                errors.append({"datapoint": _brief(p), "error": _too_large(p, size)})
                 continue
             good.append(p)
         if good:
@@ -214,13 +192,9 @@ def _too_large(p: Point, size: int) -> str:
     )
 
 
-def _brief(d: Any) -> Any:
+def _brief(p: Point) -> dict[str, Any]:
     """The refused point as the answer repeats it: its metric, not its megabytes of tags."""
-    if isinstance(d, dict):
-        return {
-            k: d[k] for k in ("metric", "timestamp", "value") if k in d and len(str(d[k])) < 256
-        }
-    return None
+    return {"metric": p.metric[:256], "timestamp": p.ts, "value": p.value}
 
 
 class _Server(ThreadingHTTPServer):
@@ -326,17 +300,14 @@ def _handler(src: HttpListenerSource) -> type[BaseHTTPRequestHandler]:
                 self._reply(401, {"error": {"code": 401, "message": "device token refused"}})
                 return
             try:
-                length = int(self.headers.get("Content-Length") or "0")
-            except ValueError:
-                length = -1
-            if length < 0 or length > src.max_body_bytes:
-                msg = "body of %s bytes: send at most %d bytes per request" % (
-                    length if length >= 0 else "unknown",
-                    src.max_body_bytes,
-                )
-                self._reply(413, {"error": {"code": 413, "message": msg}})
+                cap = src.max_body_bytes
+                length = declared_length(self.headers.get("Content-Length"), cap)
+                if length is None:
+                    raise ApiError(411, "Content-Length required", "send the body with one")
+                body = decoded(self.rfile.read(length), self.headers.get("Content-Encoding"), cap)
+            except ApiError as e:
+                self._reply(e.status, e.body())
                 return
-            body = self.rfile.read(length)
             try:
                 status, doc = src.handle(body, int(time.time()))
             except Exception as e:  # noqa: BLE001 - the spool refused: the board keeps its data
