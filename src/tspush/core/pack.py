@@ -20,8 +20,8 @@ def pack(points, encode, max_points: int, max_bytes: int, head=b"", sep=b"", tai
     """Yield ``(body, points_in_body)``, each body at most ``max_bytes``.
 
     ``encode(p)`` gives one point's bytes. A point whose encoding cannot fit
-    a body alone raises PointError: it can never be sent, and the caller
-    decides what happens to it.
+    a body alone raises PointError once the points before it are yielded: it
+    can never be sent, and the caller decides what happens to it.
     """
     frame = len(head) + len(tail)
     parts = []
@@ -30,6 +30,8 @@ def pack(points, encode, max_points: int, max_bytes: int, head=b"", sep=b"", tai
     for p in points:
         b = encode(p)
         if frame + len(b) > max_bytes:
+            if parts:  # the points before it can still be sent
+                yield head + sep.join(parts) + tail, batch
             raise PointError(
                 "%s: one point encodes to %d bytes, over the %d-byte body limit: shorten its tags"
                 % (describe(p), len(b), max_bytes),

@@ -45,7 +45,7 @@ class Buffer:
         for i in range(len(self.points)):
             p = self.points[i]
             if p.ts is None:
-                p.ts = self.read_s[i] + offset_s
+                self.points[i] = p.with_ts(self.read_s[i] + offset_s)
                 n += 1
         return n
 

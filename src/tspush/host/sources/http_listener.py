@@ -191,7 +191,7 @@ class HttpListenerSource(Source):
             except PointError as e:
                 errors.append({"datapoint": d, "error": str(e)})
                 continue
-            self.add_tags([p])
+            (p,) = self.add_tags([p])
             size = len(encode_point(p))
             if size > MAX_POINT:
                 errors.append({"datapoint": _brief(d), "error": _too_large(p, size)})
