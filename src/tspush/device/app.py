@@ -409,7 +409,7 @@ NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./
 
 
 def _bad(metric, value, ts, tags):
-    """None when the reading may be stored, else core.point's PointError saying why.
+    """None when the reading may be stored, else core.prepare's PointError saying why.
 
     The common case (plain names, a finite int or float) is decided here, so a
     relay board never loads core.point and its rule sets (RAM on an ESP8266).
@@ -425,8 +425,12 @@ def _bad(metric, value, ts, tags):
                 break
     if ok:
         return None
-    pt = ticks.need("tspush.core.point Point")
-    return ticks.need("tspush.core.point check")(pt(metric, value, ts, tags))
+    pt = ticks.need("tspush.core.point Point")(metric, value, ts, tags)
+    try:  # the one prepare step every entry point takes, without a series cache
+        ticks.need("tspush.core.prepare Preparer")(max_series=0).prepare(pt)
+    except TspushError as e:
+        return e
+    return None
 
 
 def record(metric, value, ts, tags):
