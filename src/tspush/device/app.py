@@ -426,8 +426,8 @@ def _bad(metric, value, ts, tags):
     if ok:
         return None
     pt = ticks.need("tspush.core.point Point")(metric, value, ts, tags)
-    try:  # the one prepare step every entry point takes, without a series cache
-        ticks.need("tspush.core.prepare Preparer")(max_series=0).prepare(pt)
+    try:  # the one prepare step every entry point takes
+        ticks.need("tspush.core.prepare Preparer")().prepare(pt)
     except TspushError as e:
         return e
     return None

@@ -45,7 +45,8 @@ class Buffer:
         for i in range(len(self.points)):
             p = self.points[i]
             if p.ts is None:
-                self.points[i] = p.with_ts(self.read_s[i] + offset_s)
+                # a new Point (points are never changed), made without a new name (RAM)
+                self.points[i] = p.__class__(p.metric, p.value, self.read_s[i] + offset_s, p.tags)
                 n += 1
         return n
 
