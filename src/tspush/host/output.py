@@ -89,6 +89,7 @@ class Output:
         )
         self.sender = Sender(self.transport, self.profile)
         self.preparer = profiles.preparer(self.profile)
+        self._prepared: tuple[list[bytes], list[Any]] | None = None
         self.dead_letter_path = str(dead_letter_path) if dead_letter_path else None
         self.forwarder = self._forwarder(self.sender)
         # More connections: each sender has its own transport and forwarder;
@@ -141,7 +142,8 @@ class Output:
 
     def _encode(self, records: list[bytes]) -> bytes:
         """Records to this output's format (the opentsdb format sends them as they are)."""
-        points = json_wire.decode(records)
+        last = self._prepared  # one read: several sender threads may share this output
+        points = last[1] if last is not None and last[0] is records else json_wire.decode(records)
         bodies = list(self._batcher(points, max_points=len(points) + 1, max_bytes=1 << 30))
         return b"".join(b for b, _ in bodies)
 
@@ -149,6 +151,7 @@ class Output:
         """The profile's rules on stored records: a record they leave as it was is sent
         as stored; only a point they change (a host tag, a stamp) is encoded again."""
         ok: list[bytes] = []
+        ready = []
         dead: list[tuple[bytes, str]] = []
         now_s = int(time.time())
         for r, p in zip(records, json_wire.decode(records)):
@@ -158,6 +161,9 @@ class Output:
                 dead.append((r, str(e)))
                 continue
             ok.append(r if q is p else json_wire.record(q))
+            ready.append(q)
+        if not self.wire.RECORDS:  # _encode takes these points instead of decoding again
+            self._prepared = (ok, ready)
         return ok, dead
 
     # -- the thread -------------------------------------------------------------
