@@ -7,7 +7,8 @@ are formatted by one ``orjson`` call each (shortest round-trip floats); a
 timestamp changes unit by appending zeros to its digits. Anything the fast
 path cannot vouch for (an int beyond 64 bits, NaN, a boolean or string
 value, a non-string name, an odd timestamp) is written by the core, so
-errors and edge cases are the core's own. Bodies are cut by ``core.pack``.
+errors and edge cases are the core's own. Bodies are cut by ``core.pack``,
+which takes a whole chunk's body when it fits.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import orjson
 
 from tspush.core import influx as core
 from tspush.core.errors import PointError
+from tspush.core.pack import pack
 from tspush.core.point import MAX_SECONDS
-from tspush.host.wire import pack_chunked
 
 NAME = "influx"
 CONTENT_TYPE = core.CONTENT_TYPE
@@ -71,7 +72,7 @@ def _prefix(metric: Any, tags: dict[Any, Any], field: str) -> str:
     return ",".join(parts) + " " + core.key(field, "field key") + "="
 
 
-def _lines(chunk: list[Any], precision: str, field: str) -> list[bytes]:
+def _lines(chunk: list[Any], precision: str, field: str) -> list[str]:
     """One line (with its newline) per point; raises _Fallback for the core to decide."""
     try:
         vals = _dumps([p.value for p in chunk])
@@ -114,21 +115,25 @@ def _lines(chunk: list[Any], precision: str, field: str) -> list[bytes]:
                 line = f"{prefix}{tok} {ts_tok}{s_zeros}\n"
             else:
                 line = f"{prefix}{tok} {core.timestamp(ts, precision)}\n"
-            lines.append(line.encode())
+            lines.append(line)
     except (PointError, TypeError):  # the core names the problem
         raise _Fallback() from None
     return lines
 
 
-def _chunk(chunk: list[Any], precision: str, field: str) -> list[bytes | None]:
+def _whole(chunk: list[Any], precision: str, field: str) -> bytes | None:
     try:
-        return list[bytes | None](_lines(chunk, precision, field))
+        return "".join(_lines(chunk, precision, field)).encode()
     except _Fallback:
-        return [None] * len(chunk)
+        return None
 
 
-def _core_line(p: Any, precision: str, field: str) -> bytes:
-    return core.encode_point(p, precision, field) + b"\n"
+def encode_point(p: Any, precision: str = DEFAULT_PRECISION, field: str = DEFAULT_FIELD) -> bytes:
+    """One line with its newline; the core's bytes and errors for anything unusual."""
+    try:
+        return _lines([p], precision, field)[0].encode()
+    except _Fallback:
+        return core.encode_point(p, precision, field) + b"\n"
 
 
 def encode(
@@ -136,10 +141,8 @@ def encode(
 ) -> bytes:
     """All points as Influx lines, each ending in a newline (no size limit)."""
     pts = list(points)
-    return b"".join(
-        b if b is not None else _core_line(p, precision, field)
-        for p, b in zip(pts, _chunk(pts, precision, field))
-    )
+    body = _whole(pts, precision, field)
+    return body if body is not None else core.encode(pts, precision, field)
 
 
 def batches(
@@ -150,10 +153,10 @@ def batches(
     field: str = DEFAULT_FIELD,
 ) -> Iterator[tuple[bytes, list[Any]]]:
     """``core.influx.batches`` with the fast encoder (same limits, same errors)."""
-    return pack_chunked(
+    return pack(
         points,
-        partial(_chunk, precision=precision, field=field),
-        partial(_core_line, precision=precision, field=field),
-        max_points,
+        partial(encode_point, precision=precision, field=field),
+        max(1, max_points),
         max_bytes,
+        whole=partial(_whole, precision=precision, field=field),
     )
