@@ -4,7 +4,7 @@ The core's encoder walks every character (about 3 µs a point on CPython).
 Here a chunk of points is one ``orjson.dumps`` of a list of dicts, which
 ``core.pack`` takes whole when it fits (a point alone: one ``dumps`` of its
 dict). The bytes decode to exactly the data the core writes (key order and
-float spelling aside: ``1e16`` for ``1e+16``). A value orjson would write
+float spelling aside: ``1e-7`` for ``1e-07``). A value orjson would write
 differently (NaN, Infinity, booleans, ints beyond 64 bits, non-numbers) is
 written by the core, which also names any error.
 
