@@ -135,7 +135,7 @@ def _corehttp_push(url: str, points: list[Any], body_points: int, gz: bool) -> i
     """fastencode bodies over the board's own HTTP/1.1 client (``core.http``) on CPython."""
     from tspush.core import response
     from tspush.core.http import Connection, split_url
-    from tspush.host import fastencode
+    from tspush.host.wire import opentsdb as fastencode
 
     parts = split_url(url)
     conn = Connection(parts[1], parts[2], buf_bytes=16384)
@@ -288,7 +288,7 @@ def push_rate(
 
 def run(quick: bool = False) -> list[Row]:
     from support.vm import VictoriaMetrics, available
-    from tspush.host import fastencode
+    from tspush.host.wire import opentsdb as fastencode
 
     if not available() or shutil.which("wrk") is None:
         return [row(BENCH, "not run", 0.0, "n/a", "needs victoria-metrics and wrk (tools/test)")]

@@ -43,7 +43,7 @@ class _StubSession:
 
 
 def _tspush_json(points: list[Any]) -> Callable[[], None]:
-    from tspush.host import fastencode
+    from tspush.host.wire import opentsdb as fastencode
 
     def go() -> None:
         for _ in fastencode.batches(points, max_points=BATCH):
@@ -63,10 +63,10 @@ def _core_json(points: list[Any]) -> Callable[[], None]:
 
 
 def _tspush_influx(points: list[Any]) -> Callable[[], None]:
-    from tspush.host import fastencode
+    from tspush.host.wire import influx as wire_influx
 
     def go() -> None:
-        for _ in fastencode.influx_batches(points, max_points=BATCH):
+        for _ in wire_influx.batches(points, max_points=BATCH):
             pass
 
     return go
@@ -150,9 +150,9 @@ def _influxdb_client(points: list[Any]) -> Callable[[], None]:
 
 # (metric name, maker, format, note)
 TOOLS: list[tuple[str, Callable[[list[Any]], Callable[[], None]], str, str]] = [
-    ("tspush OpenTSDB JSON (host, orjson)", _tspush_json, "tspush-json", "fastencode.batches"),
+    ("tspush OpenTSDB JSON (host, orjson)", _tspush_json, "tspush-json", "wire.opentsdb.batches"),
     ("tspush OpenTSDB JSON (portable core)", _core_json, "core", "core.opentsdb.batches"),
-    ("tspush Influx lines (host)", _tspush_influx, "tspush-influx", "fastencode.influx_batches"),
+    ("tspush Influx lines (host)", _tspush_influx, "tspush-influx", "wire.influx.batches"),
     ("tspush Influx lines (portable core)", _core_influx, "core", "core.influx.batches"),
     ("pyopentsdb 0.2 put()", _pyopentsdb, "opentsdb-peer", "validate + json.dumps"),
     ("opentsdb-py 0.6 send()+sendall()", _opentsdb_py, "opentsdb-peer", "queue + json.dumps"),

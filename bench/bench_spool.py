@@ -27,14 +27,15 @@ def _append(
     host: bool = False,
 ) -> float:
     """Seconds to append ``points`` in batches: the core encoder, or the host's (the agent's)."""
-    from tspush.host.records import RecordEncoder, encode_all
+    from tspush.core.prepare import Preparer
+    from tspush.host.wire.opentsdb import record
 
     s = Spool(str(path), outputs=["out"], max_bytes=8 << 30, sync_every_s=sync_every_s)
-    enc = RecordEncoder()
+    prep = Preparer()
     t0 = time.perf_counter()
     for i in range(0, len(points), batch):
         if host:
-            s.append_records(encode_all(enc, points[i : i + batch])[0])
+            s.append_records([record(p) for p in prep.split(points[i : i + batch])[0]])
         else:
             s.append(points[i : i + batch])
     dt = time.perf_counter() - t0

@@ -23,7 +23,8 @@ sys.path.insert(0, SRC)
 sys.path.insert(1, BENCH)
 from _util import make_points
 from tspush.core.spool import Spool
-from tspush.host.records import RecordEncoder, encode_all
+from tspush.core.prepare import Preparer
+from tspush.host.wire.opentsdb import record
 
 cpu = time.process_time
 tmp = tempfile.mkdtemp()
@@ -31,10 +32,10 @@ out = {}
 N = 300_000
 pts = make_points(N)
 s = Spool(tmp + "/a", outputs=["out"], max_bytes=8 << 30, sync_every_s=-1)
-enc = RecordEncoder()
+prep = Preparer()
 t0 = cpu()
 for i in range(0, N, 500):
-    s.append_records(encode_all(enc, pts[i : i + 500])[0])
+    s.append_records([record(p) for p in prep.split(pts[i : i + 500])[0]])
 out["append (agent encoder), points/cpu-s"] = N / (cpu() - t0)
 s.close()
 t0 = cpu()

@@ -1,4 +1,5 @@
-"""The host's fast record encoder: same data as the core's, same refusals."""
+"""Spool records on the host: the fast encoder writes the core's data, ``Preparer`` refuses
+what the core refuses (its series cache changes no verdict)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 from tspush.core.errors import PointError
 from tspush.core.opentsdb import encode_point
 from tspush.core.point import STRICT, Point
+from tspush.core.prepare import Preparer
 from tspush.core.spoolmore import decode_point
-from tspush.host.records import RecordEncoder, encode_all
+from tspush.host.wire.opentsdb import record
 
 CASES = [
     Point("sys.cpu", 1, 1700000000, {"host": "a"}),
@@ -23,16 +25,16 @@ CASES = [
 
 @pytest.mark.parametrize("p", CASES, ids=lambda p: p.metric)
 def test_same_data_as_the_core_encoder(p: Point) -> None:
-    enc = RecordEncoder()
+    prep = Preparer()
     for _ in range(2):  # the second time from the series cache
-        b = enc.encode(p)
+        b = record(prep.prepare(p))
         assert json.loads(b) == json.loads(encode_point(p))
         assert decode_point(b) == p
 
 
 def test_refusals_are_the_cores() -> None:
-    enc = RecordEncoder()
-    enc.encode(Point("m", 1, 1700000000, {"k": "v"}))
+    prep = Preparer()
+    prep.prepare(Point("m", 1, 1700000000, {"k": "v"}))
     bad = [
         Point("m", float("nan"), 1700000000, {"k": "v"}),  # cached series, bad value
         Point("m", True, 1700000000, {"k": "v"}),
@@ -40,7 +42,7 @@ def test_refusals_are_the_cores() -> None:
         Point("m m", 1, 1700000000, {}),
         Point("m", 1, 1700000000, {"k": 5}),  # type: ignore[dict-item]
     ]
-    good, errors = encode_all(enc, bad + [Point("ok", 2, 1700000000, {})])
+    good, errors = prep.split(bad + [Point("ok", 2, 1700000000, {})])
     assert len(good) == 1 and len(errors) == 5
     assert [e.rule for e in errors] == [
         "value-finite",
@@ -50,19 +52,19 @@ def test_refusals_are_the_cores() -> None:
         "tag value-type",
     ]
     with pytest.raises(PointError, match="no tags"):
-        RecordEncoder(STRICT).encode(Point("m", 1, 1700000000, {}))
+        Preparer(STRICT).prepare(Point("m", 1, 1700000000, {}))
 
 
 def test_series_cache_is_bounded() -> None:
-    enc = RecordEncoder(max_series=10)
+    prep = Preparer(max_series=10)
     for i in range(25):
-        enc.encode(Point("m", i, 1700000000, {"i": str(i)}))
-    assert len(enc._series) <= 10
+        prep.prepare(Point("m", i, 1700000000, {"i": str(i)}))
+    assert len(prep.series) <= 10
 
 
 def test_same_bytes_as_the_core_encoder_for_ascii_points() -> None:
     """Key order included: a spooled record goes out as the original board's body."""
-    enc = RecordEncoder()
+    prep = Preparer()
     for p in (Point("universe", 42), Point("sys.cpu", 1.5, 1700000000, {"host": "a"})):
-        assert enc.encode(p) == encode_point(p)
-        assert enc.encode(p) == encode_point(p)  # from the series cache
+        assert record(prep.prepare(p)) == encode_point(p)
+        assert record(prep.prepare(p)) == encode_point(p)  # from the series cache

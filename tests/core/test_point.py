@@ -24,7 +24,7 @@ def test_original_point_is_lenient_ok_and_strict_rejected():
     rule, msg = rule_of(p, STRICT)
     assert rule == "timestamp-missing"
     assert "universe" in msg and "timestamp" in msg
-    p.ts = 1700000000
+    p = p.with_ts(1700000000)
     rule, msg = rule_of(p, STRICT)
     assert rule == "tags-missing"
     assert "at least one tag" in msg

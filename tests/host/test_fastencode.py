@@ -19,7 +19,8 @@ from tspush.core import influx as core_influx
 from tspush.core import opentsdb as core_opentsdb
 from tspush.core.errors import PointError
 from tspush.core.point import Point
-from tspush.host import fastencode
+from tspush.host.wire import influx as wire_influx
+from tspush.host.wire import opentsdb as fastencode
 
 TRICKY_POINTS = [
     Point("sys.cpu.user", 42, 1700000000, {"host": "web01", "cpu": "0"}),
@@ -182,14 +183,14 @@ INFLUX_POINTS += [
 
 @pytest.mark.parametrize("precision", ["s", "ms", "us", "ns"])
 def test_influx_tricky_points_match_the_core(precision: str) -> None:
-    fast = list(fastencode.influx_batches(INFLUX_POINTS, precision=precision))
+    fast = list(wire_influx.batches(INFLUX_POINTS, precision=precision))
     core = list(core_influx.batches(INFLUX_POINTS, precision=precision))
     _assert_same_influx(b"".join(b for b, _ in fast), b"".join(b for b, _ in core), INFLUX_POINTS)
     _check_limits(fast, INFLUX_POINTS, 50, 8192)
 
 
 def test_influx_escapes_and_sorted_tags_byte_for_byte() -> None:
-    body = fastencode.influx_encode(INFLUX_POINTS[-3:], field="v")
+    body = wire_influx.encode(INFLUX_POINTS[-3:], field="v")
     assert body == (
         b"with\\ space\\,comma,k\\=ey=v\\ a\\,l\\=ue,plain=x v=1i 1700000000000000000\n"
         b"back\\slash,k=a\\b v=2.5 1700000000999000000\n"
@@ -199,8 +200,8 @@ def test_influx_escapes_and_sorted_tags_byte_for_byte() -> None:
 
 def test_influx_field_name_is_part_of_the_series() -> None:
     p = [Point("m", 1, 1700000000, {"k": "v"})]
-    assert fastencode.influx_encode(p, field="a") != fastencode.influx_encode(p, field="b")
-    assert fastencode.influx_encode(p, field="b").startswith(b"m,k=v b=1i")
+    assert wire_influx.encode(p, field="a") != wire_influx.encode(p, field="b")
+    assert wire_influx.encode(p, field="b").startswith(b"m,k=v b=1i")
 
 
 @pytest.mark.parametrize(
@@ -219,26 +220,26 @@ def test_influx_refuses_what_the_core_refuses(point: Point, rule: str) -> None:
     with pytest.raises(PointError) as core_err:
         list(core_influx.batches(points))
     with pytest.raises(PointError) as fast_err:
-        list(fastencode.influx_batches(points))
+        list(wire_influx.batches(points))
     assert fast_err.value.rule == core_err.value.rule == rule
     assert str(fast_err.value) == str(core_err.value)
 
 
 def test_influx_strings_and_booleans_are_written_by_the_core() -> None:
     points = [Point("m", 'say "hi"', 1700000000, {}), Point("m", True, 1700000000, {})]
-    assert fastencode.influx_encode(points) == core_influx.encode(points)
+    assert wire_influx.encode(points) == core_influx.encode(points)
 
 
 def test_influx_bad_precision_is_the_cores_error() -> None:
     with pytest.raises(PointError) as e:
-        list(fastencode.influx_batches([Point("m", 1, 1700000000, {})], precision="h"))
+        list(wire_influx.batches([Point("m", 1, 1700000000, {})], precision="h"))
     assert e.value.rule == "precision"
 
 
 @pytest.mark.parametrize("max_points,max_bytes", [(1, 8192), (9, 8192), (50, 300), (50, 97)])
 def test_influx_batches_respect_both_limits(max_points: int, max_bytes: int) -> None:
     points = [Point("m", i, 1700000000 + i, {"h": "x" * (i % 30 + 1)}) for i in range(200)]
-    fast = list(fastencode.influx_batches(points, max_points=max_points, max_bytes=max_bytes))
+    fast = list(wire_influx.batches(points, max_points=max_points, max_bytes=max_bytes))
     core = list(core_influx.batches(points, max_points=max_points, max_bytes=max_bytes))
     _check_limits(fast, points, max_points, max_bytes)
     assert [b for b, _ in fast] == [b for b, _ in core]  # ints only: identical bytes
@@ -246,14 +247,14 @@ def test_influx_batches_respect_both_limits(max_points: int, max_bytes: int) -> 
 
 def test_influx_a_line_too_large_alone_raises() -> None:
     with pytest.raises(PointError) as e:
-        list(fastencode.influx_batches([Point("m", 1, None, {"k": "v" * 200})], max_bytes=100))
+        list(wire_influx.batches([Point("m", 1, None, {"k": "v" * 200})], max_bytes=100))
     assert e.value.rule == "too-large"
 
 
 def test_influx_series_cache_does_not_mix_series_with_the_same_values() -> None:
     a = Point("m", 1, 1700000000, {"x": "1", "y": "2"})
     b = Point("m", 1, 1700000000, {"x": "2", "y": "1"})
-    assert fastencode.influx_encode([a, b]) == core_influx.encode([a, b])
+    assert wire_influx.encode([a, b]) == core_influx.encode([a, b])
 
 
 # -- property: any valid-looking point encodes to the core's data ------------------
@@ -296,12 +297,10 @@ def test_property_same_data_as_the_core(
         core_lp = list(core_influx.batches(points, max_points=max_points, max_bytes=max_bytes))
     except PointError as e:
         with pytest.raises(PointError) as fe:
-            list(fastencode.influx_batches(points, max_points=max_points, max_bytes=max_bytes))
+            list(wire_influx.batches(points, max_points=max_points, max_bytes=max_bytes))
         assert fe.value.rule == e.rule
     else:
-        fast_lp = list(
-            fastencode.influx_batches(points, max_points=max_points, max_bytes=max_bytes)
-        )
+        fast_lp = list(wire_influx.batches(points, max_points=max_points, max_bytes=max_bytes))
         _check_limits(fast_lp, points, max_points, max_bytes)
         _assert_same_influx(
             b"".join(b for b, _ in fast_lp), b"".join(b for b, _ in core_lp), points
@@ -317,4 +316,4 @@ def test_influx_names_the_clean_path_must_not_take() -> None:
         Point("m", 1, 1700000000, {"k": "a b"}),
     ]
     for p in points:
-        assert fastencode.influx_encode([p]) == core_influx.encode([p]), p
+        assert wire_influx.encode([p]) == core_influx.encode([p]), p

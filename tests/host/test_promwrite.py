@@ -9,7 +9,7 @@ import pytest
 
 from tspush.core.errors import PointError
 from tspush.core.point import Point
-from tspush.host import promwrite
+from tspush.host.wire import promwrite
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,8 @@ from tspush.cli import EXIT_CODES
 from tspush.core import auth
 from tspush.core.errors import AuthError, PointError, Rejected, TspushError
 from tspush.core.lines import number, parse_line
-from tspush.core.point import LENIENT, STRICT, Point, point_from_dict, validate, with_tags
+from tspush.core.point import LENIENT, STRICT, Point, point_from_dict
+from tspush.core.prepare import Preparer
 from tspush.host import config as cfg
 from tspush.host import profiles
 from tspush.host.push import Attempt, PushReport, push_points
@@ -63,12 +64,13 @@ def parse_input(
     text: str,
     mode: str,
     default_ts: int | None = None,
-    fill: Callable[[Point], Point] | None = None,
+    prepare: Callable[[Point, int | None], Point] | None = None,
 ) -> tuple[list[Point], list[str]]:
     """Points from stdin text: a JSON array/object, or lines (put / metric value / JSON).
 
-    ``fill`` (default tags, the profile's host tag) is applied before the rules
-    are checked. Returns ``(points, problems)``; each problem names the line.
+    Each point goes through ``prepare`` (a ``Preparer``: stamp, default tags,
+    the profile's host tag, then the rules). Returns ``(points, problems)``;
+    each problem names the line.
     """
     points: list[Point] = []
     problems: list[str] = []
@@ -79,7 +81,7 @@ def parse_input(
         except ValueError:
             doc = None
         if doc is not None:
-            _from_json(doc, mode, default_ts, "stdin", points, problems, fill)
+            _from_json(doc, mode, default_ts, "stdin", points, problems, prepare)
             return points, problems
     for lineno, line in enumerate(text.splitlines(), 1):
         s = line.strip()
@@ -92,7 +94,7 @@ def parse_input(
             except ValueError as e:
                 problems.append("%s: not valid JSON (%s): %s" % (where, e, s[:80]))
                 continue
-            _from_json(doc, mode, default_ts, where, points, problems, fill)
+            _from_json(doc, mode, default_ts, where, points, problems, prepare)
             continue
         try:
             p = parse_line(s, mode if default_ts is None else LENIENT)
@@ -101,12 +103,8 @@ def parse_input(
             continue
         if p is None:
             continue
-        if p.ts is None and default_ts is not None:
-            p.ts = default_ts
-        if fill is not None:
-            p = fill(p)
         try:
-            validate(p, mode)
+            p = (prepare or Preparer(mode).prepare)(p, default_ts)
         except PointError as e:
             problems.append("%s: %s" % (where, e))
             continue
@@ -121,18 +119,14 @@ def _from_json(
     where: str,
     out: list[Point],
     problems: list[str],
-    fill: Callable[[Point], Point] | None = None,
+    prepare: Callable[[Point, int | None], Point] | None = None,
 ) -> None:
     items = doc if isinstance(doc, list) else [doc]
     for i, item in enumerate(items):
         label = "%s item %d" % (where, i) if isinstance(doc, list) else where
         try:
             p = point_from_dict(item, LENIENT)
-            if p.ts is None and default_ts is not None:
-                p.ts = default_ts
-            if fill is not None:
-                p = fill(p)
-            validate(p, mode)
+            p = (prepare or Preparer(mode).prepare)(p, default_ts)
         except PointError as e:
             problems.append("%s: %s" % (label, e))
             continue
@@ -298,16 +292,14 @@ def command(
     if ts is None and prof.stamp_missing:  # e.g. opentsdb: a timestamp is always sent
         ts = int(time.time())
     point_tags = parse_tags(tags)
+    defaults = dict(settings.tags)
+    defaults.update(point_tags)
+    # -t / config tags, then e.g. opentsdb's host tag, then the profile's rules
+    prep = profiles.preparer(prof, defaults)
     if metric == "-":
         if value is not None:
             raise PointError("'tspush push -' reads points from stdin: give no VALUE", "usage")
-        defaults = dict(settings.tags)
-        defaults.update(point_tags)
-
-        def fill(p: Point) -> Point:  # -t / config tags, then e.g. opentsdb's host tag
-            return profiles.fill(prof, [with_tags(p, defaults)])[0]
-
-        points, problems = parse_input(sys.stdin.read(), mode, ts, fill)
+        points, problems = parse_input(sys.stdin.read(), mode, ts, prep.prepare)
         if problems:
             for msg in problems[:MAX_INPUT_ERRORS_SHOWN]:
                 click.echo("tspush: bad input: %s" % msg, err=True)
@@ -328,21 +320,11 @@ def command(
             if problems:
                 raise SystemExit(PointError.exit_code)
             raise PointError("stdin held no points: give lines like 'METRIC VALUE'", "empty")
-        defaults = dict(settings.tags)
-        defaults.update(point_tags)
-        points = [with_tags(p, defaults) for p in points]
     else:
         if value is None:
             raise click.UsageError("give METRIC VALUE, or '-' to read points from stdin")
-        v = number(value)
-        p = Point(metric, v, ts, point_tags)
-        p = with_tags(p, settings.tags)
-        p = profiles.fill(prof, [p])[0]  # e.g. opentsdb: host=<hostname> when no tags
-        validate(p, mode)
-        points = [p]
+        points = [prep.prepare(Point(metric, number(value), ts, point_tags), ts)]
         problems = []
-    for p in points:
-        validate(p, mode)  # default tags may break a rule (e.g. more than 8 in strict)
     transport = settings.make_transport()
     if transport.token and transport.auth_scheme == auth.NONE:
         click.echo(

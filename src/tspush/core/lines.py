@@ -58,11 +58,7 @@ def parse_line(line: str, mode: str = LENIENT, now_s=None):
         value = number(words[1])
         ts = None
         tags = _tags(words[2:], line)
-    p = Point(metric, value, ts, tags)
-    validate(p, mode)
-    if p.ts is None and now_s is not None:
-        p.ts = now_s
-    return p
+    return validate(Point(metric, value, ts, tags), mode).stamped(now_s)
 
 
 def format_put(p) -> str:

@@ -33,16 +33,43 @@ _ASCII_OK = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./"
 _UNICODE_AWARE = "\u00e9".isalpha()
 
 
+# Where the interpreter calls a class's __setattr__ it also has object.__setattr__
+# (CPython, the unix port, ESP32, RP2040); the ESP8266 build has neither, so there
+# a Point is kept unchanged by convention alone (no code assigns to one).
+_put = getattr(object, "__setattr__", None)
+
+
 class Point:
-    """One reading: metric, value, optional int timestamp, tags (str -> str)."""
+    """One reading: metric, value, optional int timestamp, tags (str -> str).
+
+    A point is never changed after it is made (assigning raises AttributeError):
+    ``with_ts``, ``stamped`` and ``with_tags`` return a new one. Code that
+    keeps a point (a RAM queue, a batch in flight) can rely on it staying as it
+    was; the tags dict is shared with the copies, so it is never written to either.
+    """
 
     __slots__ = ("metric", "value", "ts", "tags")
 
     def __init__(self, metric, value, ts=None, tags=None):
-        self.metric = metric
-        self.value = value
-        self.ts = ts
-        self.tags = tags if tags is not None else {}
+        if tags is None:
+            tags = {}
+        put = _put
+        if put is None:
+            self.metric = metric
+            self.value = value
+            self.ts = ts
+            self.tags = tags
+        else:
+            put(self, "metric", metric)
+            put(self, "value", value)
+            put(self, "ts", ts)
+            put(self, "tags", tags)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Point cannot be changed (%s): use with_ts or with_tags" % name)
+
+    def __delattr__(self, name):
+        raise AttributeError("a Point cannot be changed (%s)" % name)
 
     def __eq__(self, other) -> bool:
         return (
@@ -56,6 +83,20 @@ class Point:
 
     def __repr__(self) -> str:
         return "Point(%r, %r, ts=%r, tags=%r)" % (self.metric, self.value, self.ts, self.tags)
+
+    def with_ts(self, ts) -> "Point":
+        """The same reading at ``ts``."""
+        return Point(self.metric, self.value, ts, self.tags)
+
+    def stamped(self, ts) -> "Point":
+        """This point when it has a timestamp (or ``ts`` is None), else it at ``ts``."""
+        if self.ts is not None or ts is None:
+            return self
+        return Point(self.metric, self.value, ts, self.tags)
+
+    def with_tags(self, defaults) -> "Point":
+        """This point with ``defaults`` added under its own tags (its own win)."""
+        return with_tags(self, defaults)
 
     def describe(self) -> str:
         """Short human form used in error messages: ``metric{k=v} = value @ ts``."""
@@ -107,11 +148,7 @@ def point_from_dict(d, mode: str = LENIENT, now_s=None) -> Point:
                 % (metric, ts),
                 "timestamp",
             )
-    p = Point(metric, value, ts, tags)
-    validate(p, mode)
-    if p.ts is None and now_s is not None:
-        p.ts = now_s
-    return p
+    return validate(Point(metric, value, ts, tags), mode).stamped(now_s)
 
 
 def _number_from_str(text: str, metric):
@@ -160,29 +197,9 @@ def _problem(p: Point, mode: str):
     bad = _name_problem("metric", p.metric, mode)
     if bad:
         return bad
-    v = p.value
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return "value %r is not a number: send an int or a float" % (v,), "value-type"
-    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-        return "value %r is not finite: NaN and Infinity cannot be stored" % v, "value-finite"
-    ts = p.ts
-    if ts is None:
-        if mode == STRICT:
-            return (
-                "no timestamp: OpenTSDB needs one (Unix seconds or milliseconds)",
-                "timestamp-missing",
-            )
-    elif isinstance(ts, bool) or not isinstance(ts, int):
-        return (
-            "timestamp %r is not an integer: send Unix seconds or milliseconds" % (ts,),
-            "timestamp-type",
-        )
-    elif ts <= 0 or ts > MAX_MS:
-        return (
-            "timestamp %d is out of range: use Unix seconds (10 digits) or milliseconds "
-            "(13 digits)" % ts,
-            "timestamp-range",
-        )
+    bad = reading_problem(p.value, p.ts, mode)
+    if bad:
+        return bad
     tags = p.tags
     if not isinstance(tags, dict):
         return "tags must be a map of names to values", "tags-type"
@@ -204,6 +221,32 @@ def _problem(p: Point, mode: str):
         bad = _name_problem("tag value", tags[k], mode)
         if bad:
             return "tag %s: %s" % (k, bad[0]), bad[1]
+    return None
+
+
+def reading_problem(v, ts, mode: str):
+    """The value and timestamp part of ``_problem``: all a known series needs checked."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return "value %r is not a number: send an int or a float" % (v,), "value-type"
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return "value %r is not finite: NaN and Infinity cannot be stored" % v, "value-finite"
+    if ts is None:
+        if mode == STRICT:
+            return (
+                "no timestamp: OpenTSDB needs one (Unix seconds or milliseconds)",
+                "timestamp-missing",
+            )
+    elif isinstance(ts, bool) or not isinstance(ts, int):
+        return (
+            "timestamp %r is not an integer: send Unix seconds or milliseconds" % (ts,),
+            "timestamp-type",
+        )
+    elif ts <= 0 or ts > MAX_MS:
+        return (
+            "timestamp %d is out of range: use Unix seconds (10 digits) or milliseconds "
+            "(13 digits)" % ts,
+            "timestamp-range",
+        )
     return None
 
 
@@ -231,9 +274,15 @@ def _safe_desc(p: Point) -> str:
         return repr(p.metric)
 
 
-def with_tags(p: Point, defaults: dict) -> Point:
-    """A copy of ``p`` with default tags added; the point's own tags win."""
+def with_tags(p: Point, defaults) -> Point:
+    """``p`` with default tags added (the point's own win); ``p`` itself when none are new."""
     if not defaults:
+        return p
+    own = p.tags
+    for k in defaults:
+        if k not in own:
+            break
+    else:
         return p
     tags = dict(defaults)
     tags.update(p.tags)

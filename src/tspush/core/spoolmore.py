@@ -101,8 +101,7 @@ def append(sp, points, now_ts=None) -> int:
 
     payloads = []
     for p in points:
-        if p.ts is None and now_ts is not None:
-            p.ts = now_ts
+        p = p.stamped(now_ts)
         payload = encode_point(p)
         if len(payload) > MAX_POINT:
             raise too_big(p.describe(), len(payload))

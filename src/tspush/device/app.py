@@ -703,7 +703,8 @@ class Buffer:
         for i in range(len(self.points)):
             p = self.points[i]
             if p.ts is None:
-                p.ts = self.read_s[i] + offset_s
+                # a new Point (points are never changed), made without a new name (RAM)
+                self.points[i] = p.__class__(p.metric, p.value, self.read_s[i] + offset_s, p.tags)
                 n += 1
         return n
 
@@ -714,7 +715,7 @@ NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./
 
 
 def _bad(metric, value, ts, tags):
-    """None when the reading may be stored, else core.point's PointError saying why.
+    """None when the reading may be stored, else core.prepare's PointError saying why.
 
     The common case (plain names, a finite int or float) is decided here, so a
     relay board never loads core.point and its rule sets (RAM on an ESP8266).
@@ -730,8 +731,12 @@ def _bad(metric, value, ts, tags):
                 break
     if ok:
         return None
-    pt = ticks.need("tspush.core.point Point")
-    return ticks.need("tspush.core.point check")(pt(metric, value, ts, tags))
+    pt = ticks.need("tspush.core.point Point")(metric, value, ts, tags)
+    try:  # the one prepare step every entry point takes
+        ticks.need("tspush.core.prepare Preparer")().prepare(pt)
+    except TspushError as e:
+        return e
+    return None
 
 
 def record(metric, value, ts, tags):

@@ -22,15 +22,16 @@ from functools import partial
 from typing import Any
 
 from tspush.core.errors import SpoolError
-from tspush.core.point import Point
-from tspush.core.spool import Spool, describe
+from tspush.core.point import LENIENT, OPEN, Point
+from tspush.core.prepare import Preparer
+from tspush.core.spool import MAX_POINT, Spool, describe
 from tspush.host import sources as sources_mod
 from tspush.host.agent_config import AgentConfig
 from tspush.host.logs import Logger, attach, detach
 from tspush.host.output import Output
-from tspush.host.records import RecordEncoder, encode_all
 from tspush.host.spoollock import lock_spool
 from tspush.host.status import write_state
+from tspush.host.wire.opentsdb import record, too_big
 
 __all__ = ["Agent", "Logger", "SourceRunner"]
 
@@ -152,7 +153,13 @@ class Agent:
             sources = [sources_mod.build(s.kind, dict(s.options)) for s in cfg.sources]
         self.runners = [SourceRunner(self, s) for s in sources]
         self._aux = threading.Thread(target=self._housekeeping, name="tspush-aux", daemon=True)
-        self.encoder = RecordEncoder()
+        # Stamp, the agent's tags, then the loosest rules among the outputs (open when an
+        # Influx or remote write output takes any UTF-8); each output applies its own
+        # stricter rules when it sends (Output.spool_mode).
+        mode = OPEN if any(o.profile.mode == OPEN for o in self.outputs) else LENIENT
+        for o in self.outputs:
+            o.set_spool_mode(mode)
+        self.preparer = Preparer(mode, cfg.tags)
         self.invalid_points = 0
         # Points the spool could not take (disk full), all of them counted; logged at
         # the first, then at most every ``not_stored_log_s``, and when it takes points again.
@@ -168,18 +175,18 @@ class Agent:
     # -- the pipe ---------------------------------------------------------------
 
     def append(self, points: list[Point], stamp: int, source: str = "agent") -> int:
-        """Tag, stamp, check and spool points; invalid ones are logged and counted, not stored."""
+        """Stamp, tag, check (``core.prepare``) and spool points; invalid ones are logged and
+        counted, not stored."""
         if not points:
             return 0
-        defaults = self.cfg.tags
-        for p in points:
-            if p.ts is None and self.stamp:
-                p.ts = stamp
-            if defaults:
-                merged = dict(defaults)
-                merged.update(p.tags)
-                p.tags = merged
-        records, bad = encode_all(self.encoder, points)
+        ready, bad = self.preparer.split(points, stamp if self.stamp else None)
+        records = []
+        for p in ready:
+            r = record(p)
+            if len(r) > MAX_POINT:  # the spool would refuse the whole batch for it
+                bad.append(too_big(p, len(r)))
+            else:
+                records.append(r)
         if bad:
             self.invalid_points += len(bad)
             self.log(

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from tspush.core import forward
-from tspush.core.opentsdb import encode_point
+from tspush.core.errors import PointError
+from tspush.core.point import LENIENT, OPEN, STRICT
 from tspush.core.spool import Spool
-from tspush.core.spoolmore import decode_point
-from tspush.host import profiles
+from tspush.host import profiles, wire
 from tspush.host.agent_config import OutputConfig
 from tspush.host.transport import Transport
+from tspush.host.wire import opentsdb as json_wire
 
 LogFn = Callable[..., None]
 MAX_WAIT_S = 7 * 86400.0  # far below threading.TIMEOUT_MAX, whatever the config says
@@ -32,12 +33,15 @@ def _bounded(wait_s: float) -> float:
     return min(max(0.0, float(wait_s)), MAX_WAIT_S)
 
 
-def _needs_prepare(profile: profiles.Profile) -> bool:
+def _needs_prepare(profile: profiles.Profile, spool_mode: str = LENIENT) -> bool:
+    """Whether records must pass the profile's rules before they are sent: it adds
+    something, or its rules are stricter than those the records were stored under."""
     return bool(
         profile.host_tag
         or profile.stamp_missing
-        or profile.mode == "strict"
+        or profile.mode == STRICT
         or profile.default_tags
+        or (spool_mode == OPEN and profile.mode != OPEN)
     )
 
 
@@ -58,11 +62,14 @@ class Output:
         self.spool = spool
         self.log = log
         self.profile = cfg.profile()
+        self.wire = wire.get(self.profile.format)
         settings = cfg.settings
         self.transport = transport or settings.make_transport(
             warn=lambda m: log("warning", m, output=cfg.name)
         )
         self.path = profiles.request_path(self.profile, self.transport.base_path)
+        self.preparer = profiles.preparer(self.profile)
+        self._prepared: tuple[list[bytes], list[Any]] | None = None
         self.dead_letter_path = str(dead_letter_path) if dead_letter_path else None
         self.forwarder = self._forwarder(self.transport)
         # More connections: each sender has its own transport and forwarder;
@@ -98,7 +105,7 @@ class Output:
             max_bytes=self.profile.max_bytes,
             retry=cfg.retry,
             details=details,
-            encode=None if self.profile.format == "opentsdb" else self._encode,
+            encode=None if self.wire.RECORDS else self._encode,
             prepare=self._prepare if _needs_prepare(self.profile) else None,
             log=self._log,
             dead_letter_path=self.dead_letter_path,
@@ -113,16 +120,37 @@ class Output:
     def _log(self, level: str, message: str) -> None:
         self.log(level, message, output=self.name)
 
+    def set_spool_mode(self, mode: str) -> None:
+        """The rules records were checked by when stored; stricter ones are applied here."""
+        prepare = self._prepare if _needs_prepare(self.profile, mode) else None
+        for f in self.forwarders():
+            f.prepare = prepare
+
     def _encode(self, records: list[bytes]) -> bytes:
-        points = [decode_point(r) for r in records]
+        """Records to this output's format (the opentsdb format sends them as they are)."""
+        last = self._prepared  # one read: several sender threads may share this output
+        points = last[1] if last is not None and last[0] is records else json_wire.decode(records)
         bodies = list(self._batcher(points, max_points=len(points) + 1, max_bytes=1 << 30))
         return b"".join(b for b, _ in bodies)
 
     def _prepare(self, records: list[bytes]) -> tuple[list[bytes], list[tuple[bytes, str]]]:
-        points = [decode_point(r) for r in records]
-        ok, refused = profiles.prepare(self.profile, points, now_s=int(time.time()))
-        dead = [(encode_point(e.point), str(e)) for e in refused]
-        return [encode_point(p) for p in ok], dead
+        """The profile's rules on stored records: a record they leave as it was is sent
+        as stored; only a point they change (a host tag, a stamp) is encoded again."""
+        ok: list[bytes] = []
+        ready = []
+        dead: list[tuple[bytes, str]] = []
+        now_s = int(time.time())
+        for r, p in zip(records, json_wire.decode(records)):
+            try:
+                q = self.preparer.prepare(p, now_s)
+            except PointError as e:
+                dead.append((r, str(e)))
+                continue
+            ok.append(r if q is p else json_wire.record(q))
+            ready.append(q)
+        if not self.wire.RECORDS:  # _encode takes these points instead of decoding again
+            self._prepared = (ok, ready)
+        return ok, dead
 
     # -- the thread -------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 A profile fixes the wire format, the path, how the token is sent, which
 validation rules apply and how big a body may be. Every key can still be
-overridden in config. Bodies are cut by ``batcher(format)`` (or
-``batcher_for(profile, path)``, which also honours a ``precision=`` in the
-URL); ``prepare()`` applies a profile's point rules before encoding.
+overridden in config. Bodies are cut by ``batcher(format)`` (the format's
+module in ``tspush.host.wire``) or ``batcher_for(profile, path)``, which also
+honours a ``precision=`` in the URL; ``preparer(profile)`` is the
+``core.prepare.Preparer`` that applies a profile's point rules.
 
 The table in docs/profiles.md describes each profile for users.
 """
@@ -19,7 +20,8 @@ from functools import partial
 
 from tspush.core import auth
 from tspush.core.errors import ConfigError, PointError
-from tspush.core.point import LENIENT, OPEN, STRICT, Point, check, with_tags
+from tspush.core.point import LENIENT, OPEN, STRICT, Point
+from tspush.core.prepare import Preparer
 
 
 @dataclass(frozen=True)
@@ -151,30 +153,16 @@ Batcher = Callable[..., Iterable[tuple[bytes, list[object]]]]
 
 
 def batcher(fmt: str) -> Batcher:
-    """``batches(points, max_points=, max_bytes=)`` for a wire format.
+    """``batches(points, max_points=, max_bytes=)`` of a wire format (``tspush.host.wire``).
 
     Each yields ``(body, points_in_body)``; see ``tspush.core.opentsdb.batches``.
     The influx batcher writes nanoseconds, which every engine assumes when the
     URL has no ``precision=``; ``batcher_for`` follows the URL when it has one.
     """
-    # On the computer, the same bodies come from the fast (orjson) encoders.
-    if fmt == "opentsdb":
-        from tspush.host import fastencode
+    from tspush.host import wire
 
-        return fastencode.batches
-    if fmt == "influx":
-        from tspush.host import fastencode
-
-        return fastencode.influx_batches
-    if fmt == "warp10":
-        from tspush.core import warp10
-
-        return warp10.batches
-    if fmt == "promwrite":
-        from tspush.host import promwrite
-
-        return promwrite.batches
-    raise ValueError(f"unknown wire format {fmt!r}: use opentsdb, influx, warp10 or promwrite")
+    fn: Batcher = wire.get(fmt).batches
+    return fn
 
 
 def url_precision(path: str) -> str | None:
@@ -251,36 +239,27 @@ def hostname() -> str:
     return "".join(c if c.isalnum() or c in "-_./" else "_" for c in name)
 
 
-def fill(
+def preparer(
     profile: Profile,
-    points: Iterable[Point],
-    *,
-    now_s: int | None = None,
     default_tags: dict[str, str] | None = None,
     host: str | None = None,
-) -> list[Point]:
-    """The points with what the profile fills in; nothing is checked here.
-
-    Default tags are added (the point's own win); for profiles with
-    ``host_tag``, a point left without tags gets ``host=<hostname>``; for
-    profiles with ``stamp_missing``, a point without a timestamp gets
-    ``now_s`` (the current time by default).
-    """
+    clock: Callable[[], float] | None = None,
+) -> Preparer:
+    """The profile's ``core.prepare.Preparer``: its default tags (then ``default_tags``),
+    ``host=<hostname>`` on a point without tags where it wants one, a stamp at
+    send time where the engine cannot stamp on arrival, and its mode's rules."""
     tags = dict(profile.default_tags)
     tags.update(default_tags or {})
-    out: list[Point] = []
-    for p in points:
-        q = with_tags(p, tags)
-        if profile.host_tag and not q.tags:
-            q = with_tags(q, {"host": host or hostname()})
-        if profile.stamp_missing and q.ts is None:
-            if now_s is None:
-                import time
+    if profile.stamp_missing and clock is None:
+        import time
 
-                now_s = int(time.time())
-            q = Point(q.metric, q.value, now_s, q.tags)
-        out.append(q)
-    return out
+        clock = time.time
+    return Preparer(
+        profile.mode,
+        tags,
+        (host or hostname()) if profile.host_tag else None,
+        clock if profile.stamp_missing else None,
+    )
 
 
 def prepare(
@@ -291,19 +270,9 @@ def prepare(
     default_tags: dict[str, str] | None = None,
     host: str | None = None,
 ) -> tuple[list[Point], list[PointError]]:
-    """``fill`` then check each point in the profile's mode: ``(ready, refused)``.
+    """``(ready, refused)``: each point through the profile's ``preparer``.
 
     A refused point's error names the rule; ``error.point`` is the point as given.
     """
-    given = list(points)
-    filled = fill(profile, given, now_s=now_s, default_tags=default_tags, host=host)
-    ok: list[Point] = []
-    refused: list[PointError] = []
-    for p, q in zip(given, filled):
-        err = check(q, profile.mode)
-        if err is None:
-            ok.append(q)
-        else:
-            err.point = p
-            refused.append(err)
-    return ok, refused
+    prep = preparer(profile, default_tags, host)
+    return prep.split(points, now_s if profile.stamp_missing else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tspush.core.point import Point
+from tspush.core.point import Point, with_tags
 from tspush.host.options import Option
 
 _TAG_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
@@ -48,20 +48,12 @@ class Source:
 
     def read(self, now_s: int) -> list[Point]:
         """This interval's points, stamped ``now_s`` unless they carry a time, with tags added."""
-        points = self.sample(now_s)
-        for p in points:
-            if p.ts is None:
-                p.ts = now_s
-        return self.add_tags(points)
+        return self.add_tags([p.stamped(now_s) for p in self.sample(now_s)])
 
     def add_tags(self, points: list[Point]) -> list[Point]:
-        """The source's tags added to each point (the point's own win)."""
-        if self.tags:
-            for p in points:
-                merged = dict(self.tags)
-                merged.update(p.tags)
-                p.tags = merged
-        return points
+        """New points with the source's tags added (the point's own win)."""
+        tags = self.tags
+        return [with_tags(p, tags) for p in points] if tags else points
 
     def close(self) -> None:
         """Release what the source holds (threads, pipes); default: nothing."""

@@ -16,10 +16,14 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from tspush.core.errors import PointError
+from tspush.core.pack import pack
 
+NAME = "promwrite"
+RECORDS = False
 CONTENT_TYPE = "application/x-protobuf"
 HEADERS = (("Content-Encoding", "snappy"), ("X-Prometheus-Remote-Write-Version", "0.1.0"))
 DEFAULT_MAX_POINTS = 5000
@@ -91,25 +95,8 @@ def batches(
     max_bytes: int = DEFAULT_MAX_BYTES,
     now_ms: int | None = None,
 ) -> Iterator[tuple[bytes, list[Any]]]:
-    """Yield ``(snappy body, points_in_body)``; ``max_bytes`` bounds the uncompressed size."""
+    """Yield ``(snappy body, points_in_body)``; ``max_bytes`` bounds the uncompressed
+    size (``core.pack`` cuts it; a point too large alone raises PointError)."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    parts: list[bytes] = []
-    batch: list[Any] = []
-    size = 0
-    for p in points:
-        b = timeseries(p, now)
-        if len(b) > max_bytes:
-            raise PointError(
-                "%s: one point encodes to %d bytes, over the %d-byte body limit"
-                % (p.describe(), len(b), max_bytes),
-                "too-large",
-                p,
-            )
-        if parts and (len(parts) >= max_points or size + len(b) > max_bytes):
-            yield compress(b"".join(parts)), batch
-            parts, batch, size = [], [], 0
-        parts.append(b)
-        batch.append(p)
-        size += len(b)
-    if parts:
-        yield compress(b"".join(parts)), batch
+    for raw, batch in pack(points, partial(timeseries, now_ms=now), max(1, max_points), max_bytes):
+        yield compress(raw), batch
