@@ -736,3 +736,30 @@ def test_a_streamed_push_loads_neither_recovery_nor_the_rest():
             sys.modules["tspush.core." + name] = saved[name]
             setattr(core, name, saved[name])
         _rmtree(d)
+
+
+def test_bury_writes_reasons_without_our_echoed_headers():
+    """core.answer.bury: the one dead-letter writer of the agent, the relay and the board."""
+    from tspush.core.answer import bury
+
+    d = _fresh("bury")
+    try:
+        s = Spool(d)
+        s.append(_pts(3))
+        b = s.take("default")
+        echo = 'HTTP 400: {"error":"bad","request":{"Authorization":"Basic c2VjcmV0"}}'
+        n, why = bury(s, "default", [(b.records[0], echo), (b.records[2], "too long")])
+        assert n == 2 and why.startswith('HTTP 400: {"error":"bad"') and "Basic" not in why
+        s.ack(b)
+        f = open(d + "/dead-letter.jsonl", "rb")
+        lines = f.read().decode().splitlines()
+        f.close()
+        import json
+
+        docs = [json.loads(x) for x in lines]
+        assert [x["point"]["value"] for x in docs] == [0, 2]
+        assert "c2VjcmV0" not in lines[0] and docs[1]["reason"] == "too long"
+        assert s.pending("default") == 0
+        s.close()
+    finally:
+        _rmtree(d)

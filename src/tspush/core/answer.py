@@ -98,3 +98,21 @@ def deliver(
             refused.extend(out)
             delivered += len(batch) - len(out)
     return delivered, refused, None
+
+
+def bury(spool, output, dead, path=None):
+    """Write refused points to ``output``'s dead-letter file: ``(count, first reason)``.
+
+    ``dead``: ``(record, reason)`` pairs. A server's echo of our request
+    headers is cut from each reason first: it is no reason to keep on disk
+    (and may hold the token). The one place the agent, the relay and the board
+    save what a server or the rules refused; the caller acks the batch after.
+    """
+    from tspush.core.echo import drop_headers
+
+    dead = [(r, drop_headers(why)) for r, why in dead]
+    if path is None:
+        n = spool.dead_letter(output, dead)
+    else:
+        n = spool.dead_letter(output, dead, path)
+    return n, dead[0][1]

@@ -16,7 +16,7 @@ random source.
 * 429/5xx, network, anything else: keep and back off (``Retry-After`` wins).
 """
 
-from tspush.core.answer import deliver
+from tspush.core.answer import bury, deliver
 from tspush.core.response import smaller
 
 SENT = "sent"
@@ -143,15 +143,12 @@ class Forwarder:
             return AUTH, wait_s
         dead = dead + [(r, why) for r, why, _ in refused]
         if dead:
-            from tspush.core.echo import drop_headers
-
-            # a server's echo of our headers is no reason to keep on disk
-            dead = [(r, drop_headers(why)) for r, why in dead]
-            self.dead_letters += self.spool.dead_letter(self.output, dead, self.dead_letter_path)
+            n, why = bury(self.spool, self.output, dead, self.dead_letter_path)
+            self.dead_letters += n
             self.log(
                 "warning",
                 "output %s: %d point(s) refused, written to the dead-letter file: %s"
-                % (self.output, len(dead), dead[0][1]),
+                % (self.output, len(dead), why),
             )
         if self.auth_failed:
             self.log("info", "output %s: the token is accepted again" % self.output)

@@ -227,11 +227,9 @@ class Pusher:
             if refused:
                 dead = dead + [(r, why) for r, why, _ in refused]
             if dead:
-                drop = ticks.need("tspush.core.echo drop_headers")
-                # a server's echo of our headers is no reason to keep on flash
-                dead = [(r, drop(why)) for r, why in dead]
-                self.rejected += spool.dead_letter("board", dead)
-                self.log.say(43, (len(dead), dead[0][1]))  # refused, to the dead-letter file
+                n, why = ticks.need("tspush.core.answer bury")(spool, "board", dead)
+                self.rejected += n
+                self.log.say(43, (len(dead), why))  # refused, to the dead-letter file
             n = len(batch) - len(dead)
             # the records' RAM back before the cursor is written: ack needs only the position
             del records, dead, refused
