@@ -46,3 +46,17 @@ def test_memo_agrees_with_full_check(requests: list[list[dict[str, Any]]], mode:
         full_good, full_err = check_all(batch, mode, 1_700_000_000, limits)
         assert fast_good == full_good
         assert fast_err == full_err
+
+
+def test_memo_is_the_cores_bounded_series_cache() -> None:
+    """The receiver keeps no cache of its own: ``core.prepare.Preparer``'s, bounded."""
+    checker = Checker(LENIENT)
+    checker.memo.max_series = 10
+    items: list[Any] = [
+        {"metric": "m", "timestamp": 1_700_000_000, "value": i, "tags": {"i": str(i)}}
+        for i in range(25)
+    ]
+    good, errors = checker.check_all(items + [dict(items[0], value=float("nan"))], 1_700_000_000)
+    assert [p.value for p in good] == list(range(25)) and len(errors) == 1
+    assert 0 < len(checker.memo.series) <= 10
+    assert checker.memo.known("m", {"i": "24"}) and not checker.memo.known("m", {"i": "0"})

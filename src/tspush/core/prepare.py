@@ -54,19 +54,28 @@ class Preparer:
         """``core.point.check`` in this mode, a known series checked by its reading only."""
         if self.max_series <= 0:
             return check(p, self.mode)
-        try:
-            key = (p.metric,) + tuple(p.tags.items())
-            known = key in self.series
-        except (TypeError, AttributeError):  # unhashable names: the full check says why
-            return check(p, self.mode)
+        known = self.known(p.metric, p.tags)
         if known and reading_problem(p.value, p.ts, self.mode) is None:
             return None
         err = check(p, self.mode)
         if err is None and not known:
+            self.remember(p.metric, p.tags)
+        return err
+
+    def known(self, metric, tags):
+        """Whether the series (``metric`` and ``tags``) passed the full check before:
+        the one series cache (the receiver's ingest keeps its own memo in a Preparer)."""
+        try:
+            return (metric,) + tuple(tags.items()) in self.series
+        except (TypeError, AttributeError):  # unhashable names: the full check says why
+            return False
+
+    def remember(self, metric, tags):
+        """Note a series that passed the full check; all are forgotten when the cache is full."""
+        if self.max_series > 0:
             if len(self.series) >= self.max_series:
                 self.series = {}
-            self.series[key] = True
-        return err
+            self.series[(metric,) + tuple(tags.items())] = True
 
     def split(self, points, now=None):
         """``(ready, refused)``: the points that passed and the PointErrors of the rest."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from tspush.core.errors import PointError
 from tspush.core.point import LENIENT, MAX_MS, Point, point_from_dict
+from tspush.core.prepare import Preparer
 from tspush.ingest.body import Limits
 
 INT64_MIN = -(2**63)
@@ -57,7 +58,8 @@ class Checker:
     def __init__(self, mode: str = LENIENT, limits: Limits | None = None) -> None:
         self.mode = mode
         self.limits = limits or Limits()
-        self._good: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+        # the series found good: the core's one series cache (bounded)
+        self.memo = Preparer(mode, max_series=self.MAX_MEMO)
         # the raw metric and tags of the last point found in the memo (their tag
         # values are strings, so an equal tags object is the same good series)
         self._last: tuple[Any, Any] = (None, None)
@@ -75,18 +77,13 @@ class Checker:
                 if metric == last[0] and tags == last[1]:
                     known = True  # the series of the point before: a board's run of readings
                 else:
-                    try:
-                        key = (metric, tuple(sorted(tags.items())))
-                        known = key in self._good
-                    except TypeError:  # an unhashable tag value: the full check says why
-                        known = False
+                    known = self.memo.known(metric, tags)
                     if known:
                         self._last = (metric, tags)
                 if known and _value_ok(value) and self._ts_ok(ts):
                     return Point(metric, value, now_s if ts is None else ts, tags)
         p = check_item(item, self.mode, now_s, self.limits)
-        if len(self._good) < self.MAX_MEMO:
-            self._good.add((p.metric, tuple(sorted(p.tags.items()))))
+        self.memo.remember(p.metric, p.tags)
         return p
 
     def _ts_ok(self, ts: Any) -> bool:
