@@ -114,7 +114,7 @@ def make_app(date=None, **cfg):
     app = App(config.check(base), Log([], out), network, ntptime, machine)
     app.setup()
     conn = FakeConn(date)
-    app.pusher.conn = conn
+    app.link().conn = conn  # (made at the first push otherwise)
     return app, conn, out
 
 

@@ -309,6 +309,7 @@ class App:
         """Join, set the clock if needed, send what waits; never a reading without its time."""
         log = self.log
         clock = self.clock
+        gc.collect()
         p = self.link()  # first: its long-lived blocks before the join's short-lived ones
         if not self.wifi.ensure():
             return
