@@ -90,6 +90,7 @@ class App:
         self.missed = 0  # reading times skipped because the board was busy too long
         self.memory_errors = 0
         self.pusher = None  # made at the first push (link): a board at rest holds none of it
+        # (and self.wifi, made with it: the Wi-Fi object and its module)
 
     # -- set-up ---------------------------------------------------------------
 
@@ -101,7 +102,6 @@ class App:
         from tspush.core import spool as spool_mod
         from tspush.core.http import split_url
         from tspush.device import sensors, state
-        from tspush.device.wifi import Wifi
 
         spool = None
         if cfg["spool_dir"]:
@@ -159,7 +159,6 @@ class App:
         if not tls:  # (made again at the first push)
             _forget("tspush.core", "http")
         gc.collect()
-        self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
         st = self.st = state.load()
         # A new RTC run ("era") at power-on, where RTC memory comes back empty; without RTC
@@ -176,7 +175,7 @@ class App:
         _forget("tspush.device", "state")  # deep sleep imports it again; its RAM is back
         gc.collect()
         self.sensors, problems = sensors.build(
-            cfg["sensors"], {"wifi": self.wifi, "started_ms": self.started_ms}
+            cfg["sensors"], {"app": self, "started_ms": self.started_ms}
         )
         for p in problems:
             log.say(_S_LEFT, p)
@@ -195,13 +194,16 @@ class App:
             log.say(_S_MREST, (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")()))
 
     def link(self):
-        """The connection and its ``Pusher``, made at the first push: nothing of them is
-        held at rest (the relay board's heap at rest, docs/benchmarks.md)."""
+        """Wi-Fi, the connection and its ``Pusher``, made at the first push (a TLS board: at
+        set-up): a relay board at rest holds none of them (3.9 KiB less, docs/benchmarks.md)."""
         p = self.pusher
         if p is None:
             from tspush.core.http import Connection
             from tspush.device.push import Pusher
+            from tspush.device.wifi import Wifi
 
+            if getattr(self, "wifi", None) is None:
+                self.wifi = Wifi(self.cfg, self.log, self.network, self.feed, self.config_path)
             host, port, tls, timeout_s, opts, path = self.link_args
             conn = Connection(host, port, tls, timeout_s=timeout_s, **opts)
             conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
@@ -375,7 +377,9 @@ class App:
             if self.buffer.spool is not None:
                 self.buffer.spool.close()
             self.log.say(_S_SLEEP, left_ms)
-            self.wifi.off()
+            wifi = getattr(self, "wifi", None)
+            if wifi is not None:
+                wifi.off()
             self.machine.deepsleep(left_ms)
         self.nap(left_ms)
 
@@ -407,10 +411,10 @@ class App:
                 p = self.pusher
                 if p is not None:  # (else it ran out while making it: nothing to halve yet)
                     p.conn.close()
-                    gc.collect()
                     p.max_points = max(1, p.max_points // 2)
                 gc.collect()
-                self.log.say(_S_MEM, (self.memory_errors, p.max_points if p else 0))
+                n = p.max_points if p is not None else cfg["max_points"]
+                self.log.say(_S_MEM, (self.memory_errors, n))
             if cfg["cycles"] and self.cycle >= cfg["cycles"]:
                 break
             self.sleep()
@@ -815,8 +819,9 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
     # blocks (and the name pool's growth to 320 entries, one 2.3 KB block) lie together,
     # before the config's and the log's short-lived blocks cut the heap into holes. The
     # smallest heap that works fell by 0.75 KiB at rest and for a push (docs/benchmarks.md).
+    # (Wi-Fi, core.http and device.push: at the first push, App.link.)
     from tspush.core import spool  # noqa: F401
-    from tspush.device import sensors, wifi  # noqa: F401
+    from tspush.device import sensors  # noqa: F401
 
     gc.collect()  # (see App.setup: long-lived blocks into the holes of short-lived ones)
     log = Log()
