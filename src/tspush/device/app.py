@@ -195,7 +195,7 @@ class App:
 
     def link(self):
         """Wi-Fi, the connection and its ``Pusher``, made at the first push (a TLS board: at
-        set-up): a relay board at rest holds none of them (3.9 KiB less, docs/benchmarks.md)."""
+        set-up): a relay board at rest holds none of them (4.4 KiB, docs/benchmarks.md)."""
         p = self.pusher
         if p is None:
             from tspush.core.http import Connection
