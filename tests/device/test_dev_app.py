@@ -114,8 +114,21 @@ def make_app(date=None, **cfg):
     app = App(config.check(base), Log([], out), network, ntptime, machine)
     app.setup()
     conn = FakeConn(date)
-    app.pusher.conn = conn
+    app.link().conn = conn  # (made at the first push otherwise)
     return app, conn, out
+
+
+def test_a_relay_board_at_rest_holds_no_connection_sender_or_wifi():
+    network.reset()
+    machine.reset_state()
+    cfg = {"url": "http://10.0.0.2:4242/api/put", "spool_dir": "", "provision": False}
+    app = App(config.check(cfg), Log([], Out()), network, ntptime, machine)
+    app.setup()
+    assert app.pusher is None and getattr(app, "wifi", None) is None  # made at the first push
+    p = app.link()
+    assert app.link() is p and app.pusher is p  # made once, kept
+    assert (p.conn.host, p.conn.port, p.conn.tls, p.path) == ("10.0.0.2", 4242, False, "/api/put")
+    assert p.conn.buf_bytes == 512 and p.conn.idle is not None and app.wifi is not None
 
 
 def sent(conn):

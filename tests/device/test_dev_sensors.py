@@ -154,7 +154,14 @@ def test_internal_readings():
         def rssi(self):
             return -70
 
-    got = dict((r[0], r[1]) for r in sensors.make({"type": "internal"}, {"wifi": W()}).read())
+    class App:  # the app makes its Wi-Fi at the first push: no signal before
+        wifi = None
+
+    app = App()
+    s = sensors.make({"type": "internal"}, {"app": app})
+    assert "board.rssi_dbm" not in dict((r[0], r[1]) for r in s.read())
+    app.wifi = W()
+    got = dict((r[0], r[1]) for r in s.read())
     assert got["board.rssi_dbm"] == -70
     assert got["board.reset_cause"] == 1
     assert got["board.uptime_s"] >= 0

@@ -43,15 +43,17 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 # PointError made at first use), 43,488 B after the s4-board pass (the spool's
 # 50-name board path merged; the machine/network stand-ins load their rarely used
 # part at first use; Log, Buffer and Clock in device/app.py; the Spool's host-only
-# methods from core.spoolmore); the bound leaves about 4 % room.
-AT_REST_MAX_BYTES = 45_200
+# methods from core.spoolmore), 34,016 B after the s5-rest pass (the connection,
+# the Pusher and Wi-Fi made at the first push); the bound leaves about 4 % room.
+AT_REST_MAX_BYTES = 35_400
 # Names (qstrs) the relay app interns at rest on the 64-bit port, set-up only
 # (``micropython.qstr_info()``'s n_qstr after tests/device/romrun.py ... rest).
-# Measured 547 after the s3-bapp pass, 425 after the s4-board pass; the bound leaves a
+# Measured 547 after the s3-bapp pass, 425 after the s4-board pass, 341 after the s5-rest
+# pass; the bound leaves a
 # few names of room. On the 32-bit
 # board every name past 620 allocates a 640-entry pool in one 4.5 KB block
 # (docs/benchmarks.md): this keeps the count from creeping back up.
-AT_REST_MAX_NAMES = 432
+AT_REST_MAX_NAMES = 348
 
 
 class Board:

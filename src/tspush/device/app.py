@@ -89,6 +89,8 @@ class App:
         self.sensor_errors = {}  # sensor name -> errors so far
         self.missed = 0  # reading times skipped because the board was busy too long
         self.memory_errors = 0
+        self.pusher = None  # made at the first push (link): a board at rest holds none of it
+        # (and self.wifi, made with it: the Wi-Fi object and its module)
 
     # -- set-up ---------------------------------------------------------------
 
@@ -98,10 +100,8 @@ class App:
         cfg = self.cfg
         log = self.log
         from tspush.core import spool as spool_mod
-        from tspush.core.http import Connection, split_url
+        from tspush.core.http import split_url
         from tspush.device import sensors, state
-        from tspush.device.push import Pusher
-        from tspush.device.wifi import Wifi
 
         spool = None
         if cfg["spool_dir"]:
@@ -155,11 +155,10 @@ class App:
         if self.wdt is not None and ticks.port == "esp8266" and timeout_s > 4:
             timeout_s = 4
             log.say(_S_WD4)
+        self.link_args = (host, port, tls, timeout_s, opts, path)
+        if not tls:  # (made again at the first push)
+            _forget("tspush.core", "http")
         gc.collect()
-        conn = Connection(host, port, tls, timeout_s=timeout_s, **opts)
-        conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
-        self.pusher = Pusher(cfg, log, conn, path)  # (the largest object: while holes are few)
-        self.wifi = Wifi(cfg, log, self.network, self.feed, self.config_path)
         self.clock = clock = Clock(self.ntp, cfg["ntp_host"], cfg["ntp_every_s"])
         st = self.st = state.load()
         # A new RTC run ("era") at power-on, where RTC memory comes back empty; without RTC
@@ -176,14 +175,15 @@ class App:
         _forget("tspush.device", "state")  # deep sleep imports it again; its RAM is back
         gc.collect()
         self.sensors, problems = sensors.build(
-            cfg["sensors"], {"wifi": self.wifi, "started_ms": self.started_ms}
+            cfg["sensors"], {"app": self, "started_ms": self.started_ms}
         )
         for p in problems:
             log.say(_S_LEFT, p)
         self.buffer = Buffer(cfg["queue_max"], spool)
         if self.buffer.spool is not None:
             clock.load(cfg["spool_dir"] + "/eras.json")
-        self.pusher.prepare = clock.stamp
+        if tls:  # the connection now, while holes are few: the handshake wants large blocks
+            self.link()
         log.say(_S_CFG, (len(self.sensors), cfg["interval_s"], cfg["wifi_every"], host, path))
         if self.buffer.spool is not None:
             n = self.buffer.spool.pending("board")
@@ -192,6 +192,25 @@ class App:
         gc.collect()
         if hasattr(gc, "mem_free"):
             log.say(_S_MREST, (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")()))
+
+    def link(self):
+        """Wi-Fi, the connection and its ``Pusher``, made at the first push (a TLS board: at
+        set-up): a relay board at rest holds none of them (4.4 KiB, docs/benchmarks.md)."""
+        p = self.pusher
+        if p is None:
+            from tspush.core.http import Connection
+            from tspush.device.push import Pusher
+            from tspush.device.wifi import Wifi
+
+            if getattr(self, "wifi", None) is None:
+                self.wifi = Wifi(self.cfg, self.log, self.network, self.feed, self.config_path)
+            host, port, tls, timeout_s, opts, path = self.link_args
+            conn = Connection(host, port, tls, timeout_s=timeout_s, **opts)
+            conn.idle = self.feed  # a slow server: readings stay on schedule, the watchdog fed
+            p = Pusher(self.cfg, self.log, conn, path)
+            p.prepare = self.clock.stamp
+            self.pusher = p
+        return p
 
     def feed(self):
         """Called by every wait (Wi-Fi, setup page): feed the watchdog, take a reading when due."""
@@ -281,7 +300,8 @@ class App:
                 if not isinstance(e, MemoryError):
                     break
                 self.memory_errors += 1
-                self.pusher.conn.close()  # a kept TLS session holds its buffers
+                if self.pusher is not None:
+                    self.pusher.conn.close()  # a kept TLS session holds its buffers
                 gc.collect()
         self.buffer.dropped += len(points)
         self.log.fail(err, self.log.text(_S_WRF))
@@ -291,6 +311,8 @@ class App:
         """Join, set the clock if needed, send what waits; never a reading without its time."""
         log = self.log
         clock = self.clock
+        gc.collect()
+        p = self.link()  # first: its long-lived blocks before the join's short-lived ones
         if not self.wifi.ensure():
             return
         if clock.due():
@@ -298,7 +320,7 @@ class App:
         if not clock.valid():  # NTP is blocked on many LANs: the server's Date: will do
             log.say(_S_NTP)
             try:
-                resp = self.pusher.conn.request("HEAD", self.pusher.path)
+                resp = p.conn.request("HEAD", p.path)
                 if not clock.set_from_date(resp.headers.get("date"), log, self.machine):
                     log.say(_S_NODATE)
             except TspushError as e:
@@ -315,7 +337,7 @@ class App:
             log.say(_S_RTC, (off, " (%d in RAM)" % n if n else ""))
         lost = clock.lost
         gc.collect()
-        self.pusher.push(self.buffer)
+        p.push(self.buffer)
         _forget("tspush.core", "answer")  # the delivery engine: its RAM is back till next push
         if clock.lost > lost:
             log.say(_S_CUT, (clock.lost - lost, clock.lost))
@@ -325,7 +347,7 @@ class App:
             log.say(_S_LSF, n)
         if self.cfg["wifi_every"] > 1 and not self.cfg["deep_sleep"]:
             # Joining only every N samples: the radio sleeps in between (power).
-            self.pusher.conn.close()
+            p.conn.close()
             self.wifi.off()
 
     def run_cycle(self):
@@ -355,7 +377,9 @@ class App:
             if self.buffer.spool is not None:
                 self.buffer.spool.close()
             self.log.say(_S_SLEEP, left_ms)
-            self.wifi.off()
+            wifi = getattr(self, "wifi", None)
+            if wifi is not None:
+                wifi.off()
             self.machine.deepsleep(left_ms)
         self.nap(left_ms)
 
@@ -384,11 +408,13 @@ class App:
                 # readings taken are on flash already (or in RAM without a spool).
                 self.memory_errors += 1
                 self.log.fail(e, "running cycle %d" % self.cycle)
-                self.pusher.conn.close()
-                gc.collect()
                 p = self.pusher
-                p.max_points = max(1, p.max_points // 2)
-                self.log.say(_S_MEM, (self.memory_errors, p.max_points))
+                if p is not None:  # (else it ran out while making it: nothing to halve yet)
+                    p.conn.close()
+                    p.max_points = max(1, p.max_points // 2)
+                gc.collect()
+                n = p.max_points if p is not None else cfg["max_points"]
+                self.log.say(_S_MEM, (self.memory_errors, n))
             if cfg["cycles"] and self.cycle >= cfg["cycles"]:
                 break
             self.sleep()
@@ -397,9 +423,10 @@ class App:
         gc.collect()
         if hasattr(gc, "mem_free"):
             self.log.say(_S_MEND, (getattr(gc, "mem_free")(), getattr(gc, "mem_alloc")()))
+        p = self.pusher
         self.log.line(
             "done: %d cycle(s), %d point(s) sent, %d waiting, %d bytes written"
-            % (self.cycle, self.pusher.sent, self.buffer.pending(), self.pusher.conn.sent_bytes)
+            % (self.cycle, p.sent if p else 0, self.buffer.pending(), p.conn.sent_bytes if p else 0)
         )
         return self
 
@@ -792,8 +819,9 @@ def main(path="config.json", network=None, ntp=None, machine=None, wait_forever=
     # blocks (and the name pool's growth to 320 entries, one 2.3 KB block) lie together,
     # before the config's and the log's short-lived blocks cut the heap into holes. The
     # smallest heap that works fell by 0.75 KiB at rest and for a push (docs/benchmarks.md).
-    from tspush.core import http, retry, spool  # noqa: F401
-    from tspush.device import push, sensors, wifi  # noqa: F401
+    # (Wi-Fi, core.http and device.push: at the first push, App.link.)
+    from tspush.core import spool  # noqa: F401
+    from tspush.device import sensors  # noqa: F401
 
     gc.collect()  # (see App.setup: long-lived blocks into the holes of short-lived ones)
     log = Log()

@@ -8,7 +8,7 @@ from tspush.device import ticks
 class Internal:
     def __init__(self, spec, ctx):
         self.prefix = spec.get("metric", "board")
-        self.wifi = ctx.get("wifi")
+        self.app = ctx.get("app")  # its Wi-Fi is made at the first push
         self.started_ms = ctx.get("started_ms", 0)
         self.name = "internal"
 
@@ -19,8 +19,9 @@ class Internal:
         if free is not None:
             out.append((p + ".heap_free_bytes", free()))
         out.append((p + ".uptime_s", ticks.ticks_diff(ticks.ticks_ms(), self.started_ms) // 1000))
-        if self.wifi is not None:
-            rssi = self.wifi.rssi()
+        wifi = getattr(self.app, "wifi", None)
+        if wifi is not None:
+            rssi = wifi.rssi()
             if isinstance(rssi, int):
                 out.append((p + ".rssi_dbm", rssi))
         try:
