@@ -38,6 +38,7 @@ import sqlite3
 import struct
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -165,6 +166,12 @@ class Store:
             self._w.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as e:
             # A wrong --db (not a database, no permission) is a config error, not a traceback.
+            if "locked" in str(e):
+                raise ConfigError(
+                    "%s: another process has this database open (another tspush serve?): "
+                    "stop it or choose another file" % path,
+                    "--db",
+                ) from None
             raise ConfigError(
                 "%s: cannot use it as the database (%s): choose another file" % (path, e), "--db"
             ) from None
@@ -205,8 +212,23 @@ class Store:
             )
             self._ckpt_thread.start()
 
+    def _sqlite(self) -> sqlite3.Connection:
+        """A connection through SQLite's ``unix-excl`` VFS (``:memory:`` as it is).
+
+        Why: the WAL index lives in this process's memory instead of a 32 KiB ``-shm``
+        file beside the database (0.38 B a point of a 10-series day at rest), and the file
+        is locked to this process: a second receiver on the same file (its open windows
+        and caches unseen by this one) is refused instead of silently diverging. The
+        process's own connections (writer, readers, checkpointer) share it as before.
+        """
+        if str(self.path) == ":memory:":
+            target, uri = ":memory:", False
+        else:
+            target, uri = "file:%s?vfs=unix-excl" % urllib.parse.quote(str(self.path)), True
+        return sqlite3.connect(target, check_same_thread=False, isolation_level=None, uri=uri)
+
     def _connect(self, reader: bool = False) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn = self._sqlite()
         conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
         if reader:
             # the file's settings are the writer's to make: a reader opened on a full disk
@@ -756,7 +778,7 @@ class Store:
         stays near its allowance; ``_shrink_wal()`` remains the bound if this falls behind.
         """
         # no settings of its own: they are the writer's (and each would write a WAL frame)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn = self._sqlite()
         conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
         try:
             while not self._stopping:
