@@ -358,12 +358,16 @@ def test_warm_decodes_hour_rollups_before_the_first_query(tmp_path: Path) -> Non
     expected = q.run(cold, q.Query(body))
     cold.close()
     s = Store(db)
-    # per series: its 30-day hour rollup row, and minute rollup rows of the last day
+    # per series: its 30-day hour rollup row, and the last day's minute buckets (made from
+    # the blocks: one point every 10 s stores none)
     assert s.warm(T0_MS + 2 * DAY_MS) >= 3 * (1 + 1)
     sid = s.all_series()[0].id
     assert s._cached((1, sid, 3_600_000, T0_MS - T0_MS % (30 * DAY_MS))) is not None
-    last_day = T0_MS + 2 * DAY_MS - 1
-    assert s._cached((1, sid, 60_000, last_day - last_day % DAY_MS)) is not None
+    assert (
+        s._reader().execute("SELECT COUNT(*) FROM rollups WHERE res_ms = 60000").fetchone()[0] == 0
+    )
+    last_window = T0_MS + 2 * DAY_MS - WINDOW_MS
+    assert s._cached((2, sid, last_window)) is not None
     assert q.run(s, q.Query(body)) == expected
     s.close()
 
@@ -557,3 +561,104 @@ def test_the_wal_index_is_in_memory_and_the_file_is_this_process_s(tmp_path: Pat
     again = Store(db)  # the lock went with the first store
     assert len(list(again.iter_all())) == 100
     again.close()
+
+
+def minute_rows(s: Store) -> int:
+    return int(
+        s._reader().execute("SELECT COUNT(*) FROM rollups WHERE res_ms = 60000").fetchone()[0]
+    )
+
+
+def by_minute(s: Store, metric: str, start_ms: int, end_ms: int, raw: bool = False) -> Any:
+    body = {
+        "start": start_ms,
+        "end": end_ms,
+        "msResolution": True,
+        "queries": [{"metric": metric, "aggregator": "none", "downsample": "1m-sum"}],
+    }
+    if not raw:
+        return q.run(s, q.Query(body))
+    old = rollups.resolution_for
+    rollups.resolution_for = lambda *a: None  # type: ignore[assignment]
+    try:
+        return q.run(s, q.Query(body))
+    finally:
+        rollups.resolution_for = old
+
+
+def same(a: Any, b: Any) -> bool:
+    """Two answers alike: the same buckets, sums equal but for the order of additions."""
+    assert [r["dps"].keys() for r in a] == [r["dps"].keys() for r in b]
+    for x, y in zip(a, b, strict=True):
+        for k, v in y["dps"].items():
+            assert x["dps"][k] == pytest.approx(v, rel=1e-12), k
+    return True
+
+
+def test_minute_buckets_are_stored_only_where_they_pay(tmp_path: Path) -> None:
+    """A window of one point every 10 s keeps no 1-minute buckets (a query makes them from
+    its block); one of a point a second keeps them. Both answer what raw points answer."""
+    s = Store(tmp_path / "m.sqlite")
+    slow = walk(2 * 1080, 1)
+    s.insert([("slow", {}, T0_MS + i * 10_000, v) for i, v in enumerate(slow)])
+    s.maintain(T0_MS + DAY_MS)
+    assert minute_rows(s) == 0
+    fast = walk(2 * 10_800, 2)
+    s.insert([("fast", {}, T0_MS + i * 1_000, v) for i, v in enumerate(fast)])
+    s.maintain(T0_MS + DAY_MS)
+    assert minute_rows(s) == 1  # one row spans a day of the fast series
+    for metric in ("slow", "fast"):
+        got = by_minute(s, metric, T0_MS + 1_234, T0_MS + 2 * WINDOW_MS)
+        assert len(got[0]["dps"]) == 360
+        assert same(got, by_minute(s, metric, T0_MS + 1_234, T0_MS + 2 * WINDOW_MS, raw=True))
+    s.close()
+
+
+def test_a_database_with_minute_rows_for_every_window_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The format before: 1-minute rows for every window. Opened now, nothing is counted
+    twice; a window rewritten (a late point) drops its stored buckets, the rest stay."""
+    from tspush.receiver import store as store_mod
+
+    db = tmp_path / "old.sqlite"
+    monkeypatch.setattr(store_mod, "MINUTE_ROLLUP_MIN_POINTS", -1)  # every window stores
+    s = Store(db)
+    vals = walk(8640, 3)
+    s.insert([("m", {"k": "v"}, T0_MS + i * 10_000, v) for i, v in enumerate(vals)])
+    s.close()
+    monkeypatch.undo()
+    s = Store(db)
+    (old_row,) = s._reader().execute("SELECT data FROM rollups WHERE res_ms = 60000").fetchall()
+    assert len(store_mod.Rollup.decode(old_row[0])) == 1440
+    expected = by_minute(s, "m", T0_MS, T0_MS + DAY_MS - 1, raw=True)
+    assert same(by_minute(s, "m", T0_MS, T0_MS + DAY_MS - 1), expected)
+    s.insert([("m", {"k": "v"}, T0_MS + 5_000, 100.0)])  # late, into the first window
+    s.maintain(T0_MS + 2 * DAY_MS)
+    (row,) = s._reader().execute("SELECT data FROM rollups WHERE res_ms = 60000").fetchall()
+    assert len(store_mod.Rollup.decode(row[0])) == 1440 - 180  # the first window's went
+    expected = by_minute(s, "m", T0_MS, T0_MS + DAY_MS - 1, raw=True)
+    assert expected[0]["dps"][str(T0_MS)] == pytest.approx(sum(vals[:6]) + 100.0)
+    assert same(by_minute(s, "m", T0_MS, T0_MS + DAY_MS - 1), expected)
+    s.close()
+
+
+def test_minute_buckets_outlive_raw_points(tmp_path: Path) -> None:
+    """--retention 1d --retention-1m 3d: before raw points go, the buckets their windows did
+    not store are; a second pass over a trimmed window keeps its whole first bucket."""
+    s = Store(tmp_path / "r.sqlite")
+    n = 2 * 8640
+    s.insert([("r", {}, T0_MS + i * 10_000, float(i % 360)) for i in range(n)])
+    s.maintain(T0_MS + 3 * DAY_MS)
+    assert minute_rows(s) == 0
+    day1 = by_minute(s, "r", T0_MS, T0_MS + DAY_MS - 1)
+    cut = T0_MS + DAY_MS // 2 + 25_000  # inside a window and a minute
+    s.delete_before(cut, minute_ms=0)
+    assert s.points(s.all_series()[0].id, 0, cut - 1) == []
+    assert minute_rows(s) == 1
+    assert by_minute(s, "r", T0_MS, T0_MS + DAY_MS - 1) == day1
+    s.delete_before(cut + 60_000, minute_ms=0)  # the trimmed window again
+    assert by_minute(s, "r", T0_MS, T0_MS + DAY_MS - 1) == day1
+    s.delete_before(cut + 60_000, minute_ms=T0_MS + DAY_MS // 2)
+    assert len(by_minute(s, "r", T0_MS, T0_MS + DAY_MS - 1)[0]["dps"]) == 720
+    s.close()

@@ -117,13 +117,19 @@ class Rollup:
         """Buckets of ``res_ms`` (aligned on multiples of it) over sorted points."""
         if not ts_ms:
             return cls.empty()
-        ts = np.array(ts_ms, dtype=np.int64)
         kind = _kind(values)
         v = np.array(values, dtype=np.int64 if kind == INT else np.float64)
+        return cls.of_arrays(np.array(ts_ms, dtype=np.int64), v, res_ms)
+
+    @classmethod
+    def of_arrays(cls, ts: np.ndarray, v: np.ndarray, res_ms: int) -> Rollup:
+        """``of_points`` of a decoded block: sorted int64 timestamps, int64 or float64 values."""
+        if not len(ts):
+            return cls.empty()
         b = ts - ts % res_ms
         starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
         sm = np.add.reduceat(v, starts)
-        if kind == INT and wide(v):  # a sum that could wrap int64: add as floats
+        if v.dtype.kind in "iu" and wide(v):  # a sum that could wrap int64: add as floats
             sm = np.add.reduceat(v.astype(np.float64), starts)
         return cls(
             b[starts],

@@ -59,6 +59,10 @@ HOUR_MS = 3_600_000
 # a rollup row spans this much time: 1,440 minute buckets, 720 hour buckets
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
+# A window's 1-minute buckets are stored only when it averages more than 12 points a minute:
+# at one point every 10 s a bucket (count, min, max, sum: ~3 B) weighs nearly what its 6 points
+# do (~4.4 B, 0.56 B a point at rest), and a query makes them from the block (~50 us a window).
+MINUTE_ROLLUP_MIN_POINTS = 12 * (WINDOW_MS // MINUTE_MS)
 CACHE_MAX_BYTES = 32 * 1024 * 1024  # decoded blocks and rollups kept for the next query
 QUIET_S = 60.0  # maintain() closes windows by the clock for series silent this long
 HEAD_MAX_POINTS = 100_000  # compact when head holds this many points (memory bound)
@@ -520,7 +524,13 @@ class Store:
         else:
             conn.execute("DELETE FROM blocks WHERE series_id = ? AND start_ms = ?", (sid, w))
         for res in RESOLUTIONS_MS:
-            self._put_rollup(sid, res, w, w + WINDOW_MS, Rollup.of_points(ts, vs, res))
+            if res == MINUTE_MS and len(ts) <= MINUTE_ROLLUP_MIN_POINTS:
+                # made from the block when read (_block_minutes); stored buckets before its
+                # first point's minute hold points retention deleted (_keep_minutes)
+                lo = ts[0] - ts[0] % MINUTE_MS if ts else w
+                self._put_rollup(sid, res, lo, w + WINDOW_MS, Rollup.empty())
+            else:
+                self._put_rollup(sid, res, w, w + WINDOW_MS, Rollup.of_points(ts, vs, res))
 
     def _put_rollup(self, sid: int, res: int, start: int, end: int, fresh: Rollup) -> None:
         """Replace the buckets of ``[start, end)`` in the rollup row spanning them."""
@@ -848,6 +858,8 @@ class Store:
             n += len(old)
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if MINUTE_MS in cut and cut[MINUTE_MS] < ts_ms:
+                self._keep_minutes(sid, ts_ms, cut[MINUTE_MS])
             (whole,) = conn.execute(
                 "SELECT COALESCE(SUM(n), 0) FROM blocks WHERE series_id = ? AND start_ms + ? <= ?",
                 (sid, WINDOW_MS, ts_ms),
@@ -906,6 +918,37 @@ class Store:
             raise
         self._invalidate([sid])
         return n
+
+    def _keep_minutes(self, sid: int, ts_ms: int, minute_cut_ms: int) -> None:
+        """Before raw points older than ``ts_ms`` go, store the 1-minute buckets of those
+        windows that had none stored (few points a minute) and are kept longer, from
+        ``minute_cut_ms`` (inside the caller's transaction).
+
+        Buckets already stored win: a window trimmed before keeps its whole first bucket.
+        """
+        conn = self._w
+        span = ROLLUP_SPAN_MS[MINUTE_MS]
+        for w, data in conn.execute(
+            "SELECT start_ms, data FROM blocks WHERE series_id = ? AND start_ms < ? "
+            "AND start_ms + ? > ? AND n <= ?",
+            (sid, ts_ms, WINDOW_MS, minute_cut_ms, MINUTE_ROLLUP_MIN_POINTS),
+        ).fetchall():
+            fresh = Rollup.of_arrays(*decode_arrays(data), MINUTE_MS).slice(minute_cut_ms, ts_ms)
+            if not len(fresh):
+                continue
+            s0 = w - w % span
+            row = conn.execute(
+                "SELECT data FROM rollups WHERE series_id = ? AND res_ms = ? AND start_ms = ?",
+                (sid, MINUTE_MS, s0),
+            ).fetchone()
+            old = Rollup.decode(row[0]) if row else Rollup.empty()
+            add = _missing(fresh, old)
+            if len(add):
+                conn.execute(
+                    "INSERT OR REPLACE INTO rollups (series_id, res_ms, start_ms, data) "
+                    "VALUES (?, ?, ?, ?)",
+                    (sid, MINUTE_MS, s0, Rollup.concat([old, add]).encode()),
+                )
 
     # -- reading ---------------------------------------------------------
 
@@ -1058,7 +1101,10 @@ class Store:
         n = 0
         for res, back_ms in ((HOUR_MS, ROLLUP_SPAN_MS[HOUR_MS]), (MINUTE_MS, 86_400_000)):
             for s in self.all_series():
-                n += len(self._rollups(s.id, res, now_ms - back_ms, now_ms))
+                if res == MINUTE_MS:  # stored ones and those made from blocks
+                    n += len(self.rollup(s.id, res, now_ms - back_ms, now_ms)) > 0
+                else:
+                    n += len(self._rollups(s.id, res, now_ms - back_ms, now_ms))
                 if self._cache_bytes > CACHE_MAX_BYTES // 2:
                     return n  # leave room for what queries ask
         for s in self.all_series():  # the newest blocks: every view ending now reads them
@@ -1075,9 +1121,48 @@ class Store:
         r = Rollup.concat(
             [x.slice(start_ms, end_ms) for x in self._rollups(series_id, res_ms, start_ms, end_ms)]
         )
+        if res_ms == MINUTE_MS:
+            r = self._block_minutes(series_id, r, start_ms, end_ms)
         for w in self.open_windows(series_id, start_ms, end_ms):
             r = r.without(w, w + WINDOW_MS)
         return r
+
+    def _block_minutes(self, sid: int, stored: Rollup, start_ms: int, end_ms: int) -> Rollup:
+        """``stored`` minute buckets and those of the windows that keep none (few points a
+        minute, ``MINUTE_ROLLUP_MIN_POINTS``), made from their blocks (cached)."""
+        gen = self._gen.get(sid, 0)
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT start_ms FROM blocks WHERE series_id = ? AND start_ms BETWEEN ? AND ? "
+                "AND n <= ? ORDER BY start_ms",
+                (sid, window_of(start_ms), end_ms - 1, MINUTE_ROLLUP_MIN_POINTS),
+            )
+            .fetchall()
+        )
+        parts = [stored]
+        for (w,) in rows:
+            key = (2, sid, w)
+            got = self._cached(key)
+            if got is None:
+                block = self._cached((0, sid, w))
+                if block is None:
+                    row = (
+                        self._reader()
+                        .execute(
+                            "SELECT data FROM blocks WHERE series_id = ? AND start_ms = ?",
+                            (sid, w),
+                        )
+                        .fetchone()
+                    )
+                    if row is None:
+                        continue
+                    block = decode_arrays(row[0])
+                got = Rollup.of_arrays(block[0], block[1], MINUTE_MS)
+                self._keep(key, gen, got, 40 * len(got) + 100)
+            got = got.slice(start_ms, end_ms)
+            parts.append(_missing(got, stored) if len(stored) else got)
+        return Rollup.concat(parts)
 
     def open_windows(self, series_id: int, start_ms: int, end_ms: int) -> list[int]:
         """Starts of the windows with points not yet in their block (and rollups)."""
@@ -1118,6 +1203,12 @@ class Store:
         for s in sorted(self.all_series(), key=lambda s: s.id):
             for ts, v in self.points(s.id, -(2**62), 2**62):
                 yield s.metric, s.tags, ts, v
+
+
+def _missing(r: Rollup, have: Rollup) -> Rollup:
+    """The buckets of ``r`` whose start ``have`` lacks."""
+    keep = ~np.isin(r.ts, have.ts)
+    return Rollup(r.ts[keep], r.count[keep], r.min[keep], r.max[keep], r.sum[keep])
 
 
 def _between(ts: list[int], vs: list[Value], start_ms: int, end_ms: int) -> list[tuple[int, Value]]:
