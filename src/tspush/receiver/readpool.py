@@ -56,6 +56,7 @@ class ReadPool:
         self.store = store
         self.budget_s = budget_s
         self._limiter = anyio.CapacityLimiter(threads)
+        self.running = 0  # read requests in a worker now (the warm-up yields to them)
 
     async def run(self, fn: Callable[[Store], T]) -> T:
         """``fn(store)`` in a worker; ApiError 413/503 when it would take too long."""
@@ -65,7 +66,11 @@ class ReadPool:
         def work() -> T:
             started.append(True)
             budgeted: Any = BudgetedStore(self.store, deadline, self.budget_s)
-            return fn(budgeted)
+            self.running += 1  # a race costs at most one warm-up step: no lock
+            try:
+                return fn(budgeted)
+            finally:
+                self.running -= 1
 
         try:
             with anyio.fail_after(self.budget_s):

@@ -40,7 +40,7 @@ import threading
 import time
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ WINDOW_MS = 3 * 3_600_000
 GRACE_MS = 10 * 60_000
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 # a rollup row spans this much time: 1,440 minute buckets, 720 hour buckets
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
@@ -1089,28 +1090,32 @@ class Store:
             out.append(got)
         return out
 
-    def warm(self, now_ms: int) -> int:
-        """Ready the read path before the first query: this thread's connection, and the
-        hour rollups of the last 30 days, minute rollups of the last day (the
-        dashboard's long views) and the newest blocks decoded into the cache, a few rows
-        per series.
+    def warm(self, now_ms: int, idle: Callable[[], None] | None = None) -> int:
+        """Ready the read path before the first query: this thread's connection, then
+        decoded into the cache, most needed first: the hour rollups of the last 30 days,
+        each series' newest block (every view ending now reads it), the block where a
+        1-day view starts (its ragged first hour is read raw), the last day's minute
+        buckets (the 1-day view's 5-minute averages).
 
         Why: the first query after a restart paid for thread and connection set-up and
-        for decoding what every long-range view reads first. Returns the rows decoded.
+        for decoding what every long-range view reads first. ``idle()`` is called
+        between series: the server's waits there while queries run, so a warm-up that
+        is still going does not halve their share of the CPU. Returns the rows decoded.
         """
         n = 0
-        for res, back_ms in ((HOUR_MS, ROLLUP_SPAN_MS[HOUR_MS]), (MINUTE_MS, 86_400_000)):
+        steps: list[Callable[[int], int]] = [
+            lambda sid: len(self._rollups(sid, HOUR_MS, now_ms - ROLLUP_SPAN_MS[HOUR_MS], now_ms)),
+            lambda sid: len(self._blocks(sid, now_ms - WINDOW_MS, now_ms)),
+            lambda sid: len(self._blocks(sid, now_ms - DAY_MS, now_ms - DAY_MS)),
+            lambda sid: len(self.rollup(sid, MINUTE_MS, now_ms - DAY_MS, now_ms)) > 0,
+        ]
+        for step in steps:
             for s in self.all_series():
-                if res == MINUTE_MS:  # stored ones and those made from blocks
-                    n += len(self.rollup(s.id, res, now_ms - back_ms, now_ms)) > 0
-                else:
-                    n += len(self._rollups(s.id, res, now_ms - back_ms, now_ms))
+                if idle is not None:
+                    idle()
+                n += step(s.id)
                 if self._cache_bytes > CACHE_MAX_BYTES // 2:
                     return n  # leave room for what queries ask
-        for s in self.all_series():  # the newest blocks: every view ending now reads them
-            n += len(self._blocks(s.id, now_ms - WINDOW_MS, now_ms))
-            if self._cache_bytes > CACHE_MAX_BYTES // 2:
-                break
         return n
 
     def rollup(self, series_id: int, res_ms: int, start_ms: int, end_ms: int) -> Rollup:
@@ -1140,27 +1145,44 @@ class Store:
             )
             .fetchall()
         )
-        parts = [stored]
+        made: dict[int, Rollup] = {}
+        todo = []
         for (w,) in rows:
-            key = (2, sid, w)
-            got = self._cached(key)
+            got = self._cached((2, sid, w))
             if got is None:
-                block = self._cached((0, sid, w))
-                if block is None:
-                    row = (
-                        self._reader()
-                        .execute(
-                            "SELECT data FROM blocks WHERE series_id = ? AND start_ms = ?",
-                            (sid, w),
-                        )
-                        .fetchone()
-                    )
-                    if row is None:
-                        continue
-                    block = decode_arrays(row[0])
-                got = Rollup.of_arrays(block[0], block[1], MINUTE_MS)
-                self._keep(key, gen, got, 40 * len(got) + 100)
-            got = got.slice(start_ms, end_ms)
+                todo.append(w)
+            else:
+                made[w] = got
+        if todo:  # one statement, one pass of numpy over the windows not cached
+            wanted = set(todo)
+            blocks = {
+                w: decode_arrays(data)
+                for w, data in self._reader().execute(
+                    "SELECT start_ms, data FROM blocks WHERE series_id = ? "
+                    "AND start_ms BETWEEN ? AND ?",
+                    (sid, todo[0], todo[-1]),
+                )
+                if w in wanted
+            }
+            ws = sorted(blocks)
+            if len({blocks[w][1].dtype for w in ws}) > 1:  # ints and floats: each its own type
+                groups = [[w] for w in ws]
+            else:
+                groups = [ws] if ws else []
+            for group in groups:
+                r = Rollup.of_arrays(
+                    np.concatenate([blocks[w][0] for w in group]),
+                    np.concatenate([blocks[w][1] for w in group]),
+                    MINUTE_MS,
+                )
+                cuts = np.searchsorted(r.ts, group + [group[-1] + WINDOW_MS])
+                for k, w in enumerate(group):
+                    got = r.slice_at(int(cuts[k]), int(cuts[k + 1]))
+                    self._keep((2, sid, w), gen, got, 40 * len(got) + 100)
+                    made[w] = got
+        parts = [stored]
+        for w in sorted(made):
+            got = made[w].slice(start_ms, end_ms)
             parts.append(_missing(got, stored) if len(stored) else got)
         return Rollup.concat(parts)
 
