@@ -73,6 +73,9 @@ SHRINK_WAIT_MS = 200  # the writer waits at most this for readers to leave an ov
 # a share of the database file (1/SHARE), never past a cap, with a small floor for a new one.
 OVERHEAD_SHARE = 5
 OVERHEAD_FLOOR_BYTES = 64 * 1024
+# the WAL's own floor, lower: a small database's peak while ingesting was mostly its WAL
+# (up to twice the allowance before a truncating checkpoint); its copies run in a thread
+WAL_FLOOR_BYTES = 32 * 1024
 OVERHEAD_CAP_BYTES = 8 * 1024 * 1024
 
 SCHEMA = """
@@ -192,7 +195,8 @@ class Store:
         self._head_points = 0
         self._head_bytes = 0
         self._carried = 0  # points head holds for windows still filling (see _compact_head)
-        self._allowance = -1  # bytes each of WAL and head may hold (set by _scale_overhead)
+        self._allowance = -1  # bytes head may hold (set by _scale_overhead)
+        self._wal_allowance = -1  # bytes the WAL may hold (the same share, its own floor)
         self.series_bytes = 0  # UTF-8 bytes of every series' metric and tags (memory bound)
         # decoded blocks and rollups, most recently used last: a dashboard refreshing the
         # same view decodes nothing twice. Per-series generations keep it exact.
@@ -692,18 +696,19 @@ class Store:
         itself (``_shrink_wal``). A WAL left bigger than the allowance is cut back to it
         when it restarts. ``head`` is compacted past it.
         """
-        allowance = min(
-            OVERHEAD_CAP_BYTES, max(OVERHEAD_FLOOR_BYTES, self._db_bytes() // OVERHEAD_SHARE)
-        )
-        if allowance == self._allowance:
+        share = self._db_bytes() // OVERHEAD_SHARE
+        allowance = min(OVERHEAD_CAP_BYTES, max(OVERHEAD_FLOOR_BYTES, share))
+        wal = min(OVERHEAD_CAP_BYTES, max(WAL_FLOOR_BYTES, share))
+        if allowance == self._allowance and wal == self._wal_allowance:
             return
         with self._lock:
             self._allowance = allowance
-            pages = max(1, allowance // self._page_bytes())
+            self._wal_allowance = wal
+            pages = max(1, wal // self._page_bytes())
             if self._background:
                 pages = 0  # _checkpointer() copies the WAL, beside the writer
             self._w.execute("PRAGMA wal_autocheckpoint = %d" % pages)
-            self._w.execute("PRAGMA journal_size_limit = %d" % allowance)
+            self._w.execute("PRAGMA journal_size_limit = %d" % wal)
 
     def _page_bytes(self) -> int:
         return int(self._w.execute("PRAGMA page_size").fetchone()[0]) + 24  # frame header
@@ -733,11 +738,11 @@ class Store:
             wal_bytes = os.path.getsize(str(self.path) + "-wal")
         except OSError:
             return
-        if wal_bytes > self._allowance and self._background:
+        if wal_bytes > self._wal_allowance and self._background:
             self._wal_full.set()
-        if 2 * wal_bytes <= 3 * self._allowance:
+        if 2 * wal_bytes <= 3 * self._wal_allowance:
             return
-        if not self._copying.acquire(blocking=wal_bytes > 2 * self._allowance):
+        if not self._copying.acquire(blocking=wal_bytes > 2 * self._wal_allowance):
             return
         self._w.execute("PRAGMA busy_timeout = %d" % SHRINK_WAIT_MS)
         try:
