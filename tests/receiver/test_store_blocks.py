@@ -701,3 +701,35 @@ def test_the_warm_up_steps_between_series(tmp_path: Path) -> None:
         by_minute(Store(db), "w", T0_MS, T0_MS + DAY_MS - 1, raw=True),
     )
     s.close()
+
+
+def test_the_read_pool_counts_the_requests_in_its_workers(tmp_path: Path) -> None:
+    """What the server's warm-up waits on: requests running in a worker, each counted once,
+    also when one fails."""
+    import anyio
+
+    from tspush.receiver.readpool import ReadPool
+
+    s = Store(tmp_path / "p.sqlite")
+    pool = ReadPool(s, threads=4)
+    seen: list[int] = []
+
+    def look(store: Any) -> int:
+        seen.append(pool.running)
+        return store.series_count()
+
+    def fail(store: Any) -> int:
+        raise ValueError("boom")
+
+    async def main() -> None:
+        assert await pool.run(look) == 0
+        with pytest.raises(ValueError):
+            await pool.run(fail)
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(pool.run, look)
+
+    anyio.run(main)
+    assert seen[0] == 1 and max(seen) <= 4 and len(seen) == 21
+    assert pool.running == 0
+    s.close()
