@@ -45,6 +45,7 @@ log = logging.getLogger("tspush.receiver")
 OPENTSDB_VERSION = "2.4.0"
 SUGGEST_TYPES = ("metrics", "tagk", "tagv")
 MAX_BACK_SCAN_H = 24 * 366 * 100  # a century
+WARM_YIELD_S = 1.0  # the start-up warm-up waits at most this for running queries, each step
 
 
 class JSON(Response):
@@ -520,10 +521,17 @@ class Receiver:
     # -- retention ---------------------------------------------------------
 
     async def warm(self) -> None:
-        """The read workers' set-up and the hour rollups decoded, before the first query."""
+        """The read workers' set-up and what long views read decoded, before the first query;
+        paused while queries run (they would share the CPU with it)."""
         now_ms = int(self.clock() * 1000)
+
+        def idle() -> None:
+            deadline = time.monotonic() + WARM_YIELD_S
+            while self.reads.running > 1 and time.monotonic() < deadline:  # 1: the warm-up
+                time.sleep(0.002)
+
         try:
-            await self.reads.run(lambda store: store.warm(now_ms))
+            await self.reads.run(lambda store: store.warm(now_ms, idle))
         except Exception as e:  # only a head start: a query does the same work
             log.debug("warm-up: %s", e)
 

@@ -117,17 +117,24 @@ class Rollup:
         """Buckets of ``res_ms`` (aligned on multiples of it) over sorted points."""
         if not ts_ms:
             return cls.empty()
-        ts = np.array(ts_ms, dtype=np.int64)
         kind = _kind(values)
         v = np.array(values, dtype=np.int64 if kind == INT else np.float64)
+        return cls.of_arrays(np.array(ts_ms, dtype=np.int64), v, res_ms)
+
+    @classmethod
+    def of_arrays(cls, ts: np.ndarray, v: np.ndarray, res_ms: int) -> Rollup:
+        """``of_points`` of a decoded block: sorted int64 timestamps, int64 or float64 values."""
+        if not len(ts):
+            return cls.empty()
         b = ts - ts % res_ms
-        starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+        starts = np.flatnonzero(b[1:] != b[:-1]) + 1
+        starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
         sm = np.add.reduceat(v, starts)
-        if kind == INT and wide(v):  # a sum that could wrap int64: add as floats
+        if v.dtype.kind in "iu" and wide(v):  # a sum that could wrap int64: add as floats
             sm = np.add.reduceat(v.astype(np.float64), starts)
         return cls(
             b[starts],
-            np.diff(np.r_[starts, len(ts)]).astype(np.int64),
+            (np.concatenate((starts[1:], np.full(1, len(ts)))) - starts).astype(np.int64),
             np.minimum.reduceat(v, starts),
             np.maximum.reduceat(v, starts),
             sm,
@@ -136,6 +143,10 @@ class Rollup:
     def slice(self, start_ms: int, end_ms: int) -> Rollup:
         """Buckets with start_ms <= ts < end_ms."""
         i, j = np.searchsorted(self.ts, [start_ms, end_ms])
+        return self.slice_at(i, j)
+
+    def slice_at(self, i: int, j: int) -> Rollup:
+        """Buckets i to j (exclusive), by position."""
         return Rollup(self.ts[i:j], self.count[i:j], self.min[i:j], self.max[i:j], self.sum[i:j])
 
     def without(self, start_ms: int, end_ms: int) -> Rollup:

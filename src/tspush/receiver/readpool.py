@@ -9,6 +9,7 @@ when the workers are all busy) as soon as the budget is spent.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -56,6 +57,8 @@ class ReadPool:
         self.store = store
         self.budget_s = budget_s
         self._limiter = anyio.CapacityLimiter(threads)
+        self.running = 0  # read requests in a worker now (the warm-up yields to them)
+        self._count_lock = threading.Lock()  # += from several threads can lose an update
 
     async def run(self, fn: Callable[[Store], T]) -> T:
         """``fn(store)`` in a worker; ApiError 413/503 when it would take too long."""
@@ -65,7 +68,13 @@ class ReadPool:
         def work() -> T:
             started.append(True)
             budgeted: Any = BudgetedStore(self.store, deadline, self.budget_s)
-            return fn(budgeted)
+            with self._count_lock:
+                self.running += 1
+            try:
+                return fn(budgeted)
+            finally:
+                with self._count_lock:
+                    self.running -= 1
 
         try:
             with anyio.fail_after(self.budget_s):

@@ -38,8 +38,9 @@ import sqlite3
 import struct
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,14 @@ WINDOW_MS = 3 * 3_600_000
 GRACE_MS = 10 * 60_000
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 # a rollup row spans this much time: 1,440 minute buckets, 720 hour buckets
 ROLLUP_SPAN_MS = {MINUTE_MS: 86_400_000, HOUR_MS: 30 * 86_400_000}
 RESOLUTIONS_MS = (HOUR_MS, MINUTE_MS)  # coarsest first
+# A window's 1-minute buckets are stored only when it averages more than 12 points a minute:
+# at one point every 10 s a bucket (count, min, max, sum: ~3 B) weighs nearly what its 6 points
+# do (~4.4 B, 0.56 B a point at rest), and a query makes them from the block (~50 us a window).
+MINUTE_ROLLUP_MIN_POINTS = 12 * (WINDOW_MS // MINUTE_MS)
 CACHE_MAX_BYTES = 32 * 1024 * 1024  # decoded blocks and rollups kept for the next query
 QUIET_S = 60.0  # maintain() closes windows by the clock for series silent this long
 HEAD_MAX_POINTS = 100_000  # compact when head holds this many points (memory bound)
@@ -67,6 +73,9 @@ SHRINK_WAIT_MS = 200  # the writer waits at most this for readers to leave an ov
 # a share of the database file (1/SHARE), never past a cap, with a small floor for a new one.
 OVERHEAD_SHARE = 5
 OVERHEAD_FLOOR_BYTES = 64 * 1024
+# the WAL's own floor, lower: a small database's peak while ingesting was mostly its WAL
+# (up to twice the allowance before a truncating checkpoint); its copies run in a thread
+WAL_FLOOR_BYTES = 32 * 1024
 OVERHEAD_CAP_BYTES = 8 * 1024 * 1024
 
 SCHEMA = """
@@ -165,6 +174,12 @@ class Store:
             self._w.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as e:
             # A wrong --db (not a database, no permission) is a config error, not a traceback.
+            if "locked" in str(e):
+                raise ConfigError(
+                    "%s: another process has this database open (another tspush serve?): "
+                    "stop it or choose another file" % path,
+                    "--db",
+                ) from None
             raise ConfigError(
                 "%s: cannot use it as the database (%s): choose another file" % (path, e), "--db"
             ) from None
@@ -180,7 +195,8 @@ class Store:
         self._head_points = 0
         self._head_bytes = 0
         self._carried = 0  # points head holds for windows still filling (see _compact_head)
-        self._allowance = -1  # bytes each of WAL and head may hold (set by _scale_overhead)
+        self._allowance = -1  # bytes head may hold (set by _scale_overhead)
+        self._wal_allowance = -1  # bytes the WAL may hold (the same share, its own floor)
         self.series_bytes = 0  # UTF-8 bytes of every series' metric and tags (memory bound)
         # decoded blocks and rollups, most recently used last: a dashboard refreshing the
         # same view decodes nothing twice. Per-series generations keep it exact.
@@ -205,8 +221,23 @@ class Store:
             )
             self._ckpt_thread.start()
 
+    def _sqlite(self) -> sqlite3.Connection:
+        """A connection through SQLite's ``unix-excl`` VFS (``:memory:`` as it is).
+
+        Why: the WAL index lives in this process's memory instead of a 32 KiB ``-shm``
+        file beside the database (0.38 B a point of a 10-series day at rest), and the file
+        is locked to this process: a second receiver on the same file (its open windows
+        and caches unseen by this one) is refused instead of silently diverging. The
+        process's own connections (writer, readers, checkpointer) share it as before.
+        """
+        if str(self.path) == ":memory:":
+            target, uri = ":memory:", False
+        else:
+            target, uri = "file:%s?vfs=unix-excl" % urllib.parse.quote(str(self.path)), True
+        return sqlite3.connect(target, check_same_thread=False, isolation_level=None, uri=uri)
+
     def _connect(self, reader: bool = False) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn = self._sqlite()
         conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
         if reader:
             # the file's settings are the writer's to make: a reader opened on a full disk
@@ -498,7 +529,13 @@ class Store:
         else:
             conn.execute("DELETE FROM blocks WHERE series_id = ? AND start_ms = ?", (sid, w))
         for res in RESOLUTIONS_MS:
-            self._put_rollup(sid, res, w, w + WINDOW_MS, Rollup.of_points(ts, vs, res))
+            if res == MINUTE_MS and len(ts) <= MINUTE_ROLLUP_MIN_POINTS:
+                # made from the block when read (_block_minutes); stored buckets before its
+                # first point's minute hold points retention deleted (_keep_minutes)
+                lo = ts[0] - ts[0] % MINUTE_MS if ts else w
+                self._put_rollup(sid, res, lo, w + WINDOW_MS, Rollup.empty())
+            else:
+                self._put_rollup(sid, res, w, w + WINDOW_MS, Rollup.of_points(ts, vs, res))
 
     def _put_rollup(self, sid: int, res: int, start: int, end: int, fresh: Rollup) -> None:
         """Replace the buckets of ``[start, end)`` in the rollup row spanning them."""
@@ -659,18 +696,19 @@ class Store:
         itself (``_shrink_wal``). A WAL left bigger than the allowance is cut back to it
         when it restarts. ``head`` is compacted past it.
         """
-        allowance = min(
-            OVERHEAD_CAP_BYTES, max(OVERHEAD_FLOOR_BYTES, self._db_bytes() // OVERHEAD_SHARE)
-        )
-        if allowance == self._allowance:
+        share = self._db_bytes() // OVERHEAD_SHARE
+        allowance = min(OVERHEAD_CAP_BYTES, max(OVERHEAD_FLOOR_BYTES, share))
+        wal = min(OVERHEAD_CAP_BYTES, max(WAL_FLOOR_BYTES, share))
+        if allowance == self._allowance and wal == self._wal_allowance:
             return
         with self._lock:
             self._allowance = allowance
-            pages = max(1, allowance // self._page_bytes())
+            self._wal_allowance = wal
+            pages = max(1, wal // self._page_bytes())
             if self._background:
                 pages = 0  # _checkpointer() copies the WAL, beside the writer
             self._w.execute("PRAGMA wal_autocheckpoint = %d" % pages)
-            self._w.execute("PRAGMA journal_size_limit = %d" % allowance)
+            self._w.execute("PRAGMA journal_size_limit = %d" % wal)
 
     def _page_bytes(self) -> int:
         return int(self._w.execute("PRAGMA page_size").fetchone()[0]) + 24  # frame header
@@ -700,11 +738,11 @@ class Store:
             wal_bytes = os.path.getsize(str(self.path) + "-wal")
         except OSError:
             return
-        if wal_bytes > self._allowance and self._background:
+        if wal_bytes > self._wal_allowance and self._background:
             self._wal_full.set()
-        if 2 * wal_bytes <= 3 * self._allowance:
+        if 2 * wal_bytes <= 3 * self._wal_allowance:
             return
-        if not self._copying.acquire(blocking=wal_bytes > 2 * self._allowance):
+        if not self._copying.acquire(blocking=wal_bytes > 2 * self._wal_allowance):
             return
         self._w.execute("PRAGMA busy_timeout = %d" % SHRINK_WAIT_MS)
         try:
@@ -756,7 +794,7 @@ class Store:
         stays near its allowance; ``_shrink_wal()`` remains the bound if this falls behind.
         """
         # no settings of its own: they are the writer's (and each would write a WAL frame)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn = self._sqlite()
         conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
         try:
             while not self._stopping:
@@ -826,6 +864,8 @@ class Store:
             n += len(old)
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if MINUTE_MS in cut and cut[MINUTE_MS] < ts_ms:
+                self._keep_minutes(sid, ts_ms, cut[MINUTE_MS])
             (whole,) = conn.execute(
                 "SELECT COALESCE(SUM(n), 0) FROM blocks WHERE series_id = ? AND start_ms + ? <= ?",
                 (sid, WINDOW_MS, ts_ms),
@@ -884,6 +924,37 @@ class Store:
             raise
         self._invalidate([sid])
         return n
+
+    def _keep_minutes(self, sid: int, ts_ms: int, minute_cut_ms: int) -> None:
+        """Before raw points older than ``ts_ms`` go, store the 1-minute buckets of those
+        windows that had none stored (few points a minute) and are kept longer, from
+        ``minute_cut_ms`` (inside the caller's transaction).
+
+        Buckets already stored win: a window trimmed before keeps its whole first bucket.
+        """
+        conn = self._w
+        span = ROLLUP_SPAN_MS[MINUTE_MS]
+        for w, data in conn.execute(
+            "SELECT start_ms, data FROM blocks WHERE series_id = ? AND start_ms < ? "
+            "AND start_ms + ? > ? AND n <= ?",
+            (sid, ts_ms, WINDOW_MS, minute_cut_ms, MINUTE_ROLLUP_MIN_POINTS),
+        ).fetchall():
+            fresh = Rollup.of_arrays(*decode_arrays(data), MINUTE_MS).slice(minute_cut_ms, ts_ms)
+            if not len(fresh):
+                continue
+            s0 = w - w % span
+            row = conn.execute(
+                "SELECT data FROM rollups WHERE series_id = ? AND res_ms = ? AND start_ms = ?",
+                (sid, MINUTE_MS, s0),
+            ).fetchone()
+            old = Rollup.decode(row[0]) if row else Rollup.empty()
+            add = _missing(fresh, old)
+            if len(add):
+                conn.execute(
+                    "INSERT OR REPLACE INTO rollups (series_id, res_ms, start_ms, data) "
+                    "VALUES (?, ?, ?, ?)",
+                    (sid, MINUTE_MS, s0, Rollup.concat([old, add]).encode()),
+                )
 
     # -- reading ---------------------------------------------------------
 
@@ -1024,25 +1095,32 @@ class Store:
             out.append(got)
         return out
 
-    def warm(self, now_ms: int) -> int:
-        """Ready the read path before the first query: this thread's connection, and the
-        hour rollups of the last 30 days, minute rollups of the last day (the
-        dashboard's long views) and the newest blocks decoded into the cache, a few rows
-        per series.
+    def warm(self, now_ms: int, idle: Callable[[], None] | None = None) -> int:
+        """Ready the read path before the first query: this thread's connection, then
+        decoded into the cache, most needed first: the hour rollups of the last 30 days,
+        each series' newest block (every view ending now reads it), the block where a
+        1-day view starts (its ragged first hour is read raw), the last day's minute
+        buckets (the 1-day view's 5-minute averages).
 
         Why: the first query after a restart paid for thread and connection set-up and
-        for decoding what every long-range view reads first. Returns the rows decoded.
+        for decoding what every long-range view reads first. ``idle()`` is called
+        between series: the server's waits there while queries run, so a warm-up that
+        is still going does not halve their share of the CPU. Returns the rows decoded.
         """
         n = 0
-        for res, back_ms in ((HOUR_MS, ROLLUP_SPAN_MS[HOUR_MS]), (MINUTE_MS, 86_400_000)):
+        steps: list[Callable[[int], int]] = [
+            lambda sid: len(self._rollups(sid, HOUR_MS, now_ms - ROLLUP_SPAN_MS[HOUR_MS], now_ms)),
+            lambda sid: len(self._blocks(sid, now_ms - WINDOW_MS, now_ms)),
+            lambda sid: len(self._blocks(sid, now_ms - DAY_MS, now_ms - DAY_MS)),
+            lambda sid: len(self.rollup(sid, MINUTE_MS, now_ms - DAY_MS, now_ms)) > 0,
+        ]
+        for step in steps:
             for s in self.all_series():
-                n += len(self._rollups(s.id, res, now_ms - back_ms, now_ms))
+                if idle is not None:
+                    idle()
+                n += step(s.id)
                 if self._cache_bytes > CACHE_MAX_BYTES // 2:
                     return n  # leave room for what queries ask
-        for s in self.all_series():  # the newest blocks: every view ending now reads them
-            n += len(self._blocks(s.id, now_ms - WINDOW_MS, now_ms))
-            if self._cache_bytes > CACHE_MAX_BYTES // 2:
-                break
         return n
 
     def rollup(self, series_id: int, res_ms: int, start_ms: int, end_ms: int) -> Rollup:
@@ -1053,9 +1131,65 @@ class Store:
         r = Rollup.concat(
             [x.slice(start_ms, end_ms) for x in self._rollups(series_id, res_ms, start_ms, end_ms)]
         )
+        if res_ms == MINUTE_MS:
+            r = self._block_minutes(series_id, r, start_ms, end_ms)
         for w in self.open_windows(series_id, start_ms, end_ms):
             r = r.without(w, w + WINDOW_MS)
         return r
+
+    def _block_minutes(self, sid: int, stored: Rollup, start_ms: int, end_ms: int) -> Rollup:
+        """``stored`` minute buckets and those of the windows that keep none (few points a
+        minute, ``MINUTE_ROLLUP_MIN_POINTS``), made from their blocks (cached)."""
+        gen = self._gen.get(sid, 0)
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT start_ms FROM blocks WHERE series_id = ? AND start_ms BETWEEN ? AND ? "
+                "AND n <= ? ORDER BY start_ms",
+                (sid, window_of(start_ms), end_ms - 1, MINUTE_ROLLUP_MIN_POINTS),
+            )
+            .fetchall()
+        )
+        made: dict[int, Rollup] = {}
+        todo = []
+        for (w,) in rows:
+            got = self._cached((2, sid, w))
+            if got is None:
+                todo.append(w)
+            else:
+                made[w] = got
+        if todo:  # one statement, one pass of numpy over the windows not cached
+            wanted = set(todo)
+            blocks = {
+                w: decode_arrays(data)
+                for w, data in self._reader().execute(
+                    "SELECT start_ms, data FROM blocks WHERE series_id = ? "
+                    "AND start_ms BETWEEN ? AND ?",
+                    (sid, todo[0], todo[-1]),
+                )
+                if w in wanted
+            }
+            ws = sorted(blocks)
+            if len({blocks[w][1].dtype for w in ws}) > 1:  # ints and floats: each its own type
+                groups = [[w] for w in ws]
+            else:
+                groups = [ws] if ws else []
+            for group in groups:
+                r = Rollup.of_arrays(
+                    np.concatenate([blocks[w][0] for w in group]),
+                    np.concatenate([blocks[w][1] for w in group]),
+                    MINUTE_MS,
+                )
+                cuts = np.searchsorted(r.ts, group + [group[-1] + WINDOW_MS])
+                for k, w in enumerate(group):
+                    got = r.slice_at(int(cuts[k]), int(cuts[k + 1]))
+                    self._keep((2, sid, w), gen, got, 40 * len(got) + 100)
+                    made[w] = got
+        parts = [stored]
+        for w in sorted(made):
+            got = made[w].slice(start_ms, end_ms)
+            parts.append(_missing(got, stored) if len(stored) else got)
+        return Rollup.concat(parts)
 
     def open_windows(self, series_id: int, start_ms: int, end_ms: int) -> list[int]:
         """Starts of the windows with points not yet in their block (and rollups)."""
@@ -1096,6 +1230,12 @@ class Store:
         for s in sorted(self.all_series(), key=lambda s: s.id):
             for ts, v in self.points(s.id, -(2**62), 2**62):
                 yield s.metric, s.tags, ts, v
+
+
+def _missing(r: Rollup, have: Rollup) -> Rollup:
+    """The buckets of ``r`` whose start ``have`` lacks."""
+    keep = ~np.isin(r.ts, have.ts)
+    return Rollup(r.ts[keep], r.count[keep], r.min[keep], r.max[keep], r.sum[keep])
 
 
 def _between(ts: list[int], vs: list[Value], start_ms: int, end_ms: int) -> list[tuple[int, Value]]:
