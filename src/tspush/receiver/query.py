@@ -647,6 +647,68 @@ def _shape_dps(dps: Points, ms: bool, arrays: bool) -> Any:
     return out
 
 
+# -- small queries, answered on the event loop --------------------------------
+
+SMALL_MAX_SERIES_HELD = 2_000  # series_for() looks at each
+SMALL_MAX_MATCHED = 4  # series read, every sub query together
+SMALL_MAX_BUCKETS = 2_000  # rollup buckets read per series
+SMALL_MAX_OPEN_POINTS = 5_000  # points of a series' open windows (read raw)
+_LITERAL = ("literal_or", "iliteral_or")
+
+
+def no_pattern(doc: Any) -> bool:
+    """No regexp filter in this query document: parsing it compiles nothing.
+
+    A pattern's compile time grows with it, so a query holding one is parsed in
+    a worker (with the rest of its work), never on the event loop.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("queries"), list):
+        return False
+    for sq in doc["queries"]:
+        if not isinstance(sq, dict):
+            return False
+        tags = sq.get("tags") or {}
+        fl = sq.get("filters") or []
+        if not isinstance(tags, dict) or not isinstance(fl, list):
+            return False
+        for v in tags.values():
+            if not isinstance(v, str) or split_typed(v)[0] == "regexp":
+                return False
+        for f in fl:
+            if not isinstance(f, dict) or f.get("type") == "regexp":
+                return False
+    return True
+
+
+def small(store: Store, q: Query) -> bool:
+    """``q``'s work is known to be a fraction of a millisecond: no thread hop for it.
+
+    That is: a few series, picked by literal filters among a bounded number,
+    answered from rollups over a bounded number of buckets, with few points in
+    their open windows (read raw; their count also stands for how dense the
+    series' closed blocks at the range's edges are).
+    """
+    if store.series_count() > SMALL_MAX_SERIES_HELD:
+        return False
+    matched = 0
+    for sq in q.queries:
+        ds = sq.downsample
+        if ds is None or any(f.type not in _LITERAL for f in sq.filters):
+            return False
+        res = rollups.resolution_for(ds.interval_ms, ds.agg_name)
+        if res is None or (q.end_ms - q.start_ms) // res > SMALL_MAX_BUCKETS:
+            return False
+        found = [
+            s for s in store.series_for(sq.metric) if all(f.matches(s.tags) for f in sq.filters)
+        ]
+        matched += len(found)
+        if matched > SMALL_MAX_MATCHED:
+            return False
+        if any(store.open_points(s.id) > SMALL_MAX_OPEN_POINTS for s in found):
+            return False
+    return True
+
+
 def run(store: Store, q: Query) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for sq in q.queries:

@@ -974,6 +974,11 @@ class Store:
     def series_for(self, metric: str) -> list[Series]:
         return [s for s in self.all_series() if s.metric == metric]
 
+    def open_points(self, series_id: int) -> int:
+        """Points of the series in its open windows (a query reads them raw)."""
+        with self._lock:
+            return sum(len(p) for p in self._open.get(series_id, {}).values())
+
     def _open_copy(self, sid: int, start_ms: int, end_ms: int) -> dict[int, dict[int, Value]]:
         with self._lock:
             windows = self._open.get(sid)
