@@ -268,6 +268,7 @@ class SubQuery:
                 raise bad("Invalid filters %r" % (fl,), "give a list of filter objects")
             filters.extend(parse_filter(f) for f in fl)
         self.filters = filters
+        self.found: list[Series] | None = None  # the series small() picked, kept for run()
 
 
 class Query:
@@ -591,9 +592,14 @@ def _tag_summary(group: list[Series]) -> tuple[dict[str, str], list[str]]:
 
 
 def select_series(store: Store, sq: SubQuery) -> list[Series]:
+    if sq.found is not None:
+        return sq.found
     candidates = store.series_for(sq.metric)
     if not candidates:
         raise bad("No such name for 'metrics': '%s'" % sq.metric, "check the metric name")
+    if len(sq.filters) == 1 and not sq.explicit_tags:  # the usual one: no generator per series
+        f = sq.filters[0]
+        return [s for s in candidates if f.matches(s.tags)]
     filter_keys = {f.tagk for f in sq.filters}
     out = []
     for s in candidates:
@@ -691,6 +697,7 @@ def small(store: Store, q: Query) -> bool:
     if store.series_count() > SMALL_MAX_SERIES_HELD:
         return False
     matched = 0
+    picked: list[list[Series]] = []
     for sq in q.queries:
         ds = sq.downsample
         if ds is None or any(f.type not in _LITERAL for f in sq.filters):
@@ -698,14 +705,15 @@ def small(store: Store, q: Query) -> bool:
         res = rollups.resolution_for(ds.interval_ms, ds.agg_name)
         if res is None or (q.end_ms - q.start_ms) // res > SMALL_MAX_BUCKETS:
             return False
-        found = [
-            s for s in store.series_for(sq.metric) if all(f.matches(s.tags) for f in sq.filters)
-        ]
+        found = select_series(store, sq)
         matched += len(found)
         if matched > SMALL_MAX_MATCHED:
             return False
         if any(store.open_points(s.id) > SMALL_MAX_OPEN_POINTS for s in found):
             return False
+        picked.append(found)
+    for sq, found in zip(q.queries, picked, strict=True):
+        sq.found = found  # run() reads them at once (no await between): not looked up twice
     return True
 
 
