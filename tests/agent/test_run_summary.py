@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from support.ports import free_port
@@ -21,6 +22,38 @@ def _summaries(lines: list[str], output: str) -> list[dict[str, str]]:
         if 'msg="output summary"' in ln and " output=%s " % output in ln:
             out.append(dict(re.findall(r'(\w+)=("[^"]*"|\S+)', ln)))
     return out
+
+
+def _run_until(cfg: Path, done: Callable[[list[str]], bool]) -> list[str]:
+    """Run ``tspush run --config cfg`` until ``done(stderr lines so far)``; its lines."""
+    cfg.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TSPUSH_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tspush.cli.main", "run", "--config", str(cfg)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    enough = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if done(lines):
+                enough.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert enough.wait(90), "".join(lines)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        reader.join(10)
+    return lines
 
 
 def test_run_prints_a_summary_line_per_output(tmp_path: Path) -> None:
@@ -54,34 +87,12 @@ token = "{WRITE_TOKEN}"
 flush_interval_s = 0.2
 """
         )
-        cfg.chmod(0o600)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TSPUSH_")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tspush.cli.main", "run", "--config", str(cfg)],
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        lines: list[str] = []
-        enough = threading.Event()
 
-        def read() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                lines.append(line)
-                live, gone = _summaries(lines, "live"), _summaries(lines, "gone")
-                if len(live) >= 3 and len(gone) >= 3 and "last_error" in gone[-1]:
-                    enough.set()
+        def enough(lines: list[str]) -> bool:
+            live, gone = _summaries(lines, "live"), _summaries(lines, "gone")
+            return len(live) >= 3 and len(gone) >= 3 and "last_error" in gone[-1]
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            assert enough.wait(90), "".join(lines)
-        finally:
-            proc.terminate()
-            proc.wait(30)
-            reader.join(10)
+        lines = _run_until(cfg, enough)
         url = rx.url + "/api/query?start=1h-ago&msResolution=true&m=sum:universe"
         req = urllib.request.Request(url, headers=rx.read_headers())
         with urllib.request.urlopen(req, timeout=30) as r:
@@ -122,33 +133,7 @@ token = "{WRITE_TOKEN}"
 flush_interval_s = 0.5
 """
         )
-        cfg.chmod(0o600)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TSPUSH_")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tspush.cli.main", "run", "--config", str(cfg)],
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        lines: list[str] = []
-        seen = threading.Event()
-
-        def read() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                lines.append(line)
-                if 'msg="output summary"' in line:
-                    seen.set()
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            assert seen.wait(90), "".join(lines)
-        finally:
-            proc.terminate()
-            proc.wait(30)
-            reader.join(10)
+        lines = _run_until(cfg, lambda lines: 'msg="output summary"' in lines[-1])
     started = next(ln for ln in lines if 'msg="agent started"' in ln)
     summary = _summaries(lines, "main")[0]
 

@@ -111,8 +111,4 @@ def bury(spool, output, dead, path=None):
     from tspush.core.echo import drop_headers
 
     dead = [(r, drop_headers(why)) for r, why in dead]
-    if path is None:
-        n = spool.dead_letter(output, dead)
-    else:
-        n = spool.dead_letter(output, dead, path)
-    return n, dead[0][1]
+    return spool.dead_letter(output, dead, path), dead[0][1]

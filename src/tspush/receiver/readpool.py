@@ -88,14 +88,7 @@ class ReadPool:
 
         def work() -> T:
             started.append(True)
-            budgeted: Any = BudgetedStore(self.store, deadline, self.budget_s)
-            with self._count_lock:
-                self.running += 1
-            try:
-                return fn(budgeted)
-            finally:
-                with self._count_lock:
-                    self.running -= 1
+            return self._call(fn, deadline)
 
         slots = self._slots_for(loop)
         try:
@@ -120,7 +113,10 @@ class ReadPool:
     def run_here(self, fn: Callable[[Store], T]) -> T:
         """``fn(store)`` on the calling thread, same budget: for work known to be small
         (``query.small``), where the hop to a worker would cost more than the work."""
-        deadline = time.monotonic() + self.budget_s
+        return self._call(fn, time.monotonic() + self.budget_s)
+
+    def _call(self, fn: Callable[[Store], T], deadline: float) -> T:
+        """``fn`` on a store that refuses calls past ``deadline``, counted in ``running``."""
         budgeted: Any = BudgetedStore(self.store, deadline, self.budget_s)
         with self._count_lock:
             self.running += 1
